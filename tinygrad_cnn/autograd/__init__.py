@@ -1,0 +1,1 @@
+"""Reverse-mode autograd: the Function contract (function.py) and the graph walk (engine.py)."""

@@ -1,0 +1,135 @@
+"""The backward graph walk: topological order by an explicit stack, gradients summed per tensor."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tinygrad_cnn.autograd.grad_mode import set_grad_enabled
+
+
+def topological_order(roots: Sequence) -> list:
+    """Nodes reachable from ``roots``, each after every node it consumes (iterative DFS)."""
+    order, visited = [], set()
+    stack = [(node, False) for node in roots]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for tensor in node.inputs:
+            if tensor is not None and tensor._node is not None and id(tensor._node) not in visited:
+                stack.append((tensor._node, False))
+    return order
+
+
+def _accumulate(current, new, create_graph: bool):
+    if current is None:
+        return new
+    if create_graph:
+        return current + new
+    from tinygrad_cnn.tensor import Tensor
+
+    return Tensor._from_array(current.data + new.data)
+
+
+def _as_grad_tensor(grad, like, node, index):
+    """Check one gradient returned by ``node.backward`` and return it as a Tensor like ``like``."""
+    from tinygrad_cnn.tensor import Tensor
+
+    if not isinstance(grad, Tensor):
+        grad = Tensor._from_array(like.xp.asarray(grad))
+    if grad.shape != like.shape:
+        raise RuntimeError(
+            f"{type(node).__name__}.backward returned a gradient of shape {grad.shape} for "
+            f"input {index}, whose shape is {like.shape}"
+        )
+    if grad.device != like.device:
+        raise RuntimeError(
+            f"{type(node).__name__}.backward returned a gradient on {grad.device} for input "
+            f"{index}, which lives on {like.device}"
+        )
+    if grad.dtype != like.dtype:
+        grad = grad.astype(like.dtype)
+    return grad
+
+
+def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, inputs=None):
+    """Propagate ``root_grads`` from ``roots`` back through the graph.
+
+    With ``inputs=None`` (``Tensor.backward``), gradients accumulate into ``.grad`` of the leaves
+    that require grad. Otherwise (``tc.grad``) nothing is written to ``.grad`` and the gradients
+    of ``inputs`` are returned in order (None for an input the outputs do not depend on).
+    """
+    wanted_leaves = {}  # id(leaf tensor) -> gradient, for tc.grad
+    wanted_nodes = {}  # id(node) -> gradient of its output, for tc.grad on non-leaf tensors
+    if inputs is not None:
+        for t in inputs:
+            (wanted_nodes if t._node is not None else wanted_leaves)[
+                id(t._node) if t._node is not None else id(t)
+            ] = None
+
+    def deliver_to_leaf(leaf, grad):
+        if inputs is not None:
+            if id(leaf) in wanted_leaves:
+                wanted_leaves[id(leaf)] = _accumulate(wanted_leaves[id(leaf)], grad, create_graph)
+            return
+        if not create_graph:
+            grad = grad.detach()
+        if leaf.grad is None:
+            leaf.grad = grad
+        else:
+            leaf.grad = _accumulate(leaf.grad, grad, create_graph)
+
+    node_grads = {}  # id(node) -> accumulated gradient of that node's output
+    nodes = []
+    for tensor, grad in zip(roots, root_grads):
+        if tensor._node is None:
+            if tensor.requires_grad:
+                deliver_to_leaf(tensor, grad)
+            continue
+        key = id(tensor._node)
+        node_grads[key] = _accumulate(node_grads.get(key), grad, create_graph)
+        nodes.append(tensor._node)
+
+    with set_grad_enabled(create_graph):
+        for node in reversed(topological_order(nodes)):
+            grad_out = node_grads.pop(id(node), None)
+            if grad_out is None:
+                continue
+            if id(node) in wanted_nodes:
+                wanted_nodes[id(node)] = grad_out
+            retained = node._retained_output_ref() if node._retained_output_ref else None
+            if retained is not None:
+                retained.grad = _accumulate(retained.grad, grad_out.detach(), False)
+            grads = node.backward(node, grad_out)
+            if not isinstance(grads, tuple):
+                grads = (grads,)
+            if len(grads) > len(node.inputs) or any(
+                node.inputs[i] is not None for i in range(len(grads), len(node.inputs))
+            ):
+                raise RuntimeError(
+                    f"{type(node).__name__}.backward returned {len(grads)} gradients but forward "
+                    f"took {len(node.inputs)} inputs; return one per input (None where there is "
+                    "none)"
+                )
+            for index, (tensor, grad) in enumerate(zip(node.inputs, grads)):
+                if tensor is None or grad is None or not tensor.requires_grad:
+                    continue
+                grad = _as_grad_tensor(grad, tensor, node, index)
+                if tensor._node is None:
+                    deliver_to_leaf(tensor, grad)
+                else:
+                    key = id(tensor._node)
+                    node_grads[key] = _accumulate(node_grads.get(key), grad, create_graph)
+            if not retain_graph:
+                node._free()
+
+    if inputs is None:
+        return None
+    return [
+        wanted_nodes[id(t._node)] if t._node is not None else wanted_leaves[id(t)] for t in inputs
+    ]

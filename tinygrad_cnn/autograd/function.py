@@ -1,0 +1,146 @@
+"""Function: the base class of every differentiable operation, built-in or user-written.
+
+A Function instance is also the graph node (``ctx``) of the tensor it produced:
+
+    class Exp(Function):
+        @staticmethod
+        def forward(ctx, x):              # backend arrays in, one backend array out
+            y = ctx.xp.exp(x)
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, grad_y):        # a Tensor in, one gradient per forward input out
+            (y,) = ctx.saved_tensors      # Tensors: the output itself, so double backward works
+            return grad_y * y
+
+    y = Exp.apply(x)
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from tinygrad_cnn.autograd.grad_mode import is_grad_enabled
+from tinygrad_cnn.backend import array_module
+from tinygrad_cnn.tensor import Tensor
+
+# Where a saved array comes from: an input (by position), the output, or neither (a constant).
+_INPUT, _OUTPUT, _CONSTANT = 0, 1, 2
+
+
+class Function:
+    """Base class of differentiable ops; subclass it and define ``forward`` and ``backward``.
+
+    Inside ``forward(ctx, *args, **kwargs)``: ``args`` are the positional inputs with every Tensor
+    replaced by its backend array (other values pass through unchanged); ``ctx.xp`` is numpy or
+    cupy; ``ctx.needs_input_grad[i]`` says whether input ``i`` needs a gradient; store what backward
+    needs with ``ctx.save_for_backward(*arrays)`` or as plain attributes of ``ctx``.
+
+    Inside ``backward(ctx, grad_output)``: ``grad_output`` is a Tensor shaped like the output;
+    ``ctx.saved_tensors`` gives back the saved arrays as Tensors (the input or output Tensor itself
+    when the array is one of them, so second derivatives flow through it). Return one gradient per
+    positional input of forward (a Tensor, an array, or None), shaped like that input.
+    """
+
+    def __init__(self):
+        self.xp = np
+        self.needs_input_grad: tuple[bool, ...] = ()
+        self.inputs: tuple[Tensor | None, ...] = ()
+        self._to_save: tuple = ()
+        self._saved: list | None = None
+        self._freed = False
+        self._output_ref = None
+        self._retained_output_ref = None
+
+    # ------------------------------------------------------------------ used inside forward
+
+    def save_for_backward(self, *arrays) -> None:
+        """Keep arrays (inputs, the output, or intermediates) for backward."""
+        self._to_save = arrays
+
+    # ------------------------------------------------------------------ used inside backward
+
+    @property
+    def saved_tensors(self) -> tuple[Tensor, ...]:
+        """The saved arrays as Tensors: inputs and the output as themselves, others as constants."""
+        if self._freed:
+            raise RuntimeError(
+                f"{type(self).__name__}: trying to backward through the graph a second time, "
+                "but its saved values were freed after the first backward; call "
+                "backward(retain_graph=True) the first time if you need to backward twice"
+            )
+        if self._saved is None:
+            return ()
+        out = []
+        for kind, value in self._saved:
+            if kind == _INPUT:
+                out.append(self.inputs[value])
+            elif kind == _OUTPUT:
+                tensor = self._output_ref()
+                if tensor is None:  # pragma: no cover - the engine keeps outputs alive
+                    raise RuntimeError(f"{type(self).__name__}: its output was garbage-collected")
+                out.append(tensor)
+            else:
+                out.append(value)
+        return tuple(out)
+
+    # ------------------------------------------------------------------ the two halves
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("a Function subclass must define forward(ctx, *inputs)")
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        raise NotImplementedError("a Function subclass must define backward(ctx, grad_output)")
+
+    # ------------------------------------------------------------------ running it
+
+    @classmethod
+    def apply(cls, *args, **kwargs) -> Tensor:
+        """Run forward on the arrays of ``args`` and, when grad mode needs it, record the node."""
+        ctx = cls()
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        ctx.xp = array_module(*[a.data for a in args if isinstance(a, Tensor)])
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        out = cls.forward(ctx, *arrays, **kwargs)
+        if not hasattr(out, "dtype") or not hasattr(out, "shape"):
+            raise TypeError(
+                f"{cls.__name__}.forward must return one backend array, got {type(out).__name__}"
+            )
+        record = (
+            is_grad_enabled()
+            and any(ctx.needs_input_grad)
+            and ctx.xp.issubdtype(out.dtype, ctx.xp.floating)
+        )
+        if not record:
+            return Tensor._from_array(out)
+        result = Tensor._from_array(out, requires_grad=True, node=ctx)
+        ctx.inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
+        ctx._output_ref = weakref.ref(result)
+        ctx._saved = [ctx._classify(a, arrays, out) for a in ctx._to_save]
+        ctx._to_save = ()
+        return result
+
+    def _classify(self, array, input_arrays, output_array):
+        if array is output_array:
+            return (_OUTPUT, None)
+        for i, candidate in enumerate(input_arrays):
+            if array is candidate and self.inputs[i] is not None:
+                return (_INPUT, i)
+        if isinstance(array, Tensor):
+            return (_CONSTANT, array.detach())
+        if not hasattr(array, "shape"):  # None or a Python number: kept as it is
+            return (_CONSTANT, array)
+        return (_CONSTANT, Tensor._from_array(array))
+
+    def _free(self) -> None:
+        """Drop saved values after backward (the graph edges stay for error messages)."""
+        self._saved = None
+        self._freed = True
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}Backward>"

@@ -1,0 +1,248 @@
+"""Array backends: NumPy on "cpu", CuPy on "gpu" (alias "cuda").
+
+This is the only module that imports NumPy or CuPy at module level (CuPy lazily, on first use).
+Everything above it asks ``array_module(*arrays)`` which library holds the data, so one op
+implementation serves both devices.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+CPU = "cpu"
+GPU = "gpu"
+_ALIASES = {"cpu": CPU, "gpu": GPU, "cuda": GPU, "cuda:0": GPU, "gpu:0": GPU}
+DEVICE_ENV_VAR = "TINYGRAD_CNN_DEVICE"
+
+SUPPORTED_DTYPES = (
+    np.dtype(np.bool_),
+    np.dtype(np.uint8),
+    np.dtype(np.int8),
+    np.dtype(np.int16),
+    np.dtype(np.int32),
+    np.dtype(np.int64),
+    np.dtype(np.float16),
+    np.dtype(np.float32),
+    np.dtype(np.float64),
+)
+DEFAULT_FLOAT = np.dtype(np.float32)
+DEFAULT_INT = np.dtype(np.int64)
+
+
+class DeviceMismatchError(RuntimeError):
+    """Raised when one operation receives arrays that live on different devices."""
+
+
+# --------------------------------------------------------------------------- devices
+
+
+def normalize_device(device) -> str:
+    """Map a user's device name ("cpu", "gpu", "cuda", "cuda:0") to "cpu" or "gpu"."""
+    if device is None:
+        return get_default_device()
+    name = str(device).strip().lower()
+    if name not in _ALIASES:
+        raise ValueError(f"unknown device {device!r}: expected 'cpu' or 'gpu' (alias 'cuda')")
+    return _ALIASES[name]
+
+
+_default_device: str | None = None
+
+
+def get_default_device() -> str:
+    """The device new tensors go to: set_default_device(), else $TINYGRAD_CNN_DEVICE, else cpu."""
+    if _default_device is not None:
+        return _default_device
+    env = os.environ.get(DEVICE_ENV_VAR)
+    if env:
+        try:
+            device = normalize_device(env)
+        except ValueError as e:
+            raise ValueError(f"${DEVICE_ENV_VAR}={env!r}: {e}") from None
+        if device == GPU:
+            require_gpu()
+        return device
+    return CPU
+
+
+def set_default_device(device) -> None:
+    """Make ``device`` the default for factories and layers; ``None`` restores the default."""
+    global _default_device
+    if device is None:
+        _default_device = None
+        return
+    device = normalize_device(device)
+    if device == GPU:
+        require_gpu()
+    _default_device = device
+
+
+# --------------------------------------------------------------------------- CuPy, lazily
+
+_cupy = None
+_cupy_error: str | None = None
+_cupy_checked = False
+
+_INSTALL_HINT = (
+    "install CuPy for your CUDA version: pip install 'tinygrad_cnn[gpu]' (CUDA 12, cupy-cuda12x) "
+    "or pip install cupy-cuda13x (CUDA 13); see docs/gpu.md"
+)
+
+
+def _probe_cupy() -> None:
+    """Import CuPy once and find out whether a usable CUDA device is behind it."""
+    global _cupy, _cupy_error, _cupy_checked
+    if _cupy_checked:
+        return
+    _cupy_checked = True
+    try:
+        import cupy  # noqa: PLC0415 - optional dependency, imported on first use
+    except ImportError as e:
+        _cupy_error = f"CuPy is not installed ({e}); {_INSTALL_HINT}"
+        return
+    except Exception as e:  # a broken CuPy install raises other errors at import time
+        _cupy_error = f"CuPy failed to import ({type(e).__name__}: {e}); {_INSTALL_HINT}"
+        return
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:
+        text = str(e)
+        if "InsufficientDriver" in text or "driver version is insufficient" in text:
+            _cupy_error = (
+                f"the NVIDIA driver is too old for this CuPy build ({text}); update the driver "
+                "or install the CuPy wheel for an older CUDA (cupy-cuda11x / cupy-cuda12x)"
+            )
+        else:
+            _cupy_error = f"no CUDA device is usable ({type(e).__name__}: {text})"
+        return
+    if count == 0:
+        _cupy_error = "CuPy is installed but no CUDA device was found"
+        return
+    _cupy = cupy
+
+
+def gpu_available() -> bool:
+    """True when CuPy imports and at least one CUDA device answers."""
+    _probe_cupy()
+    return _cupy is not None
+
+
+def gpu_unavailable_reason() -> str | None:
+    """Why the GPU cannot be used here, or None when it can."""
+    _probe_cupy()
+    return _cupy_error
+
+
+def available_devices() -> list[str]:
+    """The devices that work on this machine, e.g. ['cpu'] or ['cpu', 'gpu']."""
+    return [CPU, GPU] if gpu_available() else [CPU]
+
+
+def require_gpu():
+    """Return the cupy module, or raise a RuntimeError that says why the GPU is unusable."""
+    _probe_cupy()
+    if _cupy is None:
+        raise RuntimeError(f"GPU requested but unavailable: {_cupy_error}")
+    return _cupy
+
+
+# --------------------------------------------------------------------------- arrays
+
+
+def is_gpu_array(array) -> bool:
+    """True for CuPy arrays, without importing CuPy."""
+    return type(array).__module__.split(".")[0] == "cupy"
+
+
+def device_of(array) -> str:
+    """'gpu' for a CuPy array, 'cpu' for anything else."""
+    return GPU if is_gpu_array(array) else CPU
+
+
+def xp_for_device(device: str):
+    """The array module (numpy or cupy) of a device name."""
+    return require_gpu() if normalize_device(device) == GPU else np
+
+
+def array_module(*arrays):
+    """numpy or cupy, whichever holds ``arrays``; scalars and None are ignored.
+
+    Raises DeviceMismatchError naming both devices when the arrays live on different ones.
+    """
+    devices = {device_of(a) for a in arrays if a is not None and hasattr(a, "shape")}
+    if len(devices) > 1:
+        raise DeviceMismatchError(
+            "expected all tensors on one device, got tensors on both cpu and gpu; "
+            "move them first with .to('gpu') or .to('cpu')"
+        )
+    if devices == {GPU}:
+        return require_gpu()
+    return np
+
+
+def check_dtype(dtype) -> np.dtype:
+    """Normalise ``dtype`` to a NumPy dtype the library supports, or raise TypeError."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as e:
+        raise TypeError(f"unsupported dtype {dtype!r}: {e}") from None
+    if dt not in SUPPORTED_DTYPES:
+        names = ", ".join(d.name for d in SUPPORTED_DTYPES)
+        raise TypeError(f"unsupported dtype {dt.name!r}: tensors hold one of {names}")
+    return dt
+
+
+def to_numpy(array) -> np.ndarray:
+    """A NumPy array with the same values (copied off the GPU when needed)."""
+    if is_gpu_array(array):
+        return array.get()
+    return np.asarray(array)
+
+
+def to_device(array, device: str):
+    """``array`` on ``device``; the same object when it is already there."""
+    device = normalize_device(device)
+    if device == device_of(array):
+        return array
+    if device == GPU:
+        return require_gpu().asarray(array)
+    return array.get()
+
+
+def scatter_add(xp, target, index, values) -> None:
+    """target[index] += values, adding repeated indices (np.add.at / cupyx.scatter_add)."""
+    if xp is np:
+        np.add.at(target, index, values)
+    else:
+        import cupyx  # noqa: PLC0415 - only reached with CuPy arrays
+
+        cupyx.scatter_add(target, index, values)
+
+
+# --------------------------------------------------------------------------- randomness
+
+_seed: int | None = None
+_np_generator = np.random.default_rng()
+_cupy_generator = None
+
+
+def manual_seed(seed: int) -> None:
+    """Seed every random draw of the library (factories, init, dropout, shuffling)."""
+    global _seed, _np_generator, _cupy_generator
+    _seed = int(seed)
+    _np_generator = np.random.default_rng(_seed)
+    _cupy_generator = None  # re-created from the seed on its next use
+
+
+def generator(device: str = CPU):
+    """The library's random generator for ``device`` (a NumPy or CuPy Generator)."""
+    global _cupy_generator
+    if normalize_device(device) == CPU:
+        return _np_generator
+    cupy = require_gpu()
+    if _cupy_generator is None:
+        seed = _seed if _seed is not None else int(_np_generator.integers(2**63))
+        _cupy_generator = cupy.random.default_rng(seed)
+    return _cupy_generator

@@ -1,0 +1,122 @@
+"""Tensor factories: tensor, zeros, ones, full, arange, eye, rand, randn, randint, ..._like."""
+
+from __future__ import annotations
+
+import numbers
+
+from tinygrad_cnn import backend
+from tinygrad_cnn.tensor import Tensor, _shape_args
+
+
+def _prepare(shape, dtype, device, default_dtype=backend.DEFAULT_FLOAT):
+    shape = tuple(int(s) for s in _shape_args(shape))
+    if any(s < 0 for s in shape):
+        raise ValueError(f"negative dimension in shape {shape}")
+    dtype = backend.check_dtype(dtype if dtype is not None else default_dtype)
+    device = backend.normalize_device(device)
+    return shape, dtype, device, backend.xp_for_device(device)
+
+
+def _wrap(array, requires_grad) -> Tensor:
+    return Tensor._from_array(array).requires_grad_(requires_grad)
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor from Python data or an array (a copy); Python floats become float32."""
+    if isinstance(data, Tensor):
+        data = data.data
+    t = Tensor(data, dtype=dtype, device=device)
+    if t.data is data:
+        t.data = t.data.copy()
+    return t.requires_grad_(requires_grad)
+
+
+def zeros(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros; ``zeros(2, 3)`` or ``zeros((2, 3))``."""
+    shape, dtype, device, xp = _prepare(shape, dtype, device)
+    return _wrap(xp.zeros(shape, dtype=dtype), requires_grad)
+
+
+def ones(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones."""
+    shape, dtype, device, xp = _prepare(shape, dtype, device)
+    return _wrap(xp.ones(shape, dtype=dtype), requires_grad)
+
+
+def full(shape, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor filled with ``fill_value`` (dtype inferred from it when not given)."""
+    if dtype is None:
+        if isinstance(fill_value, bool):
+            dtype = bool
+        elif isinstance(fill_value, numbers.Integral):
+            dtype = backend.DEFAULT_INT
+    shape, dtype, device, xp = _prepare(shape, dtype, device)
+    return _wrap(xp.full(shape, fill_value, dtype=dtype), requires_grad)
+
+
+def zeros_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return zeros(t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                 requires_grad=requires_grad)
+
+
+def ones_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return ones(t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                requires_grad=requires_grad)
+
+
+def full_like(t: Tensor, fill_value, dtype=None, device=None,
+              requires_grad: bool = False) -> Tensor:
+    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device,
+                requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None,
+           requires_grad: bool = False) -> Tensor:
+    """Values from start (inclusive) to end (exclusive) by step; int64 unless a bound is a float."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    if dtype is None:
+        is_int = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+        dtype = backend.DEFAULT_INT if is_int else backend.DEFAULT_FLOAT
+    _, dtype, device, xp = _prepare((), dtype, device)
+    return _wrap(xp.arange(start, end, step, dtype=dtype), requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype=None, device=None,
+        requires_grad: bool = False) -> Tensor:
+    """An n×m identity matrix."""
+    _, dtype, device, xp = _prepare((), dtype, device)
+    return _wrap(xp.eye(n, m, dtype=dtype), requires_grad)
+
+
+def rand(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) from the library's seeded generator (see manual_seed)."""
+    shape, dtype, device, xp = _prepare(shape, dtype, device)
+    values = backend.generator(device).random(shape, dtype=dtype if dtype.itemsize >= 4 else None)
+    return _wrap(values.astype(dtype, copy=False), requires_grad)
+
+
+def randn(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples from the library's seeded generator."""
+    shape, dtype, device, xp = _prepare(shape, dtype, device)
+    values = backend.generator(device).standard_normal(
+        shape, dtype=dtype if dtype.itemsize >= 4 else None
+    )
+    return _wrap(values.astype(dtype, copy=False), requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
+    """Integers in [low, high) (``randint(high, size=...)`` means low = 0)."""
+    if high is None:
+        low, high = 0, low
+    shape, dtype, device, xp = _prepare(size, dtype, device, backend.DEFAULT_INT)
+    values = backend.generator(device).integers(low, high, size=shape)
+    return _wrap(values.astype(dtype, copy=False), False)
+
+
+def randperm(n: int, dtype=None, device=None) -> Tensor:
+    """A random permutation of 0..n-1."""
+    _, dtype, device, xp = _prepare((), dtype, device, backend.DEFAULT_INT)
+    return _wrap(backend.generator(device).permutation(n).astype(dtype, copy=False), False)

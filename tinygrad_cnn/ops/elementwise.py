@@ -1,0 +1,549 @@
+"""Elementwise ops with NumPy broadcasting; gradients are summed back to each input's shape."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from tinygrad_cnn import backend
+from tinygrad_cnn.autograd.function import Function
+from tinygrad_cnn.ops import reduction
+from tinygrad_cnn.ops import shape as shape_ops
+from tinygrad_cnn.tensor import Tensor
+
+
+def broadcast_shapes(op: str, *shapes) -> tuple[int, ...]:
+    """The broadcast shape of ``shapes``, or a ValueError naming all of them."""
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        listed = " and ".join(str(tuple(s)) for s in shapes)
+        raise ValueError(f"{op}: shapes {listed} cannot be broadcast together") from None
+
+
+def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Sum ``grad`` over the axes that broadcasting added or stretched, giving ``shape``."""
+    if grad.shape == tuple(shape):
+        return grad
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        i + extra for i, n in enumerate(shape) if n == 1 and grad.shape[i + extra] != 1
+    )
+    if axes:
+        grad = reduction.sum(grad, axes, keepdim=True)
+    return shape_ops.reshape(grad, tuple(shape))
+
+
+def as_tensor_operands(a, b) -> tuple[Tensor, Tensor]:
+    """Turn Python numbers and arrays into Tensors next to a Tensor operand (PyTorch promotion).
+
+    A Python number takes the Tensor's dtype when that is floating, or when both are integers;
+    a Python float next to an integer Tensor makes both float32.
+    """
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        return a, b
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        return Tensor(a), Tensor(b)
+    swap = not isinstance(a, Tensor)
+    t, other = (b, a) if swap else (a, b)
+    if isinstance(other, (bool, numbers.Number)) and not isinstance(other, np.ndarray):
+        if t.dtype.kind == "f":
+            dtype = t.dtype
+        elif isinstance(other, (bool, np.bool_)):
+            dtype = t.dtype
+        elif isinstance(other, numbers.Integral):
+            dtype = t.dtype if t.dtype.kind in "iu" else backend.DEFAULT_INT
+        else:
+            dtype = backend.DEFAULT_FLOAT
+            t = cast(t, dtype)
+        other = Tensor._from_array(backend.array_module(t.data).asarray(other, dtype=dtype))
+    else:
+        other = Tensor(other, device=t.device if np.ndim(other) == 0 else None)
+    return (other, t) if swap else (t, other)
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (a.shape, b.shape)
+        return a + b
+
+    @staticmethod
+    def backward(ctx, grad):
+        sa, sb = ctx.shapes
+        return (
+            unbroadcast(grad, sa) if ctx.needs_input_grad[0] else None,
+            unbroadcast(grad, sb) if ctx.needs_input_grad[1] else None,
+        )
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (a.shape, b.shape)
+        return a - b
+
+    @staticmethod
+    def backward(ctx, grad):
+        sa, sb = ctx.shapes
+        return (
+            unbroadcast(grad, sa) if ctx.needs_input_grad[0] else None,
+            unbroadcast(-grad, sb) if ctx.needs_input_grad[1] else None,
+        )
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        return (
+            unbroadcast(grad * b, a.shape) if ctx.needs_input_grad[0] else None,
+            unbroadcast(grad * a, b.shape) if ctx.needs_input_grad[1] else None,
+        )
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        grad_a = grad / b
+        return (
+            unbroadcast(grad_a, a.shape) if ctx.needs_input_grad[0] else None,
+            unbroadcast(-grad_a * a / b, b.shape) if ctx.needs_input_grad[1] else None,
+        )
+
+
+class Pow(Function):
+    """y = x ** p, with p a Tensor or a Python number."""
+
+    @staticmethod
+    def forward(ctx, x, p):
+        y = ctx.xp.power(x, p)
+        ctx.save_for_backward(x, p, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, p, y = ctx.saved_tensors
+        grad_x = grad_p = None
+        if ctx.needs_input_grad[0]:
+            grad_x = unbroadcast(grad * p * pow(x, p - 1), x.shape)
+        if ctx.needs_input_grad[1]:
+            # d/dp x**p = x**p log x; 0 where x == 0 (the limit for p > 0), as PyTorch does
+            log_x = where(x == 0, 0.0, log(where(x == 0, 1.0, x)))
+            grad_p = unbroadcast(grad * y * log_x, p.shape)
+        return grad_x, grad_p
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return -x
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = ctx.xp.exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * y
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return ctx.xp.log(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad / x
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = ctx.xp.sqrt(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad / (2 * y)
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(ctx.xp.sign(x))
+        return ctx.xp.abs(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (sign_x,) = ctx.saved_tensors
+        return grad * sign_x
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = ctx.xp.tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * (1 - y * y)
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, x):
+        xp = ctx.xp
+        # exp of a non-positive number only: no overflow for large |x|
+        e = xp.exp(-xp.abs(x))
+        y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * y * (1 - y)
+
+
+class ReLU(Function):
+    @staticmethod
+    def forward(ctx, x):
+        mask = x > 0
+        ctx.save_for_backward(mask.astype(x.dtype))
+        return x * mask
+
+    @staticmethod
+    def backward(ctx, grad):
+        (mask,) = ctx.saved_tensors
+        return grad * mask
+
+
+class LeakyReLU(Function):
+    @staticmethod
+    def forward(ctx, x, negative_slope):
+        slope = ctx.xp.where(x > 0, 1.0, negative_slope).astype(x.dtype)
+        ctx.save_for_backward(slope)
+        return x * slope
+
+    @staticmethod
+    def backward(ctx, grad):
+        (slope,) = ctx.saved_tensors
+        return grad * slope, None
+
+
+class Clamp(Function):
+    @staticmethod
+    def forward(ctx, x, min_value, max_value):
+        xp = ctx.xp
+        y = xp.clip(x, min_value, max_value)
+        inside = xp.ones(x.shape, dtype=bool)
+        if min_value is not None:
+            inside &= x >= min_value
+        if max_value is not None:
+            inside &= x <= max_value
+        ctx.save_for_backward(inside.astype(x.dtype))
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (inside,) = ctx.saved_tensors
+        return grad * inside, None, None
+
+
+class Maximum(Function):
+    """max(a, b) elementwise; on ties each input receives half of the gradient (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (a.shape, b.shape)
+        share_a = (a > b) + 0.5 * (a == b)
+        ctx.save_for_backward(share_a.astype(ctx.xp.result_type(a, b)))
+        return ctx.xp.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (share_a,) = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        return (
+            unbroadcast(grad * share_a, sa) if ctx.needs_input_grad[0] else None,
+            unbroadcast(grad * (1 - share_a), sb) if ctx.needs_input_grad[1] else None,
+        )
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, condition, a, b):
+        ctx.shapes = (a.shape, b.shape)
+        ctx.save_for_backward(condition)
+        return ctx.xp.where(condition, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (condition,) = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        zero = zeros_like_tensor(grad)
+        return (
+            None,
+            unbroadcast(where(condition, grad, zero), sa) if ctx.needs_input_grad[1] else None,
+            unbroadcast(where(condition, zero, grad), sb) if ctx.needs_input_grad[2] else None,
+        )
+
+
+class Cast(Function):
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.dtype_in = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return cast(grad, ctx.dtype_in), None
+
+
+class Clone(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class ToDevice(Function):
+    @staticmethod
+    def forward(ctx, x, device):
+        ctx.device_in = backend.device_of(x)
+        return backend.to_device(x, device)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return to_device(grad, ctx.device_in), None
+
+
+# ---------------------------------------------------------------------- lowercase functions
+
+
+def _binary(fn, a, b, op_name):
+    a, b = as_tensor_operands(a, b)
+    if a.shape != b.shape:
+        broadcast_shapes(op_name, a.shape, b.shape)
+    return fn.apply(a, b)
+
+
+def add(a, b) -> Tensor:
+    """a + b with broadcasting."""
+    return _binary(Add, a, b, "add")
+
+
+def sub(a, b) -> Tensor:
+    """a - b with broadcasting."""
+    return _binary(Sub, a, b, "sub")
+
+
+def mul(a, b) -> Tensor:
+    """a * b with broadcasting."""
+    return _binary(Mul, a, b, "mul")
+
+
+def div(a, b) -> Tensor:
+    """a / b with broadcasting (true division; integer inputs give float32)."""
+    a, b = as_tensor_operands(a, b)
+    if a.dtype.kind in "biu" and b.dtype.kind in "biu":
+        a, b = cast(a, backend.DEFAULT_FLOAT), cast(b, backend.DEFAULT_FLOAT)
+    return _binary(Div, a, b, "div")
+
+
+def pow(x, exponent) -> Tensor:
+    """x ** exponent; the exponent may be a Python number (kept as a constant) or a Tensor."""
+    if isinstance(x, Tensor) and isinstance(exponent, numbers.Number):
+        return Pow.apply(x, exponent)
+    return _binary(Pow, x, exponent, "pow")
+
+
+def neg(x: Tensor) -> Tensor:
+    return Neg.apply(x)
+
+
+def exp(x: Tensor) -> Tensor:
+    return Exp.apply(x)
+
+
+def log(x: Tensor) -> Tensor:
+    """Natural logarithm."""
+    return Log.apply(x)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    return Sqrt.apply(x)
+
+
+def abs(x: Tensor) -> Tensor:
+    """|x|; its gradient at 0 is 0 (sign(0)), as in PyTorch."""
+    return Abs.apply(x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    return Tanh.apply(x)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + exp(-x)), computed without overflow."""
+    return Sigmoid.apply(x)
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0); gradient 0 at x == 0, as in PyTorch."""
+    return ReLU.apply(x)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, negative_slope * x otherwise."""
+    return LeakyReLU.apply(x, float(negative_slope))
+
+
+def clamp(x: Tensor, min=None, max=None) -> Tensor:
+    """Clip values to [min, max] (either may be None); gradient passes where min <= x <= max."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    if min is not None and max is not None and min > max:
+        raise ValueError(f"clamp: min ({min}) is greater than max ({max})")
+    return Clamp.apply(x, min, max)
+
+
+clip = clamp
+
+
+def maximum(a, b) -> Tensor:
+    """Elementwise maximum with broadcasting."""
+    return _binary(Maximum, a, b, "maximum")
+
+
+def minimum(a, b) -> Tensor:
+    """Elementwise minimum with broadcasting: -max(-a, -b)."""
+    a, b = as_tensor_operands(a, b)
+    return neg(maximum(neg(a), neg(b)))
+
+
+def where(condition, a, b) -> Tensor:
+    """a where condition is true, else b; all three broadcast together."""
+    if not isinstance(condition, Tensor):
+        condition = Tensor(condition)
+    if condition.dtype != np.bool_:
+        condition = Tensor._from_array(condition.data.astype(bool))
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = Tensor(a, device=condition.device)
+    a, b = as_tensor_operands(a, b)
+    broadcast_shapes("where", condition.shape, a.shape, b.shape)
+    return Where.apply(condition, a, b)
+
+
+def cast(x: Tensor, dtype) -> Tensor:
+    """``x`` converted to ``dtype``; the gradient is converted back."""
+    dtype = backend.check_dtype(dtype)
+    if x.dtype == dtype:
+        return x
+    return Cast.apply(x, dtype)
+
+
+def clone(x: Tensor) -> Tensor:
+    return Clone.apply(x)
+
+
+def to_device(x: Tensor, device: str) -> Tensor:
+    """``x`` copied to ``device``; the gradient goes back to the original device."""
+    return ToDevice.apply(x, backend.normalize_device(device))
+
+
+def zeros_like_tensor(x: Tensor) -> Tensor:
+    return Tensor._from_array(backend.array_module(x.data).zeros_like(x.data))
+
+
+def sign(x: Tensor) -> Tensor:
+    """-1, 0 or 1 (no gradient)."""
+    return Tensor._from_array(backend.array_module(x.data).sign(x.data))
+
+
+# comparisons and logic: results are bool tensors with no gradient
+
+
+def _compare(ufunc_name, a, b):
+    a, b = as_tensor_operands(a, b)
+    broadcast_shapes(ufunc_name, a.shape, b.shape)
+    xp = backend.array_module(a.data, b.data)
+    return Tensor._from_array(getattr(xp, ufunc_name)(a.data, b.data))
+
+
+def eq(a, b) -> Tensor:
+    return _compare("equal", a, b)
+
+
+def ne(a, b) -> Tensor:
+    return _compare("not_equal", a, b)
+
+
+def lt(a, b) -> Tensor:
+    return _compare("less", a, b)
+
+
+def le(a, b) -> Tensor:
+    return _compare("less_equal", a, b)
+
+
+def gt(a, b) -> Tensor:
+    return _compare("greater", a, b)
+
+
+def ge(a, b) -> Tensor:
+    return _compare("greater_equal", a, b)
+
+
+def logical_and(a, b) -> Tensor:
+    return _compare("logical_and", a, b)
+
+
+def logical_or(a, b) -> Tensor:
+    return _compare("logical_or", a, b)
+
+
+def logical_not(x: Tensor) -> Tensor:
+    return Tensor._from_array(backend.array_module(x.data).logical_not(x.data))
+
+
+def isnan(x: Tensor) -> Tensor:
+    return Tensor._from_array(backend.array_module(x.data).isnan(x.data))
+
+
+def isfinite(x: Tensor) -> Tensor:
+    return Tensor._from_array(backend.array_module(x.data).isfinite(x.data))
+

@@ -1,0 +1,166 @@
+"""Reductions over one or more dims: sum, mean, max/min, var/std, logsumexp, argmax."""
+
+from __future__ import annotations
+
+import numbers
+
+from tinygrad_cnn import backend
+from tinygrad_cnn.autograd.function import Function
+from tinygrad_cnn.ops import elementwise
+from tinygrad_cnn.ops import shape as shape_ops
+from tinygrad_cnn.tensor import Tensor, ValuesIndices
+
+
+def _keepdim_shape(shape, dims):
+    return tuple(1 if i in dims else n for i, n in enumerate(shape))
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        ctx.shape_in = x.shape
+        ctx.dims = dims
+        return ctx.xp.sum(x, axis=dims, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = shape_ops.reshape(grad, _keepdim_shape(ctx.shape_in, ctx.dims))
+        return shape_ops.expand(grad, ctx.shape_in), None, None
+
+
+class Amax(Function):
+    """Maximum over dims; tied maxima share the gradient equally (PyTorch's amax)."""
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        xp = ctx.xp
+        y = xp.max(x, axis=dims, keepdims=True)
+        is_max = x == y
+        share = is_max / xp.sum(is_max, axis=dims, keepdims=True)
+        ctx.save_for_backward(share.astype(x.dtype, copy=False))
+        ctx.dims = dims
+        return y if keepdim else y.reshape([n for i, n in enumerate(y.shape) if i not in dims])
+
+    @staticmethod
+    def backward(ctx, grad):
+        (share,) = ctx.saved_tensors
+        grad = shape_ops.reshape(grad, _keepdim_shape(share.shape, ctx.dims))
+        return grad * share, None, None
+
+
+def _check_reducible(x: Tensor, dims, op: str):
+    for d in dims:
+        if x.shape[d] == 0:
+            raise ValueError(f"{op}: cannot reduce over dim {d} of size 0 (shape {x.shape})")
+
+
+def sum(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Sum over ``dim`` (None: all dims; an int or a tuple, negative allowed)."""
+    dims = shape_ops.normalize_dims(dim, x.ndim, "sum")
+    return Sum.apply(x, dims, keepdim)
+
+
+def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Mean over ``dim`` (None: all dims)."""
+    dims = shape_ops.normalize_dims(dim, x.ndim, "mean")
+    if x.dtype.kind not in "f":
+        raise TypeError(f"mean: needs a floating-point tensor, got {x.dtype}; use .float() first")
+    count = 1
+    for d in dims:
+        count *= x.shape[d]
+    return Sum.apply(x, dims, keepdim) * (1.0 / count if count else float("nan"))
+
+
+def amax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Maximum over ``dim`` (None: all dims; int or tuple); ties share the gradient."""
+    dims = shape_ops.normalize_dims(dim, x.ndim, "amax")
+    _check_reducible(x, dims, "amax")
+    return Amax.apply(x, dims, keepdim)
+
+
+def amin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Minimum over ``dim``: -amax(-x)."""
+    return elementwise.neg(amax(elementwise.neg(x), dim, keepdim))
+
+
+def max(x: Tensor, dim=None, keepdim: bool = False):
+    """PyTorch's max: the maximum of all elements, or with an int ``dim`` a named tuple
+    ``(values, indices)``. With a tuple ``dim`` it returns the values only (like ``amax``)."""
+    if isinstance(dim, numbers.Integral):
+        return ValuesIndices(amax(x, dim, keepdim), argmax(x, dim, keepdim))
+    return amax(x, dim, keepdim)
+
+
+def min(x: Tensor, dim=None, keepdim: bool = False):
+    """PyTorch's min; see ``max``."""
+    if isinstance(dim, numbers.Integral):
+        return ValuesIndices(amin(x, dim, keepdim), argmin(x, dim, keepdim))
+    return amin(x, dim, keepdim)
+
+
+def var(x: Tensor, dim=None, keepdim: bool = False, *, correction: int = 1,
+        unbiased=None) -> Tensor:
+    """Variance: sum((x - mean)^2) / (n - correction); ``unbiased=False`` means correction 0."""
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    dims = shape_ops.normalize_dims(dim, x.ndim, "var")
+    count = 1
+    for d in dims:
+        count *= x.shape[d]
+    centered = x - mean(x, dims, keepdim=True)
+    return sum(centered * centered, dims, keepdim) * (1.0 / builtin_max(count - correction, 0))
+
+
+def std(x: Tensor, dim=None, keepdim: bool = False, *, correction: int = 1,
+        unbiased=None) -> Tensor:
+    """Standard deviation: sqrt(var)."""
+    return elementwise.sqrt(var(x, dim, keepdim, correction=correction, unbiased=unbiased))
+
+
+def logsumexp(x: Tensor, dim, keepdim: bool = False) -> Tensor:
+    """log(sum(exp(x))) over ``dim``, stable for large |x| (the max is subtracted first)."""
+    dims = shape_ops.normalize_dims(dim, x.ndim, "logsumexp")
+    _check_reducible(x, dims, "logsumexp")
+    xp = backend.array_module(x.data)
+    m = xp.max(x.data, axis=dims, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)  # all -inf (or inf) along dim: shift by 0 instead
+    # m is a constant: d/dm of m + log(sum(exp(x - m))) is 0, so the gradient is exact
+    shift = Tensor._from_array(m)
+    out = elementwise.log(sum(elementwise.exp(x - shift), dims, keepdim=True)) + shift
+    return out if keepdim else shape_ops.squeeze(out, dims)
+
+
+def _arg_reduce(x: Tensor, dim, keepdim: bool, name: str) -> Tensor:
+    xp = backend.array_module(x.data)
+    if dim is None:
+        out = getattr(xp, name)(x.data.reshape(-1))
+        out = out.reshape((1,) * x.ndim) if keepdim else out
+    else:
+        d = shape_ops.normalize_dim(dim, x.ndim, name)
+        _check_reducible(x, (d,), name)
+        out = getattr(xp, name)(x.data, axis=d, keepdims=keepdim)
+    return Tensor._from_array(xp.asarray(out, dtype=backend.DEFAULT_INT))
+
+
+def argmax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Index of the (first) maximum over ``dim``, or into the flattened tensor; no gradient."""
+    return _arg_reduce(x, dim, keepdim, "argmax")
+
+
+def argmin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Index of the (first) minimum; no gradient."""
+    return _arg_reduce(x, dim, keepdim, "argmin")
+
+
+def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    dims = shape_ops.normalize_dims(dim, x.ndim, "any")
+    return Tensor._from_array(backend.array_module(x.data).any(x.data, axis=dims, keepdims=keepdim))
+
+
+def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    dims = shape_ops.normalize_dims(dim, x.ndim, "all")
+    return Tensor._from_array(backend.array_module(x.data).all(x.data, axis=dims, keepdims=keepdim))
+
+
+def builtin_max(a, b):
+    return a if a > b else b

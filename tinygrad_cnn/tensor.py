@@ -1,0 +1,573 @@
+"""Tensor: one backend array (NumPy or CuPy) plus what autograd needs to differentiate it."""
+
+from __future__ import annotations
+
+import weakref
+from collections import namedtuple
+
+import numpy as np
+
+from tinygrad_cnn import backend
+from tinygrad_cnn.autograd import engine
+from tinygrad_cnn.autograd.grad_mode import is_grad_enabled
+
+ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+
+
+def _is_python_data(data) -> bool:
+    return not isinstance(data, (np.ndarray, np.generic)) and not backend.is_gpu_array(data)
+
+
+def _to_backend_array(data, dtype=None, device=None):
+    """Convert Python data, NumPy or CuPy arrays, or a Tensor into a backend array."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, (str, bytes)):
+        raise TypeError(f"cannot make a tensor from a {type(data).__name__}: {data!r:.40}")
+    if dtype is not None:
+        dtype = backend.check_dtype(dtype)
+    if backend.is_gpu_array(data):
+        array = data if dtype is None else data.astype(dtype, copy=False)
+    else:
+        python_data = _is_python_data(data)
+        try:
+            array = np.asarray(data, dtype=dtype)
+        except (ValueError, TypeError) as e:
+            raise TypeError(f"cannot make a tensor from {type(data).__name__}: {e}") from None
+        if dtype is None and python_data and array.dtype == np.float64:
+            array = array.astype(backend.DEFAULT_FLOAT)  # Python floats become float32, as in PyTorch
+        if dtype is None and python_data and array.dtype.kind in "iu":
+            array = array.astype(backend.DEFAULT_INT)
+    backend.check_dtype(array.dtype)
+    target = backend.normalize_device(device) if device is not None else None
+    if target is None and not backend.is_gpu_array(array):
+        target = backend.get_default_device()
+    if target is not None:
+        array = backend.to_device(array, target)
+    return array
+
+
+class Tensor:
+    """An n-dimensional array on the CPU (NumPy) or GPU (CuPy) that can record its gradient.
+
+    ``Tensor(data, requires_grad=False, dtype=None, device=None)``: ``data`` is Python numbers or
+    lists, a NumPy or CuPy array, or a Tensor. Python floats become float32; NumPy arrays keep
+    their dtype (float64 stays float64).
+    """
+
+    __slots__ = ("data", "grad", "_requires_grad", "_node", "__weakref__")
+    __array_priority__ = 1000  # make ndarray <op> Tensor call Tensor's reflected operator
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None, device=None):
+        self.data = _to_backend_array(data, dtype, device)
+        self.grad: Tensor | None = None
+        self._node = None
+        self._requires_grad = False
+        if requires_grad:
+            self.requires_grad = True
+
+    @classmethod
+    def _from_array(cls, array, requires_grad: bool = False, node=None) -> Tensor:
+        """Wrap a backend array without copying or checking (used by ops and the engine)."""
+        t = cls.__new__(cls)
+        t.data = array
+        t.grad = None
+        t._requires_grad = requires_grad
+        t._node = node
+        return t
+
+    # ------------------------------------------------------------------ attributes
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        value = bool(value)
+        if value and not np.issubdtype(self.data.dtype, np.floating):
+            raise TypeError(
+                f"only floating-point tensors can require gradients, this one is {self.dtype}"
+            )
+        if not value and self._node is not None:
+            raise RuntimeError(
+                "requires_grad can only be changed on leaf tensors; use .detach() on a tensor "
+                "produced by an operation"
+            )
+        self._requires_grad = value
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        """Number of elements (an int, like NumPy's; PyTorch's ``numel()``)."""
+        return int(self.data.size)
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        return backend.device_of(self.data)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        """The Function node that produced this tensor (None for leaves)."""
+        return self._node
+
+    @property
+    def T(self) -> Tensor:
+        return shape_ops.permute(self, tuple(range(self.ndim - 1, -1, -1)))
+
+    # ------------------------------------------------------------------ conversion
+
+    def numpy(self) -> np.ndarray:
+        """The values as a NumPy array (shares memory on the CPU, a copy from the GPU)."""
+        return backend.to_numpy(self.data)
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def to(self, device=None, dtype=None) -> Tensor:
+        """This tensor on ``device`` and/or as ``dtype``; differentiable, self when nothing changes."""
+        out = self
+        if device is not None and backend.normalize_device(device) != self.device:
+            out = elementwise.to_device(out, backend.normalize_device(device))
+        if dtype is not None and backend.check_dtype(dtype) != self.dtype:
+            out = elementwise.cast(out, dtype)
+        return out
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def gpu(self) -> Tensor:
+        return self.to("gpu")
+
+    cuda = gpu
+
+    def astype(self, dtype) -> Tensor:
+        """A copy converted to ``dtype`` (differentiable between float dtypes)."""
+        return elementwise.cast(self, dtype)
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+    def long(self) -> Tensor:
+        return self.astype(np.int64)
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph (no gradient flows through it)."""
+        return Tensor._from_array(self.data)
+
+    def clone(self) -> Tensor:
+        """A differentiable copy."""
+        return elementwise.clone(self)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        if self._node is not None:
+            self._node._retained_output_ref = weakref.ref(self)
+
+    def zero_(self) -> Tensor:
+        """Fill with zeros in place (outside of any graph)."""
+        self.data[...] = 0
+        return self
+
+    # ------------------------------------------------------------------ autograd
+
+    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False):
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
+
+        ``gradient`` is d(loss)/d(self); it may be omitted only for a one-element tensor.
+        ``retain_graph`` defaults to ``create_graph``; without it the graph's saved values are
+        freed. ``create_graph=True`` records the backward pass itself, for higher derivatives.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward() on a tensor that does not require grad: no input of the computation "
+                "had requires_grad=True (or it ran under no_grad())"
+            )
+        gradient = _initial_gradient(self, gradient, "backward()")
+        if retain_graph is None:
+            retain_graph = create_graph
+        engine.run_backward(
+            [self], [gradient], retain_graph=retain_graph, create_graph=create_graph
+        )
+
+    # ------------------------------------------------------------------ Python protocol
+
+    def __repr__(self) -> str:
+        body = np.array2string(
+            self.numpy(), separator=", ", prefix="tensor(", precision=4, threshold=200
+        )
+        extras = [f"dtype={self.dtype}"]
+        if self.device != backend.CPU:
+            extras.append(f"device='{self.device}'")
+        if self._node is not None:
+            extras.append(f"grad_fn={self._node!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return f"tensor({body}, {', '.join(extras)})"
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __array__(self, dtype=None, copy=None):
+        if self.device != backend.CPU:
+            raise TypeError(
+                "cannot convert a GPU tensor to a NumPy array implicitly; "
+                "call .numpy() or .to('cpu') first"
+            )
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                "use .any() or .all()"
+            )
+        return bool(self.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.size != 1 or self.dtype.kind not in "iu":
+            raise TypeError("only integer tensors of one element can be used as an index")
+        return int(self.item())
+
+    __hash__ = object.__hash__
+
+    # ------------------------------------------------------------------ arithmetic
+
+    def __add__(self, other):
+        return elementwise.add(self, other)
+
+    def __radd__(self, other):
+        return elementwise.add(other, self)
+
+    def __sub__(self, other):
+        return elementwise.sub(self, other)
+
+    def __rsub__(self, other):
+        return elementwise.sub(other, self)
+
+    def __mul__(self, other):
+        return elementwise.mul(self, other)
+
+    def __rmul__(self, other):
+        return elementwise.mul(other, self)
+
+    def __truediv__(self, other):
+        return elementwise.div(self, other)
+
+    def __rtruediv__(self, other):
+        return elementwise.div(other, self)
+
+    def __pow__(self, exponent):
+        return elementwise.pow(self, exponent)
+
+    def __rpow__(self, base):
+        return elementwise.pow(base, self)
+
+    def __matmul__(self, other):
+        return linalg.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return linalg.matmul(other, self)
+
+    def __neg__(self):
+        return elementwise.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return elementwise.abs(self)
+
+    # comparisons give bool tensors that carry no gradient
+    def __eq__(self, other):
+        return elementwise.eq(self, other)
+
+    def __ne__(self, other):
+        return elementwise.ne(self, other)
+
+    def __lt__(self, other):
+        return elementwise.lt(self, other)
+
+    def __le__(self, other):
+        return elementwise.le(self, other)
+
+    def __gt__(self, other):
+        return elementwise.gt(self, other)
+
+    def __ge__(self, other):
+        return elementwise.ge(self, other)
+
+    def __invert__(self):
+        return elementwise.logical_not(self)
+
+    def __and__(self, other):
+        return elementwise.logical_and(self, other)
+
+    def __or__(self, other):
+        return elementwise.logical_or(self, other)
+
+    def __getitem__(self, index):
+        return shape_ops.getitem(self, index)
+
+    def __setitem__(self, index, value):
+        if self.requires_grad and is_grad_enabled():
+            raise RuntimeError(
+                "in-place assignment to a tensor that requires grad would corrupt its gradient; "
+                "do it under tc.no_grad() or build a new tensor (e.g. with tc.where)"
+            )
+        index = shape_ops.index_to_arrays(index, self.data)
+        self.data[index] = value.data if isinstance(value, Tensor) else value
+
+    # ------------------------------------------------------------------ elementwise methods
+
+    def exp(self):
+        return elementwise.exp(self)
+
+    def log(self):
+        return elementwise.log(self)
+
+    def sqrt(self):
+        return elementwise.sqrt(self)
+
+    def abs(self):
+        return elementwise.abs(self)
+
+    def tanh(self):
+        return elementwise.tanh(self)
+
+    def sigmoid(self):
+        return elementwise.sigmoid(self)
+
+    def relu(self):
+        return elementwise.relu(self)
+
+    def leaky_relu(self, negative_slope: float = 0.01):
+        return elementwise.leaky_relu(self, negative_slope)
+
+    def clamp(self, min=None, max=None):
+        return elementwise.clamp(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other):
+        return elementwise.maximum(self, other)
+
+    def minimum(self, other):
+        return elementwise.minimum(self, other)
+
+    def pow(self, exponent):
+        return elementwise.pow(self, exponent)
+
+    def sign(self):
+        return elementwise.sign(self)
+
+    def isnan(self):
+        return elementwise.isnan(self)
+
+    def isfinite(self):
+        return elementwise.isfinite(self)
+
+    def eq(self, other):
+        return elementwise.eq(self, other)
+
+    # ------------------------------------------------------------------ reductions
+
+    def sum(self, dim=None, keepdim: bool = False):
+        return reduction.sum(self, dim, keepdim)
+
+    def mean(self, dim=None, keepdim: bool = False):
+        return reduction.mean(self, dim, keepdim)
+
+    def max(self, dim=None, keepdim: bool = False):
+        return reduction.max(self, dim, keepdim)
+
+    def min(self, dim=None, keepdim: bool = False):
+        return reduction.min(self, dim, keepdim)
+
+    def amax(self, dim=None, keepdim: bool = False):
+        return reduction.amax(self, dim, keepdim)
+
+    def amin(self, dim=None, keepdim: bool = False):
+        return reduction.amin(self, dim, keepdim)
+
+    def var(self, dim=None, keepdim: bool = False, correction: int = 1, unbiased=None):
+        return reduction.var(self, dim, keepdim, correction=correction, unbiased=unbiased)
+
+    def std(self, dim=None, keepdim: bool = False, correction: int = 1, unbiased=None):
+        return reduction.std(self, dim, keepdim, correction=correction, unbiased=unbiased)
+
+    def logsumexp(self, dim, keepdim: bool = False):
+        return reduction.logsumexp(self, dim, keepdim)
+
+    def argmax(self, dim=None, keepdim: bool = False):
+        return reduction.argmax(self, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim: bool = False):
+        return reduction.argmin(self, dim, keepdim)
+
+    def any(self, dim=None, keepdim: bool = False):
+        return reduction.any(self, dim, keepdim)
+
+    def all(self, dim=None, keepdim: bool = False):
+        return reduction.all(self, dim, keepdim)
+
+    def softmax(self, dim: int):
+        return loss.softmax(self, dim)
+
+    def log_softmax(self, dim: int):
+        return loss.log_softmax(self, dim)
+
+    # ------------------------------------------------------------------ shape
+
+    def reshape(self, *shape):
+        return shape_ops.reshape(self, _shape_args(shape))
+
+    def view(self, *shape):
+        return shape_ops.reshape(self, _shape_args(shape))
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        return shape_ops.flatten(self, start_dim, end_dim)
+
+    def transpose(self, dim0: int, dim1: int):
+        return shape_ops.transpose(self, dim0, dim1)
+
+    def permute(self, *dims):
+        return shape_ops.permute(self, _shape_args(dims))
+
+    def squeeze(self, dim=None):
+        return shape_ops.squeeze(self, dim)
+
+    def unsqueeze(self, dim: int):
+        return shape_ops.unsqueeze(self, dim)
+
+    def expand(self, *shape):
+        return shape_ops.expand(self, _shape_args(shape))
+
+    def broadcast_to(self, shape):
+        return shape_ops.broadcast_to(self, shape)
+
+    def matmul(self, other):
+        return linalg.matmul(self, other)
+
+
+def _shape_args(args) -> tuple:
+    """Accept both t.reshape(2, 3) and t.reshape((2, 3))."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return tuple(args)
+
+
+def _initial_gradient(output: Tensor, gradient, caller: str) -> Tensor:
+    """The gradient a backward pass starts from: ones for a scalar, else the one given."""
+    if gradient is None:
+        if output.data.size != 1:
+            raise RuntimeError(
+                f"{caller}: grad can be created implicitly only for one-element outputs, this "
+                f"output has shape {output.shape}; pass gradient= (a tensor of that shape)"
+            )
+        return Tensor._from_array(backend.array_module(output.data).ones_like(output.data))
+    if not isinstance(gradient, Tensor):
+        gradient = Tensor(gradient, dtype=output.dtype, device=output.device)
+    if gradient.shape != output.shape:
+        raise RuntimeError(
+            f"{caller}: gradient has shape {gradient.shape} but the output has shape {output.shape}"
+        )
+    if gradient.device != output.device:
+        raise backend.DeviceMismatchError(
+            f"{caller}: gradient is on {gradient.device} but the output is on {output.device}; "
+            "move it with .to(...)"
+        )
+    return gradient
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, returned instead of stored in ``.grad``.
+
+    ``outputs``/``inputs``: a Tensor or a sequence of Tensors. ``grad_outputs``: d(loss)/d(output)
+    for each output (may be None for one-element outputs). With ``create_graph=True`` the result is
+    itself differentiable. An input the outputs do not depend on gives an error, or None with
+    ``allow_unused=True``.
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single_input = isinstance(inputs, Tensor)
+    inputs = [inputs] if single_input else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} is not a tensor that requires grad")
+    roots, root_grads = [], []
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        if not out.requires_grad:
+            raise RuntimeError(
+                f"grad: output {i} does not require grad (it does not depend on any input that "
+                "requires grad)"
+            )
+        roots.append(out)
+        root_grads.append(_initial_gradient(out, g, "grad"))
+    if retain_graph is None:
+        retain_graph = create_graph
+    result = engine.run_backward(
+        roots, root_grads, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs
+    )
+    for i, g in enumerate(result):
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} (shape {inputs[i].shape}) was not used to compute the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
+    return tuple(result)
+
+
+# The ops import Tensor from this module, so they are imported after it is defined.
+from tinygrad_cnn.ops import elementwise, linalg, loss, reduction  # noqa: E402
+from tinygrad_cnn.ops import shape as shape_ops  # noqa: E402
