@@ -81,6 +81,10 @@ from tinygrad_cnn.ops.shape import (
     unsqueeze,
 )
 
+# [nn] nn, summary
+# [optim] optim, save, load
+# [data-train] data, train, models
+
 import numpy as _np  # isort: skip
 
 float16 = _np.float16

@@ -1,0 +1,1 @@
+"""Testing helpers for users' own ops: Hypothesis strategies (needs the `test` extra)."""
