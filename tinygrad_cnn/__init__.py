@@ -10,10 +10,19 @@ from tinygrad_cnn.autograd.grad_mode import enable_grad, is_grad_enabled, no_gra
 from tinygrad_cnn.backend import (
     DeviceMismatchError,
     available_devices,
+    bool_,
+    float16,
+    float32,
+    float64,
     get_default_device,
     gpu_available,
+    int8,
+    int16,
+    int32,
+    int64,
     manual_seed,
     set_default_device,
+    uint8,
 )
 from tinygrad_cnn.creation import (
     arange,
@@ -33,8 +42,10 @@ from tinygrad_cnn.creation import (
 from tinygrad_cnn.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygrad_cnn.ops.elementwise import (
     abs,
+    add,
     clamp,
     clip,
+    div,
     eq,
     exp,
     ge,
@@ -45,10 +56,14 @@ from tinygrad_cnn.ops.elementwise import (
     lt,
     maximum,
     minimum,
+    mul,
     ne,
+    neg,
+    pow,
     relu,
     sigmoid,
     sqrt,
+    sub,
     tanh,
     where,
 )
@@ -68,6 +83,7 @@ from tinygrad_cnn.ops.reduction import (
     var,
 )
 from tinygrad_cnn.ops.shape import (
+    broadcast_to,
     cat,
     concatenate,
     expand,
@@ -84,17 +100,5 @@ from tinygrad_cnn.ops.shape import (
 # [nn] nn, summary
 # [optim] optim, save, load
 # [data-train] data, train, models
-
-import numpy as _np  # isort: skip
-
-float16 = _np.float16
-float32 = _np.float32
-float64 = _np.float64
-int8 = _np.int8
-int16 = _np.int16
-int32 = _np.int32
-int64 = _np.int64
-uint8 = _np.uint8
-bool_ = _np.bool_
 
 __version__ = "0.1.0"

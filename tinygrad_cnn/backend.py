@@ -30,6 +30,17 @@ SUPPORTED_DTYPES = (
 DEFAULT_FLOAT = np.dtype(np.float32)
 DEFAULT_INT = np.dtype(np.int64)
 
+# dtype names re-exported as tc.float32 etc. (NumPy's scalar types, which CuPy accepts too)
+float16 = np.float16
+float32 = np.float32
+float64 = np.float64
+int8 = np.int8
+int16 = np.int16
+int32 = np.int32
+int64 = np.int64
+uint8 = np.uint8
+bool_ = np.bool_
+
 
 class DeviceMismatchError(RuntimeError):
     """Raised when one operation receives arrays that live on different devices."""
@@ -182,11 +193,41 @@ def array_module(*arrays):
     return np
 
 
+def is_floating(dtype) -> bool:
+    """True for float16/32/64 (the dtypes that can carry gradients)."""
+    return np.dtype(dtype).kind == "f"
+
+
+def is_array(obj) -> bool:
+    """True for NumPy arrays and scalars and CuPy arrays (not for Python data or Tensors)."""
+    return isinstance(obj, (np.ndarray, np.generic)) or is_gpu_array(obj)
+
+
+def ndim_of(obj) -> int:
+    """Number of dims of an array, a NumPy scalar (0) or nested Python lists."""
+    return obj.ndim if hasattr(obj, "ndim") else np.ndim(obj)
+
+
+def host_array(data, dtype=None) -> np.ndarray:
+    """Python data (numbers, nested lists) or a NumPy array as a NumPy array (no copy if possible)."""
+    return np.asarray(data, dtype=dtype)
+
+
+def broadcast_shapes(*shapes) -> tuple[int, ...]:
+    """NumPy's broadcast of shapes; raises ValueError when they do not broadcast."""
+    return tuple(np.broadcast_shapes(*shapes))
+
+
+def array2string(array, **kwargs) -> str:
+    """np.array2string of an array on either device (copied to the host first)."""
+    return np.array2string(to_numpy(array), **kwargs)
+
+
 def check_dtype(dtype) -> np.dtype:
     """Normalise ``dtype`` to a NumPy dtype the library supports, or raise TypeError."""
     try:
         dt = np.dtype(dtype)
-    except TypeError as e:
+    except (TypeError, ValueError) as e:
         raise TypeError(f"unsupported dtype {dtype!r}: {e}") from None
     if dt not in SUPPORTED_DTYPES:
         names = ", ".join(d.name for d in SUPPORTED_DTYPES)

@@ -9,6 +9,8 @@ from tinygrad_cnn.tensor import Tensor, _shape_args
 
 
 def _prepare(shape, dtype, device, default_dtype=backend.DEFAULT_FLOAT):
+    if isinstance(shape, numbers.Integral):
+        shape = (shape,)
     shape = tuple(int(s) for s in _shape_args(shape))
     if any(s < 0 for s in shape):
         raise ValueError(f"negative dimension in shape {shape}")
@@ -55,19 +57,22 @@ def full(shape, fill_value, dtype=None, device=None, requires_grad: bool = False
 
 
 def zeros_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return zeros(t.shape, dtype=dtype or t.dtype, device=device or t.device,
+    """Zeros with ``t``'s shape, and its dtype and device unless given."""
+    return zeros(t.shape, dtype=t.dtype if dtype is None else dtype, device=device or t.device,
                  requires_grad=requires_grad)
 
 
 def ones_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return ones(t.shape, dtype=dtype or t.dtype, device=device or t.device,
+    """Ones with ``t``'s shape, and its dtype and device unless given."""
+    return ones(t.shape, dtype=t.dtype if dtype is None else dtype, device=device or t.device,
                 requires_grad=requires_grad)
 
 
 def full_like(t: Tensor, fill_value, dtype=None, device=None,
               requires_grad: bool = False) -> Tensor:
-    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device,
-                requires_grad=requires_grad)
+    """``fill_value`` with ``t``'s shape, and its dtype and device unless given."""
+    return full(t.shape, fill_value, dtype=t.dtype if dtype is None else dtype,
+                device=device or t.device, requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None,

@@ -80,7 +80,10 @@ def _prepare_inputs(inputs, caller):
             prepared.append(value)
             diff.append(False)
     if not any(diff):
-        raise ValueError(f"{caller}: no input requires grad, so there is nothing to check")
+        raise ValueError(
+            f"{caller}: no input requires grad, so there is nothing to check; pass float64 "
+            "arrays or Tensors with requires_grad=True (integer inputs cannot be differentiated)"
+        )
     return prepared, diff
 
 

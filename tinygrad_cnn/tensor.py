@@ -5,8 +5,6 @@ from __future__ import annotations
 import weakref
 from collections import namedtuple
 
-import numpy as np
-
 from tinygrad_cnn import backend
 from tinygrad_cnn.autograd import engine
 from tinygrad_cnn.autograd.grad_mode import is_grad_enabled
@@ -15,7 +13,7 @@ ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 
 
 def _is_python_data(data) -> bool:
-    return not isinstance(data, (np.ndarray, np.generic)) and not backend.is_gpu_array(data)
+    return not backend.is_array(data)
 
 
 def _to_backend_array(data, dtype=None, device=None):
@@ -31,10 +29,10 @@ def _to_backend_array(data, dtype=None, device=None):
     else:
         python_data = _is_python_data(data)
         try:
-            array = np.asarray(data, dtype=dtype)
+            array = backend.host_array(data, dtype=dtype)
         except (ValueError, TypeError) as e:
             raise TypeError(f"cannot make a tensor from {type(data).__name__}: {e}") from None
-        if dtype is None and python_data and array.dtype == np.float64:
+        if dtype is None and python_data and array.dtype == backend.float64:
             array = array.astype(backend.DEFAULT_FLOAT)  # Python floats become float32, as in PyTorch
         if dtype is None and python_data and array.dtype.kind in "iu":
             array = array.astype(backend.DEFAULT_INT)
@@ -85,7 +83,7 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
         value = bool(value)
-        if value and not np.issubdtype(self.data.dtype, np.floating):
+        if value and not backend.is_floating(self.data.dtype):
             raise TypeError(
                 f"only floating-point tensors can require gradients, this one is {self.dtype}"
             )
@@ -113,7 +111,8 @@ class Tensor:
         return int(self.data.size)
 
     @property
-    def dtype(self) -> np.dtype:
+    def dtype(self):
+        """The element type, a NumPy dtype (e.g. dtype('float32')) on either device."""
         return self.data.dtype
 
     @property
@@ -135,7 +134,7 @@ class Tensor:
 
     # ------------------------------------------------------------------ conversion
 
-    def numpy(self) -> np.ndarray:
+    def numpy(self):
         """The values as a NumPy array (shares memory on the CPU, a copy from the GPU)."""
         return backend.to_numpy(self.data)
 
@@ -146,6 +145,7 @@ class Tensor:
         return self.data.reshape(()).item()
 
     def tolist(self):
+        """The values as (nested lists of) Python numbers; a 0-d tensor gives one number."""
         return self.numpy().tolist()
 
     def to(self, device=None, dtype=None) -> Tensor:
@@ -170,13 +170,13 @@ class Tensor:
         return elementwise.cast(self, dtype)
 
     def float(self) -> Tensor:
-        return self.astype(np.float32)
+        return self.astype(backend.float32)
 
     def double(self) -> Tensor:
-        return self.astype(np.float64)
+        return self.astype(backend.float64)
 
     def long(self) -> Tensor:
-        return self.astype(np.int64)
+        return self.astype(backend.int64)
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph (no gradient flows through it)."""
@@ -224,8 +224,8 @@ class Tensor:
     # ------------------------------------------------------------------ Python protocol
 
     def __repr__(self) -> str:
-        body = np.array2string(
-            self.numpy(), separator=", ", prefix="tensor(", precision=4, threshold=200
+        body = backend.array2string(
+            self.data, separator=", ", prefix="tensor(", precision=4, threshold=200
         )
         extras = [f"dtype={self.dtype}"]
         if self.device != backend.CPU:
@@ -252,7 +252,9 @@ class Tensor:
                 "cannot convert a GPU tensor to a NumPy array implicitly; "
                 "call .numpy() or .to('cpu') first"
             )
-        return self.data if dtype is None else self.data.astype(dtype)
+        if dtype is not None and dtype != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
 
     def __bool__(self) -> bool:
         if self.data.size != 1:

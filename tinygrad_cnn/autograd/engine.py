@@ -72,13 +72,17 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
                 id(t._node) if t._node is not None else id(t)
             ] = None
 
+    from tinygrad_cnn.tensor import Tensor
+
     def deliver_to_leaf(leaf, grad):
         if inputs is not None:
             if id(leaf) in wanted_leaves:
                 wanted_leaves[id(leaf)] = _accumulate(wanted_leaves[id(leaf)], grad, create_graph)
             return
         if not create_graph:
-            grad = grad.detach()
+            # .grad must own its memory: backward may hand out a read-only broadcast view, or
+            # the same array to two leaves (a + b), and optimizers update .grad in place
+            grad = grad.detach() if leaf.grad is not None else Tensor._from_array(grad.data.copy())
         if leaf.grad is None:
             leaf.grad = grad
         else:
@@ -95,11 +99,18 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
         node_grads[key] = _accumulate(node_grads.get(key), grad, create_graph)
         nodes.append(tensor._node)
 
+    visited = []
     with set_grad_enabled(create_graph):
         for node in reversed(topological_order(nodes)):
             grad_out = node_grads.pop(id(node), None)
             if grad_out is None:
                 continue
+            if node._freed:
+                raise RuntimeError(
+                    f"{type(node).__name__}: trying to backward through the graph a second "
+                    "time, but it was freed after the first backward; call "
+                    "backward(retain_graph=True) the first time if you need to backward twice"
+                )
             if id(node) in wanted_nodes:
                 wanted_nodes[id(node)] = grad_out
             retained = node._retained_output_ref() if node._retained_output_ref else None
@@ -125,8 +136,13 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
                 else:
                     key = id(tensor._node)
                     node_grads[key] = _accumulate(node_grads.get(key), grad, create_graph)
-            if not retain_graph:
-                node._free()
+            visited.append(node)
+
+    if not retain_graph:
+        # freed only now: a node's inputs keep the output Tensors of earlier nodes alive, and
+        # those nodes' saved_tensors hand back their outputs
+        for node in visited:
+            node._free()
 
     if inputs is None:
         return None

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import weakref
 
-import numpy as np
-
 from tinygrad_cnn.autograd.grad_mode import is_grad_enabled
 from tinygrad_cnn.backend import array_module
 from tinygrad_cnn.tensor import Tensor
@@ -46,7 +44,7 @@ class Function:
     """
 
     def __init__(self):
-        self.xp = np
+        self.xp = array_module()  # numpy until apply() sees the inputs
         self.needs_input_grad: tuple[bool, ...] = ()
         self.inputs: tuple[Tensor | None, ...] = ()
         self._to_save: tuple = ()
@@ -114,7 +112,7 @@ class Function:
         record = (
             is_grad_enabled()
             and any(ctx.needs_input_grad)
-            and ctx.xp.issubdtype(out.dtype, ctx.xp.floating)
+            and out.dtype.kind == "f"
         )
         if not record:
             return Tensor._from_array(out)
@@ -138,8 +136,10 @@ class Function:
         return (_CONSTANT, Tensor._from_array(array))
 
     def _free(self) -> None:
-        """Drop saved values after backward (the graph edges stay for error messages)."""
+        """Drop saved values and the edges to the inputs after backward, releasing their memory
+        (the node stays on its output so that a second backward can say what happened)."""
         self._saved = None
+        self.inputs = tuple(None for _ in self.inputs)
         self._freed = True
 
     def __repr__(self) -> str:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numbers
 
-import numpy as np
-
 from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.function import Function
 from tinygrad_cnn.ops import reduction
@@ -16,7 +14,7 @@ from tinygrad_cnn.tensor import Tensor
 def broadcast_shapes(op: str, *shapes) -> tuple[int, ...]:
     """The broadcast shape of ``shapes``, or a ValueError naming all of them."""
     try:
-        return tuple(np.broadcast_shapes(*shapes))
+        return backend.broadcast_shapes(*shapes)
     except ValueError:
         listed = " and ".join(str(tuple(s)) for s in shapes)
         raise ValueError(f"{op}: shapes {listed} cannot be broadcast together") from None
@@ -47,10 +45,10 @@ def as_tensor_operands(a, b) -> tuple[Tensor, Tensor]:
         return Tensor(a), Tensor(b)
     swap = not isinstance(a, Tensor)
     t, other = (b, a) if swap else (a, b)
-    if isinstance(other, (bool, numbers.Number)) and not isinstance(other, np.ndarray):
+    if isinstance(other, numbers.Number):  # Python and NumPy scalars
         if t.dtype.kind == "f":
             dtype = t.dtype
-        elif isinstance(other, (bool, np.bool_)):
+        elif isinstance(other, bool):
             dtype = t.dtype
         elif isinstance(other, numbers.Integral):
             dtype = t.dtype if t.dtype.kind in "iu" else backend.DEFAULT_INT
@@ -59,7 +57,7 @@ def as_tensor_operands(a, b) -> tuple[Tensor, Tensor]:
             t = cast(t, dtype)
         other = Tensor._from_array(backend.array_module(t.data).asarray(other, dtype=dtype))
     else:
-        other = Tensor(other, device=t.device if np.ndim(other) == 0 else None)
+        other = Tensor(other, device=t.device if backend.ndim_of(other) == 0 else None)
     return (other, t) if swap else (t, other)
 
 
@@ -459,7 +457,7 @@ def where(condition, a, b) -> Tensor:
     """a where condition is true, else b; all three broadcast together."""
     if not isinstance(condition, Tensor):
         condition = Tensor(condition)
-    if condition.dtype != np.bool_:
+    if condition.dtype != bool:
         condition = Tensor._from_array(condition.data.astype(bool))
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = Tensor(a, device=condition.device)

@@ -108,7 +108,10 @@ def var(x: Tensor, dim=None, keepdim: bool = False, *, correction: int = 1,
     for d in dims:
         count *= x.shape[d]
     centered = x - mean(x, dims, keepdim=True)
-    return sum(centered * centered, dims, keepdim) * (1.0 / builtin_max(count - correction, 0))
+    # n - correction <= 0 (e.g. one element, unbiased) gives nan/inf, as in PyTorch
+    denominator = count - correction
+    scale = 1.0 / denominator if denominator > 0 else float("inf") if count else float("nan")
+    return sum(centered * centered, dims, keepdim) * scale
 
 
 def std(x: Tensor, dim=None, keepdim: bool = False, *, correction: int = 1,
@@ -161,6 +164,3 @@ def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     dims = shape_ops.normalize_dims(dim, x.ndim, "all")
     return Tensor._from_array(backend.array_module(x.data).all(x.data, axis=dims, keepdims=keepdim))
 
-
-def builtin_max(a, b):
-    return a if a > b else b

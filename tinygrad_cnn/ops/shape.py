@@ -211,6 +211,8 @@ def expand(x: Tensor, shape) -> Tensor:
     target = tuple(
         x.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(shape)
     )
+    if any(s < 0 for s in target):
+        raise ValueError(f"expand: cannot expand shape {x.shape} to {shape} (negative size)")
     for i, n in enumerate(x.shape):
         if n != 1 and n != target[i + lead]:
             raise ValueError(
