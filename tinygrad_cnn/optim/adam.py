@@ -1,0 +1,90 @@
+"""Adam and AdamW (decoupled weight decay), with optional AMSGrad (PyTorch's update rules)."""
+
+from __future__ import annotations
+
+import math
+
+from tinygrad_cnn import backend
+from tinygrad_cnn.optim.optimizer import Optimizer, check_betas, check_nonnegative, gradient
+from tinygrad_cnn.tensor import Tensor
+
+
+class Adam(Optimizer):
+    """Adam, ``torch.optim.Adam``'s rule (g = gradient, t = step count from 1)::
+
+        g = g + weight_decay * p                       (L2 penalty; AdamW decouples it)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        v_max = max(v_max, v)                          (amsgrad; then v_max replaces v below)
+        p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+
+    State: ``step`` (int), ``exp_avg``, ``exp_avg_sq`` and, with amsgrad, ``max_exp_avg_sq``.
+    """
+
+    _decoupled = False
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False):
+        defaults = dict(lr=lr, betas=tuple(betas) if isinstance(betas, list) else betas, eps=eps,
+                        weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _check_hyperparameters(self, group, where):
+        super()._check_hyperparameters(group, where)
+        check_nonnegative(group["eps"], "epsilon value eps", where)
+        check_betas(group["betas"], where)
+        check_nonnegative(group["weight_decay"], "weight_decay", where)
+
+    def step(self, closure=None):
+        """One update of every parameter whose ``.grad`` is set; returns ``closure()``'s loss."""
+        loss = self._evaluate(closure)
+        for group in self.param_groups:
+            lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                xp = backend.array_module(p.data)
+                g = gradient(p, group["maximize"])
+                state = self._state_for(p)
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = Tensor._from_array(xp.zeros_like(p.data))
+                    state["exp_avg_sq"] = Tensor._from_array(xp.zeros_like(p.data))
+                    if group["amsgrad"]:
+                        state["max_exp_avg_sq"] = Tensor._from_array(xp.zeros_like(p.data))
+                state["step"] += 1
+                t = state["step"]
+                if weight_decay != 0:
+                    if self._decoupled:
+                        p.data *= 1 - lr * weight_decay
+                    else:
+                        g = g + weight_decay * p.data
+                m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+                m += (1 - beta1) * (g - m)  # = beta1 * m + (1 - beta1) * g, as torch's lerp_
+                v *= beta2
+                v += (1 - beta2) * (g * g)
+                if group["amsgrad"]:
+                    v_max = state.setdefault(
+                        "max_exp_avg_sq", Tensor._from_array(xp.zeros_like(p.data))
+                    ).data
+                    xp.maximum(v_max, v, out=v_max)
+                    v = v_max
+                step_size = lr / (1 - beta1**t)
+                denom = xp.sqrt(v) / math.sqrt(1 - beta2**t) + eps
+                p.data -= step_size * (m / denom)
+        return loss
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay, ``torch.optim.AdamW``: before the Adam step,
+    ``p = p * (1 - lr * weight_decay)`` (the gradient is not penalised). Default
+    ``weight_decay=1e-2``.
+    """
+
+    _decoupled = True
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad, maximize=maximize)

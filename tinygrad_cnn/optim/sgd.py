@@ -1,0 +1,59 @@
+"""SGD with momentum, dampening, L2 weight decay and Nesterov momentum (PyTorch's update rule)."""
+
+from __future__ import annotations
+
+from tinygrad_cnn.optim.optimizer import Optimizer, check_nonnegative, gradient
+from tinygrad_cnn.tensor import Tensor
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, ``torch.optim.SGD``'s rule (g = gradient, t = step)::
+
+        g = g + weight_decay * p
+        b = g                                   (t = 1)
+        b = momentum * b + (1 - dampening) * g  (t > 1)
+        g = g + momentum * b  if nesterov else  b       (when momentum != 0)
+        p = p - lr * g
+
+    ``maximize=True`` ascends (g = -gradient). State: ``momentum_buffer`` when momentum != 0.
+    """
+
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False):
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _check_hyperparameters(self, group, where):
+        super()._check_hyperparameters(group, where)
+        check_nonnegative(group["momentum"], "momentum", where)
+        check_nonnegative(group["weight_decay"], "weight_decay", where)
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(
+                f"{where}: nesterov=True needs momentum > 0 and dampening = 0, got "
+                f"momentum={group['momentum']!r}, dampening={group['dampening']!r}"
+            )
+
+    def step(self, closure=None):
+        """One update of every parameter whose ``.grad`` is set; returns ``closure()``'s loss."""
+        loss = self._evaluate(closure)
+        for group in self.param_groups:
+            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+            weight_decay = group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = gradient(p, group["maximize"])
+                if weight_decay != 0:
+                    g = g + weight_decay * p.data
+                if momentum != 0:
+                    state = self._state_for(p)
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = state["momentum_buffer"] = Tensor._from_array(g.copy())
+                    else:
+                        buf.data *= momentum
+                        buf.data += (1 - dampening) * g
+                    g = g + momentum * buf.data if group["nesterov"] else buf.data
+                p.data -= lr * g
+        return loss
