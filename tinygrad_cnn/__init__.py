@@ -99,6 +99,8 @@ from tinygrad_cnn.ops.shape import (
 
 # [nn] nn, summary
 # [optim] optim, save, load
+from tinygrad_cnn import optim
+from tinygrad_cnn.serialization import CheckpointError, load, save
 # [data-train] data, train, models
 
 __version__ = "0.1.0"

@@ -5,3 +5,4 @@ from tinygrad_cnn.nn import functional
 # [conv-pool] conv_output_size
 
 # [modules] Module, Parameter, containers, layers, init, utils
+from tinygrad_cnn.nn import utils
