@@ -1,0 +1,228 @@
+"""Elementwise ops: forward against NumPy, gradients in float64, broadcasting, dtype rules."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinygrad_cnn as tc
+from tests import core_references as ref
+from tinygrad_cnn.testing import strategies as tst
+
+SMALL = tst.array_shapes(min_dims=0, max_dims=3, max_side=3)
+TINY = tst.array_shapes(min_dims=0, max_dims=2, max_side=3)
+
+# name, function, NumPy reference, value range, kinks to avoid
+UNARY = [
+    ("neg", lambda x: -x, np.negative, (-3, 3), ()),
+    ("exp", tc.exp, np.exp, (-3, 3), ()),
+    ("log", tc.log, np.log, (0.2, 3), ()),
+    ("sqrt", tc.sqrt, np.sqrt, (0.2, 3), ()),
+    ("abs", tc.abs, np.abs, (-3, 3), (0.0,)),
+    ("tanh", tc.tanh, np.tanh, (-3, 3), ()),
+    ("sigmoid", tc.sigmoid, ref.sigmoid, (-3, 3), ()),
+    ("relu", tc.relu, lambda x: np.maximum(x, 0), (-3, 3), (0.0,)),
+    ("leaky_relu", lambda x: tc.leaky_relu(x, 0.1), lambda x: ref.leaky_relu(x, 0.1), (-3, 3),
+     (0.0,)),
+    ("clamp", lambda x: tc.clamp(x, -1.0, 0.5), lambda x: np.clip(x, -1.0, 0.5), (-3, 3),
+     (-1.0, 0.5)),
+    ("clamp_min", lambda x: x.clamp(min=-0.5), lambda x: np.maximum(x, -0.5), (-3, 3), (-0.5,)),
+    ("clip_max", lambda x: x.clip(max=0.5), lambda x: np.minimum(x, 0.5), (-3, 3), (0.5,)),
+    ("pow_int", lambda x: x**3, lambda x: x**3, (-3, 3), ()),
+    ("pow_frac", lambda x: x**1.5, lambda x: x**1.5, (0.2, 3), ()),
+    ("pow_neg", lambda x: x ** -2.0, lambda x: x ** -2.0, (0.3, 3), ()),
+    ("rpow", lambda x: 2.0**x, lambda x: 2.0**x, (-3, 3), ()),
+    ("rsub", lambda x: 1.5 - x, lambda x: 1.5 - x, (-3, 3), ()),
+    ("rdiv", lambda x: 2.0 / x, lambda x: 2.0 / x, (0.3, 3), ()),
+    ("scalar_mul", lambda x: x * -0.7 + 0.1, lambda x: x * -0.7 + 0.1, (-3, 3), ()),
+]
+
+# name, function, reference, range of a, range of b, kinks of b
+BINARY = [
+    ("add", lambda a, b: a + b, np.add, (-3, 3), (-3, 3), ()),
+    ("sub", lambda a, b: a - b, np.subtract, (-3, 3), (-3, 3), ()),
+    ("mul", lambda a, b: a * b, np.multiply, (-3, 3), (-3, 3), ()),
+    ("div", lambda a, b: a / b, np.divide, (-3, 3), (-3, 3), (0.0,)),
+    ("pow", lambda a, b: a**b, np.power, (0.3, 3), (-2, 2), ()),
+    ("maximum", tc.maximum, np.maximum, (-3, 3), (-3, 3), ()),
+    ("minimum", tc.minimum, np.minimum, (-3, 3), (-3, 3), ()),
+]
+
+
+@pytest.mark.parametrize("name,fn,reference,bounds,avoid", UNARY, ids=[u[0] for u in UNARY])
+@given(data=st.data())
+def test_unary_forward_and_gradients(name, fn, reference, bounds, avoid, data):
+    x = data.draw(tst.float_arrays(SMALL, min_value=bounds[0], max_value=bounds[1], avoid=avoid,
+                                   margin=0.05))
+    out = fn(tc.Tensor(x))
+    assert out.dtype == np.float64 and out.shape == x.shape
+    np.testing.assert_allclose(out.numpy(), reference(x), rtol=1e-12, atol=1e-12)
+    small = data.draw(tst.float_arrays(TINY, min_value=bounds[0], max_value=bounds[1],
+                                       avoid=avoid, margin=0.05))
+    ref.check_grads(fn, (small,))
+
+
+@pytest.mark.parametrize("name,fn,reference,a_range,b_range,avoid", BINARY,
+                         ids=[b[0] for b in BINARY])
+@given(shapes=tst.broadcastable_shapes(max_dims=3, max_side=3), data=st.data())
+def test_binary_broadcasting_forward_and_gradients(name, fn, reference, a_range, b_range, avoid,
+                                                   shapes, data):
+    sa, sb = shapes
+    a = data.draw(tst.float_arrays(sa, min_value=a_range[0], max_value=a_range[1]))
+    b = data.draw(tst.float_arrays(sb, min_value=b_range[0], max_value=b_range[1], avoid=avoid,
+                                   margin=0.3))
+    if name in ("maximum", "minimum"):  # no ties between a and b: one distinct draw, split
+        both = data.draw(tst.float_arrays((a.size + b.size,), distinct=True, margin=0.05))
+        a, b = both[: a.size].reshape(sa), both[a.size :].reshape(sb)
+    out = fn(tc.Tensor(a), tc.Tensor(b))
+    expected = reference(a, b)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12, atol=1e-12)
+    # the gradients are summed back to each input's own shape
+    ref.check_grads(fn, (a, b), twice=a.size * b.size <= 36)
+
+
+@given(shapes=tst.broadcastable_shapes(max_dims=2, max_side=3), data=st.data())
+def test_broadcast_gradient_is_summed_back(shapes, data):
+    sa, sb = shapes
+    a = tc.Tensor(data.draw(tst.float_arrays(sa)), requires_grad=True)
+    b = tc.Tensor(data.draw(tst.float_arrays(sb)), requires_grad=True)
+    out = a * b
+    upstream = np.random.default_rng(1).standard_normal(out.shape)
+    out.backward(upstream)
+    # d(sum(g * a * b))/da = g * b summed over the dims that broadcasting added or stretched
+    expected_a = ref.sum_to_shape(upstream * np.broadcast_to(b.numpy(), out.shape), sa)
+    expected_b = ref.sum_to_shape(upstream * np.broadcast_to(a.numpy(), out.shape), sb)
+    assert a.grad.shape == sa and b.grad.shape == sb
+    np.testing.assert_allclose(b.grad.numpy(), expected_b, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(a.grad.numpy(), expected_a, rtol=1e-12, atol=1e-12)
+
+
+@given(shapes=tst.broadcastable_shapes(max_dims=2, max_side=3), data=st.data())
+def test_where_forward_and_gradients(shapes, data):
+    sa, sb = shapes
+    a = data.draw(tst.float_arrays(sa))
+    b = data.draw(tst.float_arrays(sb))
+    cond = np.random.default_rng(data.draw(st.integers(0, 100))).random(sa) > 0.5
+    out = tc.where(tc.Tensor(cond), tc.Tensor(a), tc.Tensor(b))
+    np.testing.assert_allclose(out.numpy(), np.where(cond, a, b))
+    ref.check_grads(lambda a, b: tc.where(tc.Tensor(cond), a, b), (a, b))
+
+
+def test_where_with_python_numbers():
+    x = tc.Tensor(np.array([-1.0, 2.0]), requires_grad=True)
+    y = tc.where(x > 0, x, 0.0)
+    np.testing.assert_array_equal(y.numpy(), [0.0, 2.0])
+    y.backward(tc.Tensor(np.array([3.0, 5.0])))
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 5.0])
+
+
+def test_maximum_tie_shares_gradient_like_pytorch():
+    a = tc.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    b = tc.Tensor(np.array([1.0, 0.0]), requires_grad=True)
+    tc.maximum(a, b).backward(tc.Tensor(np.array([2.0, 2.0])))
+    np.testing.assert_array_equal(a.grad.numpy(), [1.0, 2.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 0.0])
+
+
+def test_abs_and_relu_gradient_at_zero_is_zero():
+    x = tc.Tensor(np.zeros(3), requires_grad=True)
+    (x.abs() + x.relu()).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros(3))
+
+
+def test_sigmoid_does_not_overflow():
+    x = tc.Tensor(np.array([-1000.0, 0.0, 1000.0], dtype=np.float32))
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        out = tc.sigmoid(x).numpy()
+    np.testing.assert_allclose(out, [0.0, 0.5, 1.0])
+
+
+def test_reflected_operators_with_scalars_and_arrays():
+    a = np.array([[1.0, 2.0], [3.0, 4.0]])
+    t = tc.Tensor(a)
+    cases = [
+        (2 + t, 2 + a), (t + 2, a + 2), (2 - t, 2 - a), (2 * t, 2 * a), (2 / t, 2 / a),
+        (2**t, 2**a), (-t, -a), (a + t, a + a), (a - t, a - a), (t - a, a - a),
+        (a * t, a * a), (a / t, a / a), (a @ t, a @ a), (t @ a, a @ a),
+    ]
+    for out, expected in cases:
+        assert isinstance(out, tc.Tensor)
+        np.testing.assert_allclose(out.numpy(), expected)
+
+
+def test_dtype_rules():
+    f32 = tc.Tensor([1.0, 2.0])
+    f64 = tc.Tensor(np.array([1.0, 2.0]))
+    ints = tc.Tensor([1, 2])
+    assert f32.dtype == np.float32 and f64.dtype == np.float64 and ints.dtype == np.int64
+    assert (f32 * 2.5).dtype == np.float32  # a Python float does not promote float32
+    assert (2.5 - f32).dtype == np.float32
+    assert (f64 * 2.5).dtype == np.float64
+    assert (f32 * np.float64(2.5)).dtype == np.float32
+    assert (ints * 2).dtype == np.int64
+    assert (ints * 2.5).dtype == np.float32  # int tensor with a Python float: default float
+    assert (ints / ints).dtype == np.float32
+    assert (f32 + f64).dtype == np.float64  # two tensors: NumPy's promotion
+    assert (f32 ** 2).dtype == np.float32
+
+
+def test_float32_gradients_stay_float32():
+    x = tc.randn(3, requires_grad=True)
+    w = tc.Tensor(np.ones(3), requires_grad=True)  # float64
+    (x * w).sum().backward()
+    assert x.grad.dtype == np.float32 and w.grad.dtype == np.float64
+
+
+def test_comparisons_are_not_differentiable(device):
+    a = tc.tensor([[1.0, 2.0], [3.0, 4.0]], device=device, requires_grad=True)
+    b = tc.tensor([2.0, 2.0], device=device)
+    for out, expected in [
+        (a < b, [[True, False], [False, False]]), (a <= b, [[True, True], [False, False]]),
+        (a > b, [[False, False], [True, True]]), (a >= b, [[False, True], [True, True]]),
+        (a == b, [[False, True], [False, False]]), (a != b, [[True, False], [True, True]]),
+        (a > 2.5, [[False, False], [True, True]]), (tc.eq(a, 1.0), [[True, False], [False, False]]),
+    ]:
+        assert out.dtype == np.bool_ and not out.requires_grad and out.grad_fn is None
+        np.testing.assert_array_equal(out.numpy(), expected)
+    m = (a > 1.5) & ~(a > 3.5) | (a == 1.0)
+    np.testing.assert_array_equal(m.numpy(), [[True, True], [True, False]])
+
+
+def test_ops_on_device(device):
+    x = tc.tensor(np.array([[0.5, -1.0], [2.0, 0.1]]), device=device, requires_grad=True)
+    y = (x.exp() * x.sigmoid() + x.abs().sqrt() - x.tanh() / 2).relu() ** 2
+    y.sum().backward()
+    assert y.device == x.device == x.grad.device == tc.backend.normalize_device(device)
+    assert tc.gradcheck(lambda t: (t.exp() * t.sigmoid() + t.abs().sqrt()).relu() ** 2, (x,))
+
+
+def test_cast_is_differentiable():
+    x = tc.Tensor(np.array([1.5, -2.0]), requires_grad=True)
+    y = x.float()
+    assert y.dtype == np.float32 and y.requires_grad
+    (y * 3).sum().backward()
+    assert x.grad.dtype == np.float64
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+    z = tc.Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    (z.double() * tc.Tensor(np.array([0.5, -1.0]))).sum().backward()
+    assert z.grad.dtype == np.float32
+    np.testing.assert_array_equal(z.grad.numpy(), [0.5, -1.0])
+
+
+def test_broadcast_mismatch_names_both_shapes():
+    with pytest.raises(ValueError, match=r"add: shapes \(2, 3\) and \(4,\) cannot be broadcast"):
+        tc.ones(2, 3) + tc.ones(4)
+    with pytest.raises(ValueError, match=r"mul: shapes \(2, 3\) and \(2,\)"):
+        tc.ones(2, 3) * np.ones(2)
+    with pytest.raises(ValueError, match=r"where: shapes \(2,\) and \(3,\) and \(3,\)"):
+        tc.where(tc.ones(2) > 0, tc.ones(3), tc.ones(3))
+    with pytest.raises(ValueError, match=r"less: shapes \(2,\) and \(3,\)"):
+        tc.ones(2) < tc.ones(3)
+
+
+def test_clamp_bad_bounds():
+    with pytest.raises(ValueError, match="at least one of min and max"):
+        tc.clamp(tc.ones(2))
+    with pytest.raises(ValueError, match=r"min \(2\) is greater than max \(1\)"):
+        tc.clamp(tc.ones(2), 2, 1)
