@@ -1,0 +1,245 @@
+"""2-D convolution: conv2d, conv_transpose2d and the weight gradient, each the others' backward.
+
+Shapes: N batch, C channels in, K channels out, G groups (Cg = C/G, Kg = K/G), H, W input size,
+KH, KW kernel, OH, OW output size, L = OH*OW.
+
+Three ops close under differentiation, so every derivative of every order is one of them:
+
+    Conv2d(x, w)           y  = w * x                      (N, C, H, W) -> (N, K, OH, OW)
+    ConvTranspose2d(g, w)  dx = w^T * g   (col2im)         (N, K, OH, OW) -> (N, C, H, W)
+    Conv2dWeight(x, g)     dw = g * x     (one product)    -> (K, Cg, KH, KW)
+
+d/dx <Conv2d(x,w), g> = ConvTranspose2d(g, w), d/dw = Conv2dWeight(x, g); the other two ops are
+bilinear as well, and their derivatives are again these three with the arguments permuted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tinygrad_cnn.autograd.function import Function
+from tinygrad_cnn.ops import shape as shape_ops
+from tinygrad_cnn.ops import windows
+from tinygrad_cnn.ops.windows import Axis
+from tinygrad_cnn.tensor import Tensor
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """Where a conv's windows lie: one Axis per spatial dim (sizes are those of the conv's input),
+    and the number of groups."""
+
+    h: Axis
+    w: Axis
+    groups: int
+
+
+def _group_weight(w, groups):
+    """(K, Cg, KH, KW) -> (G, Kg, Cg*KH*KW)."""
+    return w.reshape(groups, w.shape[0] // groups, -1)
+
+
+def _group_grad(xp, g, groups):
+    """(n, K, OH, OW) -> (G, Kg, n*L), contiguous (the layout of im2col's columns)."""
+    n, k = g.shape[:2]
+    g = g.reshape(n, groups, k // groups, -1).transpose(1, 2, 0, 3)
+    return xp.ascontiguousarray(g).reshape(groups, k // groups, -1)
+
+
+def _bytes_per_item(channels, geo: ConvGeometry, itemsize):
+    """Size of one batch item's im2col columns."""
+    return channels * geo.h.kernel * geo.w.kernel * geo.h.out * geo.w.out * itemsize
+
+
+class Conv2d(Function):
+    """y = conv2d(x, w): (N, C, H, W), (K, Cg, KH, KW) -> (N, K, OH, OW)."""
+
+    @staticmethod
+    def forward(ctx, x, w, geometry: ConvGeometry):
+        xp, geo, groups = ctx.xp, geometry, geometry.groups
+        n, c = x.shape[:2]
+        k = w.shape[0]
+        ctx.geometry = geo
+        w_rows = _group_weight(w, groups)                                # (G, Kg, Cg*KH*KW)
+        out = xp.empty((n, k, geo.h.out, geo.w.out), dtype=xp.result_type(x, w))
+        chunks = windows.batch_chunks(n, _bytes_per_item(c, geo, x.itemsize))
+        cols = None
+        for start, stop in chunks:
+            cols = windows.im2col(xp, x[start:stop], geo.h, geo.w)      # (C, KH, KW, n, OH, OW)
+            y = xp.matmul(w_rows, cols.reshape(groups, w_rows.shape[2], -1))  # (G, Kg, n*L)
+            out[start:stop] = y.reshape(k, stop - start, geo.h.out, geo.w.out).transpose(1, 0, 2, 3)
+        # keep the columns when they fit in one chunk: the weight gradient is one product with them
+        keep = len(chunks) == 1 and ctx.needs_input_grad[1]
+        ctx.save_for_backward(x, w, cols if keep else None)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w, cols = ctx.saved_tensors
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[0]:
+            grad_x = ConvTranspose2d.apply(grad, w, geometry=ctx.geometry)
+        if ctx.needs_input_grad[1]:
+            cached = None if cols is None else cols.data
+            grad_w = Conv2dWeight.apply(x, grad, geometry=ctx.geometry, kernel_shape=w.shape,
+                                        cols=cached)
+        return grad_x, grad_w
+
+
+class ConvTranspose2d(Function):
+    """dx = conv2d's input gradient: g (N, K, OH, OW), w (K, Cg, KH, KW) -> (N, C, H, W).
+
+    With w read as (C_in, C_out/G, KH, KW) this is also the transposed convolution.
+    """
+
+    @staticmethod
+    def forward(ctx, g, w, geometry: ConvGeometry):
+        xp, geo, groups = ctx.xp, geometry, geometry.groups
+        n = g.shape[0]
+        c = w.shape[1] * groups
+        ctx.geometry = geo
+        ctx.save_for_backward(g, w)
+        w_cols = _group_weight(w, groups).transpose(0, 2, 1)            # (G, Cg*KH*KW, Kg)
+        out = xp.empty((n, c, geo.h.size, geo.w.size), dtype=xp.result_type(g, w))
+        for start, stop in windows.batch_chunks(n, _bytes_per_item(c, geo, g.itemsize)):
+            cols = xp.matmul(w_cols, _group_grad(xp, g[start:stop], groups))  # (G, CgKK, n*L)
+            cols = cols.reshape(c, geo.h.kernel, geo.w.kernel, stop - start, geo.h.out, geo.w.out)
+            out[start:stop] = windows.col2im(xp, cols, geo.h, geo.w)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        g, w = ctx.saved_tensors
+        grad_g = grad_w = None
+        if ctx.needs_input_grad[0]:
+            grad_g = Conv2d.apply(grad, w, geometry=ctx.geometry)
+        if ctx.needs_input_grad[1]:
+            grad_w = Conv2dWeight.apply(grad, g, geometry=ctx.geometry, kernel_shape=w.shape)
+        return grad_g, grad_w
+
+
+class Conv2dWeight(Function):
+    """dw = conv2d's weight gradient: x (N, C, H, W), g (N, K, OH, OW) -> (K, Cg, KH, KW).
+
+    ``cols`` may pass im2col(x) when the forward already built it.
+    """
+
+    @staticmethod
+    def forward(ctx, x, g, geometry: ConvGeometry, kernel_shape, cols=None):
+        xp, geo, groups = ctx.xp, geometry, geometry.groups
+        n, c = x.shape[:2]
+        ctx.geometry, ctx.kernel_shape = geo, kernel_shape
+        ctx.save_for_backward(x, g)
+        dw = None
+        for start, stop in windows.batch_chunks(n, _bytes_per_item(c, geo, x.itemsize)):
+            if cols is None or stop - start != n:
+                cols = windows.im2col(xp, x[start:stop], geo.h, geo.w)
+            cols = cols.reshape(groups, -1, (stop - start) * geo.h.out * geo.w.out)  # (G,CgKK,nL)
+            part = xp.matmul(_group_grad(xp, g[start:stop], groups), cols.transpose(0, 2, 1))
+            dw = part if dw is None else dw + part                          # (G, Kg, CgKK)
+            cols = None
+        return dw.reshape(kernel_shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, g = ctx.saved_tensors
+        grad_x = grad_g = None
+        if ctx.needs_input_grad[0]:
+            grad_x = ConvTranspose2d.apply(g, grad, geometry=ctx.geometry)
+        if ctx.needs_input_grad[1]:
+            grad_g = Conv2d.apply(x, grad, geometry=ctx.geometry)
+        return grad_x, grad_g
+
+
+# ---------------------------------------------------------------------- lowercase functions
+
+
+def _check_operands(op, x, weight, groups, weight_layout):
+    windows.check_4d(x, op)
+    windows.check_4d(weight, op, f"weight {weight_layout}")
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    if x.dtype != weight.dtype:
+        raise TypeError(f"{op}: input is {x.dtype} but weight is {weight.dtype}; cast one of them")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected floating-point input, got {x.dtype}")
+
+
+def _add_bias(op, y: Tensor, bias, channels: int) -> Tensor:
+    if bias is None:
+        return y
+    if tuple(bias.shape) != (channels,):
+        raise ValueError(f"{op}: bias must have shape ({channels},) (one per output channel), "
+                         f"got {tuple(bias.shape)}")
+    return y + shape_ops.reshape(bias, (1, channels, 1, 1))
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """2-D cross-correlation, as PyTorch's F.conv2d.
+
+    input (N, C_in, H, W), weight (C_out, C_in/groups, KH, KW), bias (C_out,) or None
+    -> (N, C_out, OH, OW) with OH = floor((H + pad_top + pad_bottom - dilation*(KH-1) - 1)/stride) + 1.
+    ``padding``: an int, a pair (h, w), ((top, bottom), (left, right)), "valid", or "same"
+    (output size ceil(H / stride); odd total padding puts the extra row/column at the bottom/right).
+    """
+    op = "conv2d"
+    _check_operands(op, input, weight, groups, "(C_out, C_in/groups, KH, KW)")
+    n, c, h, w = input.shape
+    k, cg, kh, kw = weight.shape
+    if c % groups:
+        raise ValueError(f"{op}: input channels {c} are not divisible by groups={groups}")
+    if k % groups:
+        raise ValueError(f"{op}: output channels {k} (weight {tuple(weight.shape)}) are not "
+                         f"divisible by groups={groups}")
+    if c != cg * groups:
+        raise ValueError(f"{op}: input has {c} channels but weight {tuple(weight.shape)} with "
+                         f"groups={groups} expects {cg * groups} (= {cg} x {groups})")
+    stride = windows.positive_pair(stride, "stride", op)
+    dilation = windows.positive_pair(dilation, "dilation", op)
+    pads = windows.resolve_padding(padding, (h, w), (kh, kw), stride, dilation, op)
+    gh = windows.make_axis(op, "height", h, kh, stride[0], dilation[0], pads[0])
+    gw = windows.make_axis(op, "width", w, kw, stride[1], dilation[1], pads[1])
+    y = Conv2d.apply(input, weight, geometry=ConvGeometry(gh, gw, groups))
+    return _add_bias(op, y, bias, k)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """Transposed 2-D convolution (the input gradient of conv2d), as PyTorch's F.conv_transpose2d.
+
+    input (N, C_in, H, W), weight (C_in, C_out/groups, KH, KW), bias (C_out,) or None
+    -> (N, C_out, OH, OW) with OH = (H-1)*stride - pad_top - pad_bottom + dilation*(KH-1)
+    + output_padding + 1. ``padding`` is an int, a pair, or ((top, bottom), (left, right)).
+    """
+    op = "conv_transpose2d"
+    _check_operands(op, input, weight, groups, "(C_in, C_out/groups, KH, KW)")
+    n, c, h, w = input.shape
+    cin, cg_out, kh, kw = weight.shape
+    if c % groups:
+        raise ValueError(f"{op}: input channels {c} are not divisible by groups={groups}")
+    if c != cin:
+        raise ValueError(f"{op}: input has {c} channels but weight {tuple(weight.shape)} expects "
+                         f"{cin} (its first dim)")
+    stride = windows.positive_pair(stride, "stride", op)
+    dilation = windows.positive_pair(dilation, "dilation", op)
+    if padding == "same":
+        raise ValueError(f"{op}: padding='same' cannot keep the size of a transposed convolution "
+                         "(its output is larger by design); give an int or a pair")
+    pads = windows.resolve_padding(padding, (h, w), (kh, kw), stride, dilation, op,
+                                   allow_strings=False)
+    extra = windows.pair(output_padding, "output_padding", op)
+    axes = []
+    for name, size, kernel, s, d, p, e in zip(("height", "width"), (h, w), (kh, kw), stride,
+                                              dilation, pads, extra):
+        if not 0 <= e < max(s, d):
+            raise ValueError(f"{op}: output_padding {e} must be >= 0 and smaller than the "
+                             f"stride {s} or the dilation {d}")
+        out_size = (size - 1) * s - p[0] - p[1] + d * (kernel - 1) + e + 1
+        if out_size < 1:
+            raise ValueError(f"{op}: the output {name} (input {size} - 1) * stride {s} - padding "
+                             f"{p[0]}+{p[1]} + dilation {d} * (kernel {kernel} - 1) + "
+                             f"output_padding {e} + 1 = {out_size} is not positive")
+        axes.append(Axis(out_size, kernel, s, d, p[0], size))
+    y = ConvTranspose2d.apply(input, weight, geometry=ConvGeometry(axes[0], axes[1], groups))
+    return _add_bias(op, y, bias, cg_out * groups)

@@ -1,0 +1,344 @@
+"""2-D pooling: max, average, power-average (Lp) and their adaptive forms; all twice differentiable.
+
+Shapes: N batch, C channels, H, W input size, KH, KW kernel, OH, OW output size.
+
+Every pool reads its windows as KH*KW strided slices ("taps") of the padded input, one
+vectorised pass per kernel offset; when the windows tile the input (stride = kernel, no padding)
+the taps are the planes of the reshape (N, C, OH, KH, OW, KW) and the backward writes each
+element exactly once instead of adding. Ops come in adjoint pairs, each the other's backward:
+
+    MaxPool2d(x) -> (values, first-max offsets); MaxPoolScatter(g) <-> MaxPoolGather(v)
+    AvgPool2d(x) = window sums / divisor       <-> AvgPoolScatter(g)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from tinygrad_cnn import backend
+from tinygrad_cnn.autograd.function import Function
+from tinygrad_cnn.ops import elementwise, linalg, windows
+from tinygrad_cnn.ops.windows import Axis
+from tinygrad_cnn.tensor import Tensor
+
+
+@dataclass(frozen=True)
+class PoolGeometry:
+    h: Axis
+    w: Axis
+
+    def taps(self):
+        """(k, rows, cols): kernel offset k = i*KW + j and the slices it reads, per output."""
+        return [(i * self.w.kernel + j, self.h.tap(i), self.w.tap(j))
+                for i in range(self.h.kernel) for j in range(self.w.kernel)]
+
+    @property
+    def tiles(self) -> bool:
+        return self.h.tiles and self.w.tiles
+
+
+def _lowest(xp, dtype):
+    """The padding value of max pooling: -inf, or the smallest integer."""
+    return -xp.inf if xp.dtype(dtype).kind == "f" else xp.iinfo(dtype).min
+
+
+def _scatter_buffer(xp, shape, geo: PoolGeometry, dtype):
+    """The padded gradient buffer; uninitialised when every element is written exactly once."""
+    full = shape[:2] + (geo.h.span, geo.w.span)
+    return xp.empty(full, dtype=dtype) if geo.tiles else xp.zeros(full, dtype=dtype)
+
+
+# ---------------------------------------------------------------------- max pooling
+
+
+class MaxPool2d(Function):
+    """(N, C, H, W) -> (N, C, OH, OW): each window's maximum; the gradient goes to its first
+    maximum in row-major window order (PyTorch's rule). ``ctx.offsets`` holds that offset k."""
+
+    @staticmethod
+    def forward(ctx, x, geometry: PoolGeometry, indices_out=None):
+        xp, geo = ctx.xp, geometry
+        x_pad = windows.pad_to_windows(xp, x, geo.h, geo.w, fill=_lowest(xp, x.dtype))
+        taps = geo.taps()
+        _, rows, cols = taps[0]
+        best = x_pad[:, :, rows, cols].copy()                            # (N, C, OH, OW)
+        offsets = xp.zeros(best.shape, dtype=xp.int8 if len(taps) < 128 else xp.int32)
+        later = xp.empty(best.shape, dtype=bool)
+        for k, rows, cols in taps[1:]:
+            v = x_pad[:, :, rows, cols]
+            xp.greater(v, best, out=later)        # strictly greater: ties keep the first maximum
+            xp.maximum(best, v, out=best)
+            offsets += later.astype(offsets.dtype) * (k - offsets)     # offsets = k where later
+        ctx.geometry, ctx.input_shape, ctx.offsets = geo, x.shape, offsets
+        if indices_out is not None:  # return_indices: flat positions, PyTorch's format
+            indices_out.append(_offsets_to_index(xp, offsets, x.shape[3], geo))
+        return best
+
+    @staticmethod
+    def backward(ctx, grad):
+        return MaxPoolScatter.apply(grad, geometry=ctx.geometry, offsets=ctx.offsets,
+                                    input_shape=ctx.input_shape)
+
+
+class MaxPoolScatter(Function):
+    """g (N, C, OH, OW) -> (N, C, H, W): g added at each window's chosen offset."""
+
+    @staticmethod
+    def forward(ctx, g, geometry: PoolGeometry, offsets, input_shape):
+        xp, geo = ctx.xp, geometry
+        ctx.geometry, ctx.offsets, ctx.input_shape = geo, offsets, input_shape
+        buf = _scatter_buffer(xp, input_shape, geo, g.dtype)
+        for k, rows, cols in geo.taps():
+            if geo.tiles:
+                xp.multiply(g, offsets == k, out=buf[:, :, rows, cols])
+            else:
+                buf[:, :, rows, cols] += g * (offsets == k)
+        return windows.unpad(xp, buf, geo.h, geo.w)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return MaxPoolGather.apply(grad, geometry=ctx.geometry, offsets=ctx.offsets,
+                                   input_shape=ctx.input_shape)
+
+
+class MaxPoolGather(Function):
+    """v (N, C, H, W) -> (N, C, OH, OW): v read at each window's chosen offset."""
+
+    @staticmethod
+    def forward(ctx, v, geometry: PoolGeometry, offsets, input_shape):
+        xp, geo = ctx.xp, geometry
+        ctx.geometry, ctx.offsets, ctx.input_shape = geo, offsets, input_shape
+        v_pad = windows.pad_to_windows(xp, v, geo.h, geo.w)
+        out = xp.zeros(offsets.shape, dtype=v.dtype)
+        for k, rows, cols in geo.taps():
+            out += v_pad[:, :, rows, cols] * (offsets == k)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return MaxPoolScatter.apply(grad, geometry=ctx.geometry, offsets=ctx.offsets,
+                                    input_shape=ctx.input_shape)
+
+
+# ---------------------------------------------------------------------- average pooling
+
+
+class AvgPool2d(Function):
+    """(N, C, H, W) -> (N, C, OH, OW): window sums divided by ``divisor`` ((OH, OW) or a number)."""
+
+    @staticmethod
+    def forward(ctx, x, geometry: PoolGeometry, divisor, input_shape):
+        xp, geo = ctx.xp, geometry
+        ctx.geometry, ctx.divisor, ctx.input_shape = geo, divisor, input_shape
+        x_pad = windows.pad_to_windows(xp, x, geo.h, geo.w)
+        taps = geo.taps()
+        total = x_pad[:, :, taps[0][1], taps[0][2]].copy()
+        for _, rows, cols in taps[1:]:
+            total += x_pad[:, :, rows, cols]
+        total /= divisor
+        return total
+
+    @staticmethod
+    def backward(ctx, grad):
+        return AvgPoolScatter.apply(grad, geometry=ctx.geometry, divisor=ctx.divisor,
+                                    input_shape=ctx.input_shape)
+
+
+class AvgPoolScatter(Function):
+    """g (N, C, OH, OW) -> (N, C, H, W): g / divisor added to every element of its window."""
+
+    @staticmethod
+    def forward(ctx, g, geometry: PoolGeometry, divisor, input_shape):
+        xp, geo = ctx.xp, geometry
+        ctx.geometry, ctx.divisor, ctx.input_shape = geo, divisor, input_shape
+        share = g / divisor
+        buf = _scatter_buffer(xp, input_shape, geo, share.dtype)
+        for _, rows, cols in geo.taps():
+            if geo.tiles:
+                buf[:, :, rows, cols] = share
+            else:
+                buf[:, :, rows, cols] += share
+        return windows.unpad(xp, buf, geo.h, geo.w)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return AvgPool2d.apply(grad, geometry=ctx.geometry, divisor=ctx.divisor,
+                               input_shape=ctx.input_shape)
+
+
+class LpRoot(Function):
+    """y = s ** (1/p), with gradient y / (p s) where s != 0 and 0 on all-zero windows (s = 0),
+    where the exact derivative is infinite but the chain through d(x**p)/dx = 0 gives 0."""
+
+    @staticmethod
+    def forward(ctx, s, p):
+        y = ctx.xp.power(s, 1.0 / p)
+        ctx.p = p
+        ctx.save_for_backward(s, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        s, y = ctx.saved_tensors
+        nonzero = elementwise.ne(s, 0.0)
+        safe_s = elementwise.where(nonzero, s, 1.0)
+        return elementwise.where(nonzero, grad * y / (safe_s * ctx.p), 0.0), None
+
+
+# ---------------------------------------------------------------------- argument handling
+
+
+def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode) -> PoolGeometry:
+    windows.check_4d(x, op)
+    kernel = windows.positive_pair(kernel_size, "kernel_size", op)
+    stride = kernel if stride is None or stride == () else windows.positive_pair(stride,
+                                                                                 "stride", op)
+    dilation = windows.positive_pair(dilation, "dilation", op)
+    pad = windows.pair(padding, "padding", op)
+    if pad[0] < 0 or pad[1] < 0:
+        raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
+    for p, k in zip(pad, kernel):
+        if p > k // 2:
+            raise ValueError(f"{op}: padding {p} is more than half the kernel size {k} "
+                             f"(at most {k // 2})")
+    h, w = x.shape[2:]
+    gh = windows.make_axis(op, "height", h, kernel[0], stride[0], dilation[0], (pad[0], pad[0]),
+                           ceil_mode)
+    gw = windows.make_axis(op, "width", w, kernel[1], stride[1], dilation[1], (pad[1], pad[1]),
+                           ceil_mode)
+    return PoolGeometry(gh, gw)
+
+
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False, return_indices: bool = False):
+    """Max over KHxKW windows, as PyTorch's F.max_pool2d: (N, C, H, W) -> (N, C, OH, OW).
+
+    ``stride`` defaults to ``kernel_size``; padding (at most half the kernel) is -inf.
+    ``return_indices=True`` also returns each maximum's flat index into its H*W input plane.
+    """
+    geo = _pool_geometry("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode)
+    if not return_indices:
+        return MaxPool2d.apply(input, geometry=geo)
+    indices = []
+    out = MaxPool2d.apply(input, geometry=geo, indices_out=indices)
+    return out, Tensor._from_array(indices[0])
+
+
+def _offsets_to_index(xp, offsets, width, geo: PoolGeometry):
+    """Flat input index (row * W + col) of each window's chosen offset."""
+    i, j = offsets // geo.w.kernel, offsets % geo.w.kernel
+    rows = xp.arange(geo.h.out).reshape(-1, 1) * geo.h.stride - geo.h.pad_before
+    cols = xp.arange(geo.w.out) * geo.w.stride - geo.w.pad_before
+    rows = rows + i.astype(xp.int64) * geo.h.dilation
+    cols = cols + j.astype(xp.int64) * geo.w.dilation
+    return rows * width + cols
+
+
+def _avg_divisor(xp, geo: PoolGeometry, pad, count_include_pad, dtype):
+    """(OH, OW) element counts of each window (PyTorch's rule: windows are first clipped to the
+    padded input, then, without count_include_pad, to the input itself)."""
+    counts = []
+    for g, p in zip((geo.h, geo.w), pad):
+        starts = xp.arange(g.out) * g.stride - p
+        ends = xp.minimum(starts + g.kernel, g.size + p)
+        if not count_include_pad:
+            starts, ends = xp.maximum(starts, 0), xp.minimum(ends, g.size)
+        counts.append(ends - starts)
+    return (counts[0].reshape(-1, 1) * counts[1]).astype(dtype)
+
+
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override=None) -> Tensor:
+    """Mean over KHxKW windows, as PyTorch's F.avg_pool2d: (N, C, H, W) -> (N, C, OH, OW).
+
+    Zero padding counts towards the mean when ``count_include_pad``; windows that ceil_mode
+    lets run past the padded input are averaged over the part inside it.
+    """
+    op = "avg_pool2d"
+    geo = _pool_geometry(op, input, kernel_size, stride, padding, 1, ceil_mode)
+    _check_float(op, input)
+    if divisor_override is not None:
+        if divisor_override <= 0:
+            raise ValueError(f"{op}: divisor_override must be positive, got {divisor_override}")
+        divisor = divisor_override
+    else:
+        pad = windows.pair(padding, "padding", op)
+        divisor = _avg_divisor(backend.array_module(input.data), geo, pad, count_include_pad, input.dtype)
+    return AvgPool2d.apply(input, geometry=geo, divisor=divisor, input_shape=input.shape)
+
+
+def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None,
+              ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling, as PyTorch's F.lp_pool2d: (sum over the window of x**p) ** (1/p).
+
+    (N, C, H, W) -> (N, C, OH, OW); p = 2 is the L2-norm pooling. All-zero windows give 0 with
+    gradient 0. With ceil_mode, a window cut off by the border sums what it covers.
+    """
+    op = "lp_pool2d"
+    if not (isinstance(norm_type, (int, float)) and norm_type > 0 and math.isfinite(norm_type)):
+        raise ValueError(f"{op}: norm_type must be a positive finite number, got {norm_type!r}")
+    geo = _pool_geometry(op, input, kernel_size, stride, 0, 1, ceil_mode)
+    _check_float(op, input)
+    powered = input if norm_type == 1 else elementwise.pow(input, norm_type)
+    total = AvgPool2d.apply(powered, geometry=geo, divisor=1, input_shape=input.shape)
+    return total if norm_type == 1 else LpRoot.apply(total, float(norm_type))
+
+
+def _check_float(op, x):
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected floating-point input, got {x.dtype}")
+
+
+def _adaptive_kernel(op, x, output_size) -> tuple[tuple[int, int], tuple[int, int]]:
+    windows.check_4d(x, op)
+    h, w = x.shape[2:]
+    if output_size is None or isinstance(output_size, int):
+        output_size = (output_size, output_size)
+    if len(output_size) != 2:
+        raise TypeError(f"{op}: output_size must be an int or a pair, got {output_size!r}")
+    out = tuple(size if o is None else o for o, size in zip(output_size, (h, w)))
+    if any(not isinstance(o, int) or o <= 0 for o in out):
+        raise ValueError(f"{op}: output_size must be positive ints (or None), got {output_size!r}")
+    return out, (h, w)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    """Average pooling to a fixed (OH, OW), as PyTorch's F.adaptive_avg_pool2d.
+
+    (N, C, H, W) -> (N, C, OH, OW); output_size 1 is global average pooling. Bin i covers rows
+    floor(i*H/OH) .. ceil((i+1)*H/OH); when OH divides H that is avg_pool2d with kernel H/OH.
+    """
+    op = "adaptive_avg_pool2d"
+    out, size = _adaptive_kernel(op, input, output_size)
+    _check_float(op, input)
+    if size[0] % out[0] == 0 and size[1] % out[1] == 0:
+        kernel = (size[0] // out[0], size[1] // out[1])
+        return avg_pool2d(input, kernel, kernel)
+    # uneven bins: out = A_h @ x @ A_w^T with A (O, S) holding 1/len over each bin
+    xp = backend.array_module(input.data)
+    mats = []
+    for o, s in zip(out, size):
+        idx = xp.arange(s)
+        starts = (xp.arange(o) * s) // o
+        ends = -((-(xp.arange(o) + 1) * s) // o)
+        inside = (idx >= starts.reshape(-1, 1)) & (idx < ends.reshape(-1, 1))
+        mats.append((inside / (ends - starts).reshape(-1, 1)).astype(input.dtype))
+    rows, cols_t = Tensor._from_array(mats[0]), Tensor._from_array(mats[1].T.copy())
+    return linalg.matmul(linalg.matmul(rows, input), cols_t)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
+    """Max pooling to a fixed (OH, OW) that divides (H, W): max_pool2d with kernel H/OH.
+
+    (N, C, H, W) -> (N, C, OH, OW), plus flat indices with ``return_indices``.
+    """
+    op = "adaptive_max_pool2d"
+    out, size = _adaptive_kernel(op, input, output_size)
+    if size[0] % out[0] or size[1] % out[1]:
+        raise NotImplementedError(
+            f"{op}: output size {out[0]}x{out[1]} must divide the input size "
+            f"{size[0]}x{size[1]} (uneven bins are not supported)"
+        )
+    kernel = (size[0] // out[0], size[1] // out[1])
+    return max_pool2d(input, kernel, kernel, return_indices=return_indices)

@@ -1,0 +1,212 @@
+"""Sliding-window geometry shared by convolution and pooling: output sizes, padding, im2col/col2im.
+
+Shapes: N batch, C channels, H, W input size, KH, KW kernel, OH, OW output size, L = OH*OW.
+
+One spatial axis is described by an ``Axis``: the input size, kernel, stride, dilation, the padding
+before the first element, and the number of output positions. The windows read the padded axis
+from ``-pad_before`` to ``span - pad_before``; ``pad_to_windows`` builds exactly that range (zeros or
+-inf outside the input; trailing input rows no window reaches are left out) and ``unpad`` is its
+adjoint. Kernel offset ``i`` of every window is the strided slice ``tap(i)`` of the padded axis, so
+im2col is one strided view and col2im is KH*KW slice-adds.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+from tinygrad_cnn import backend
+
+# The im2col buffer of one conv call is built in batch chunks of at most this many bytes, so
+# a large batch cannot exhaust memory (forward+backward then peaks near twice this).
+IM2COL_BUDGET_BYTES = 256 * 2**20
+
+
+def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding=0,
+                     dilation: int = 1) -> int:
+    """Positions of a kernel along one axis: floor((W - D*(F-1) - 1 + 2P) / S) + 1.
+
+    The article's formula (W - F + 2P) / S + 1, generalised to dilation D. ``padding`` is P on
+    both sides, or a pair (before, after) for asymmetric padding.
+    """
+    before, after = (padding, padding) if isinstance(padding, numbers.Integral) else padding
+    return (size + before + after - dilation * (kernel_size - 1) - 1) // stride + 1
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One spatial axis of a windowed op; ``out`` is given explicitly (ceil_mode, transposed conv)."""
+
+    size: int
+    kernel: int
+    stride: int
+    dilation: int
+    pad_before: int
+    out: int
+
+    @property
+    def span(self) -> int:
+        """Length of the padded axis that the windows read: (out-1)*S + D*(K-1) + 1."""
+        return (self.out - 1) * self.stride + self.dilation * (self.kernel - 1) + 1
+
+    def tap(self, i: int) -> slice:
+        """Positions (in padded coordinates) that kernel offset ``i`` reads, one per output."""
+        start = i * self.dilation
+        return slice(start, start + (self.out - 1) * self.stride + 1, self.stride)
+
+    @property
+    def tiles(self) -> bool:
+        """Windows tile the input exactly: no padding, no gaps, no overlap, nothing left over."""
+        return (self.pad_before == 0 and self.dilation == 1 and self.stride == self.kernel
+                and self.span == self.size)
+
+
+# ---------------------------------------------------------------------- argument checking
+
+
+def pair(value, name: str, op: str) -> tuple[int, int]:
+    """An int or a pair of ints as (h, w), or a TypeError naming the argument."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value), int(value)
+    if (isinstance(value, (tuple, list)) and len(value) == 2
+            and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)):
+        return int(value[0]), int(value[1])
+    raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+
+
+def positive_pair(value, name: str, op: str) -> tuple[int, int]:
+    """pair() that also requires both values > 0."""
+    h, w = pair(value, name, op)
+    if h <= 0 or w <= 0:
+        raise ValueError(f"{op}: {name} must be positive, got {value!r}")
+    return h, w
+
+
+def resolve_padding(padding, size_hw, kernel_hw, stride_hw, dilation_hw, op: str,
+                    allow_strings: bool = True) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Padding as ((top, bottom), (left, right)).
+
+    Accepts an int, a pair (h, w), ((top, bottom), (left, right)), "valid" (none) and "same":
+    output size ceil(size / stride), the total padding split with the extra element at the
+    bottom/right (PyTorch for stride 1, Keras/TensorFlow for any stride).
+    """
+    if isinstance(padding, str):
+        if not allow_strings:
+            raise ValueError(f"{op}: padding={padding!r} is not supported; give an int or a pair")
+        if padding == "valid":
+            return (0, 0), (0, 0)
+        if padding != "same":
+            raise ValueError(f"{op}: padding must be an int, a pair, 'valid' or 'same', "
+                             f"got {padding!r}")
+        out = []
+        for size, k, s, d in zip(size_hw, kernel_hw, stride_hw, dilation_hw, strict=True):
+            total = max((-(-size // s) - 1) * s + d * (k - 1) + 1 - size, 0)
+            out.append((total // 2, total - total // 2))
+        return out[0], out[1]
+    if (isinstance(padding, (tuple, list)) and len(padding) == 2
+            and all(isinstance(p, (tuple, list)) for p in padding)):
+        pads = tuple(pair(p, "padding", op) for p in padding)
+        flat = (*pads[0], *pads[1])
+    else:
+        ph, pw = pair(padding, "padding", op)
+        pads = ((ph, ph), (pw, pw))
+        flat = (ph, pw)
+    if any(p < 0 for p in flat):
+        raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
+    return pads
+
+
+def make_axis(op: str, name: str, size: int, kernel: int, stride: int, dilation: int,
+              pad: tuple[int, int], ceil_mode: bool = False) -> Axis:
+    """The Axis of a conv or pool, or a ValueError when the kernel does not fit the padded input."""
+    reach = dilation * (kernel - 1) + 1
+    room = size + pad[0] + pad[1] - reach
+    if room < 0:
+        raise ValueError(
+            f"{op}: the kernel ({kernel}, dilation {dilation}, reaching {reach}) is larger than "
+            f"the padded input {name} {size} + padding {pad[0]}+{pad[1]} = "
+            f"{size + pad[0] + pad[1]}; the output {name} "
+            f"floor(({size} + {pad[0] + pad[1]} - {reach}) / {stride}) + 1 would be "
+            f"{room // stride + 1}"
+        )
+    out = room // stride + 1
+    if ceil_mode:
+        out = -(-room // stride) + 1
+        if (out - 1) * stride >= size + pad[0]:  # the last window must start inside the input
+            out -= 1
+    return Axis(size, kernel, stride, dilation, pad[0], out)
+
+
+def check_4d(x, op: str, what: str = "input") -> None:
+    """A ValueError unless ``x`` is (N, C, H, W)."""
+    if x.ndim != 4:
+        raise ValueError(f"{op}: expected a 4-D {what} (N, C, H, W), got shape {tuple(x.shape)}")
+
+
+# ---------------------------------------------------------------------- padding and its adjoint
+
+
+def pad_to_windows(xp, x, gh: Axis, gw: Axis, fill=0):
+    """(N, C, H, W) -> (N, C, gh.span, gw.span): exactly the padded region the windows read."""
+    if gh.pad_before == 0 and gw.pad_before == 0 and gh.span <= gh.size and gw.span <= gw.size:
+        return x[:, :, : gh.span, : gw.span]  # a view, no copy
+    out = xp.full(x.shape[:2] + (gh.span, gw.span), fill, dtype=x.dtype)
+    src, dst = _overlap(gh), _overlap(gw)
+    out[:, :, src[1], dst[1]] = x[:, :, src[0], dst[0]]
+    return out
+
+
+def unpad(xp, x_pad, gh: Axis, gw: Axis):
+    """The adjoint of pad_to_windows: (N, C, span_h, span_w) -> (N, C, H, W), zero elsewhere."""
+    if gh.pad_before == 0 and gw.pad_before == 0 and gh.span == gh.size and gw.span == gw.size:
+        return x_pad
+    out = xp.zeros(x_pad.shape[:2] + (gh.size, gw.size), dtype=x_pad.dtype)
+    src, dst = _overlap(gh), _overlap(gw)
+    out[:, :, src[0], dst[0]] = x_pad[:, :, src[1], dst[1]]
+    return out
+
+
+def _overlap(g: Axis) -> tuple[slice, slice]:
+    """Matching slices of the input axis and of the padded axis."""
+    lo = max(0, -g.pad_before)
+    hi = min(g.size, g.span - g.pad_before)
+    return slice(lo, hi), slice(lo + g.pad_before, hi + g.pad_before)
+
+
+# ---------------------------------------------------------------------- im2col / col2im
+
+
+def im2col(xp, x, gh: Axis, gw: Axis):
+    """(N, C, H, W) -> cols (C, KH, KW, N, OH, OW), contiguous.
+
+    This layout makes the forward product (G, C_out/G, C/G*KH*KW) @ (G, C/G*KH*KW, N*L) one
+    contiguous GEMM per group, and the weight gradient its transpose-free counterpart.
+    """
+    x_pad = pad_to_windows(xp, x, gh, gw)
+    sn, sc, sh, sw = x_pad.strides
+    view = backend.as_strided(
+        xp, x_pad,
+        (x.shape[1], gh.kernel, gw.kernel, x.shape[0], gh.out, gw.out),
+        (sc, sh * gh.dilation, sw * gw.dilation, sn, sh * gh.stride, sw * gw.stride),
+    )
+    return xp.ascontiguousarray(view)
+
+
+def col2im(xp, cols, gh: Axis, gw: Axis):
+    """The adjoint of im2col: cols (C, KH, KW, N, OH, OW) -> (N, C, H, W), summing overlaps.
+
+    KH*KW slice-adds into a (C, N, span_h, span_w) buffer, whose slices match the layout of cols.
+    """
+    c, kh, kw, n = cols.shape[:4]
+    buf = xp.zeros((c, n, gh.span, gw.span), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            buf[:, :, gh.tap(i), gw.tap(j)] += cols[:, i, j]
+    return xp.ascontiguousarray(unpad(xp, buf.transpose(1, 0, 2, 3), gh, gw))
+
+
+def batch_chunks(n: int, bytes_per_item: int, budget: int | None = None):
+    """(start, stop) ranges over the batch whose im2col buffers stay within the budget."""
+    budget = IM2COL_BUDGET_BYTES if budget is None else budget
+    step = max(1, budget // max(bytes_per_item, 1))
+    return [(i, min(i + step, n)) for i in range(0, n, step)]
