@@ -63,8 +63,10 @@ class DataLoader:
         batch_size: samples per batch (the last one may be smaller unless ``drop_last``).
         shuffle: draw a new random order every epoch.
         drop_last: drop the last incomplete batch.
-        seed: seed of this loader's own random order (reproducible epochs); without it the
-            library's generator (``tc.manual_seed``) is used.
+        seed: seed of this loader's own random order: epoch e is shuffled by a generator
+            seeded with (seed, e), so every epoch differs and any epoch can be reproduced
+            (``set_epoch``, used when training resumes). Without it the library's generator
+            (``tc.manual_seed``) is used.
         generator: a ``numpy.random.Generator`` to draw the order from (overrides ``seed``).
         collate_fn: turns a list of samples into a batch (default: ``default_collate``).
         device: "cpu" or "gpu"; default: the library's default device.
@@ -90,18 +92,25 @@ class DataLoader:
         self.drop_last = bool(drop_last)
         self.collate_fn = collate_fn
         self.device = backend.normalize_device(device)
-        self._generator = generator if generator is not None else (
-            np.random.default_rng(seed) if seed is not None else None
-        )
+        self.seed = seed
+        self._generator = generator
+        self._epoch = 0
 
     def __len__(self) -> int:
         n = len(self.dataset)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next iteration use the order of epoch ``epoch`` (with ``seed``)."""
+        self._epoch = int(epoch)
+
     def _order(self) -> np.ndarray:
         n = len(self.dataset)
+        epoch, self._epoch = self._epoch, self._epoch + 1
         if not self.shuffle:
             return np.arange(n)
+        if self._generator is None and self.seed is not None:
+            return np.random.default_rng((int(self.seed), epoch)).permutation(n)
         return _rng(generator=self._generator).permutation(n)
 
     def _fetch(self, indices: np.ndarray):
