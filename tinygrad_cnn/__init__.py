@@ -98,6 +98,8 @@ from tinygrad_cnn.ops.shape import (
 )
 
 # [nn] nn, summary
+from tinygrad_cnn import nn
+from tinygrad_cnn.summary import summary
 # [optim] optim, save, load
 from tinygrad_cnn import optim
 from tinygrad_cnn.serialization import CheckpointError, load, save

@@ -6,4 +6,37 @@ from tinygrad_cnn.nn import functional
 from tinygrad_cnn.ops.windows import conv_output_size
 
 # [modules] Module, Parameter, containers, layers, init, utils
+from tinygrad_cnn.nn import init
+from tinygrad_cnn.nn.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from tinygrad_cnn.nn.layers import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
+    ConvTranspose2d,
+    Dropout,
+    Flatten,
+    Linear,
+    LPPool2d,
+    MaxPool2d,
+)
+from tinygrad_cnn.nn.losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
+from tinygrad_cnn.nn.module import (
+    Identity,
+    Module,
+    ModuleDict,
+    ModuleList,
+    Parameter,
+    Sequential,
+)
 from tinygrad_cnn.nn import utils

@@ -18,5 +18,17 @@ from tinygrad_cnn.ops.pool import (
 )
 
 # [layers] linear, dropout, normalization, other activations
+from tinygrad_cnn.ops.activation import erf, gelu, softplus
+from tinygrad_cnn.ops.dense import linear
+from tinygrad_cnn.ops.normalization import batch_norm, dropout
 
 # [losses] losses (ops/loss.py)
+from tinygrad_cnn.ops.loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)

@@ -1,0 +1,147 @@
+"""Weight initialisers (PyTorch's ``nn.init``): fill a tensor in place and return it.
+
+Every random draw comes from the library's seeded generator (``tc.manual_seed``), on the
+tensor's own device. Fans: a Linear weight (out, in) has fan_in = in, fan_out = out; a Conv2d
+weight (C_out, C_in/groups, KH, KW) has fan_in = C_in/groups*KH*KW, fan_out = C_out*KH*KW.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tinygrad_cnn import backend
+from tinygrad_cnn.tensor import Tensor
+
+_LINEAR_LIKE = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+                "conv_transpose3d", "sigmoid")
+
+
+def calculate_gain(nonlinearity: str, param=None) -> float:
+    """The recommended std gain for a nonlinearity: 1 for linear/conv/sigmoid, 5/3 for tanh,
+    sqrt(2) for relu, sqrt(2 / (1 + slope^2)) for leaky_relu (slope ``param``, default 0.01),
+    3/4 for selu."""
+    if nonlinearity in _LINEAR_LIKE:
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            slope = 0.01
+        elif isinstance(param, (int, float)) and not isinstance(param, bool):
+            slope = param
+        else:
+            raise ValueError(f"calculate_gain: negative slope {param!r} is not a number")
+        return math.sqrt(2.0 / (1 + slope**2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(
+        f"calculate_gain: unsupported nonlinearity {nonlinearity!r}; expected one of "
+        f"{', '.join(_LINEAR_LIKE + ('tanh', 'relu', 'leaky_relu', 'selu'))}"
+    )
+
+
+def calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
+    """(fan_in, fan_out) of a weight: dim 1 and dim 0 sizes times the receptive field
+    (the product of the dims after the first two)."""
+    if tensor.ndim < 2:
+        raise ValueError(
+            f"fan in and fan out need a tensor with at least 2 dims, got shape {tensor.shape}"
+        )
+    receptive = 1
+    for n in tensor.shape[2:]:
+        receptive *= n
+    return tensor.shape[1] * receptive, tensor.shape[0] * receptive
+
+
+_calculate_fan_in_and_fan_out = calculate_fan_in_and_fan_out  # PyTorch's (private) name
+
+
+def _fan(tensor: Tensor, mode: str) -> int:
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def _fill(tensor: Tensor, values) -> Tensor:
+    """Write ``values`` (an array on the tensor's device) into the tensor, outside any graph."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"init functions fill a Tensor in place, got {type(tensor).__name__}")
+    tensor.data[...] = values.astype(tensor.dtype, copy=False)
+    return tensor
+
+
+def _check_float(tensor: Tensor, op: str) -> None:
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(tensor).__name__}")
+    if tensor.dtype.kind != "f":
+        raise TypeError(f"{op}: random initialisation needs a float tensor, got {tensor.dtype}")
+
+
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+    """Fill with samples from U(a, b)."""
+    _check_float(tensor, "uniform_")
+    if a > b:
+        raise ValueError(f"uniform_: lower bound a={a} is above upper bound b={b}")
+    draws = backend.generator(tensor.device).random(tensor.shape)          # U[0, 1), float64
+    return _fill(tensor, a + (b - a) * draws)
+
+
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    """Fill with samples from N(mean, std^2)."""
+    _check_float(tensor, "normal_")
+    if std < 0:
+        raise ValueError(f"normal_: std must be non-negative, got {std}")
+    draws = backend.generator(tensor.device).standard_normal(tensor.shape)
+    return _fill(tensor, mean + std * draws)
+
+
+def constant_(tensor: Tensor, val: float) -> Tensor:
+    """Fill with ``val``."""
+    xp = backend.array_module(tensor.data)
+    return _fill(tensor, xp.full(tensor.shape, val, dtype=tensor.dtype))
+
+
+def zeros_(tensor: Tensor) -> Tensor:
+    """Fill with 0."""
+    return constant_(tensor, 0)
+
+
+def ones_(tensor: Tensor) -> Tensor:
+    """Fill with 1."""
+    return constant_(tensor, 1)
+
+
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """Glorot uniform: U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out))."""
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform_(tensor, -bound, bound)
+
+
+def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """Glorot normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+
+
+def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
+                     nonlinearity: str = "leaky_relu") -> Tensor:
+    """He uniform: U(-b, b) with b = gain * sqrt(3 / fan), gain = calculate_gain(nonlinearity,
+    a). Layers use a = sqrt(5), which gives b = 1 / sqrt(fan_in) (PyTorch's default)."""
+    fan = _fan(tensor, mode)
+    if fan == 0:
+        return tensor  # an empty weight: nothing to draw (PyTorch warns and does the same)
+    bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan)
+    return uniform_(tensor, -bound, bound)
+
+
+def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu") -> Tensor:
+    """He normal: N(0, std^2) with std = gain / sqrt(fan)."""
+    fan = _fan(tensor, mode)
+    if fan == 0:
+        return tensor
+    return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan))

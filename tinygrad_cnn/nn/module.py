@@ -1,0 +1,604 @@
+"""Module: a layer or a model; its parameters and submodules are found by walking its attributes.
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU())
+            self.fc = nn.Linear(6 * 28 * 28, 10)
+
+        def forward(self, x):
+            return self.fc(self.features(x).flatten(1))
+
+Attributes that are Parameters, Modules, or lists / tuples / dicts of them are found in the
+order they were assigned; their dotted names (``features.0.weight``) key ``state_dict()``.
+Buffers (non-trainable state such as BatchNorm's running statistics) are declared with
+``register_buffer``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+
+from tinygrad_cnn import backend
+from tinygrad_cnn.autograd.grad_mode import no_grad
+from tinygrad_cnn.tensor import Tensor
+
+# The Module machinery's own bookkeeping; never walked for parameters or submodules.
+_INTERNAL = frozenset({
+    "training", "_buffer_names", "_non_persistent", "_forward_hooks", "_forward_pre_hooks",
+    "_modules", "_next_hook_id",
+})
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Parameter(Tensor):
+    """A Tensor that is a trainable weight of a Module: it requires grad unless told otherwise.
+
+    ``Parameter(data, requires_grad=True)`` shares ``data``'s array when ``data`` is a Tensor
+    (like PyTorch's ``nn.Parameter``); Python data and NumPy arrays are converted as Tensor does.
+    """
+
+    def __init__(self, data=None, requires_grad: bool = True):
+        if data is None:
+            data = backend.host_array([], dtype=backend.DEFAULT_FLOAT)
+        if isinstance(data, Tensor):
+            data = data.data
+        super().__init__(data, requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class RemovableHandle:
+    """Returned by ``register_forward_hook``; ``handle.remove()`` unregisters the hook."""
+
+    def __init__(self, hooks: dict, key: int):
+        self._hooks, self._key = hooks, key
+
+    def remove(self) -> None:
+        self._hooks.pop(self._key, None)
+
+
+def _walk(prefix: str, value):
+    """(kind, dotted name, object) for the Parameters and Modules inside one attribute value."""
+    if isinstance(value, Parameter):
+        yield "param", prefix, value
+    elif isinstance(value, Module):
+        yield "module", prefix, value
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _walk(f"{prefix}.{i}", item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(f"{prefix}.{key}", item)
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+class Module:
+    """Base class of layers and models: subclass it, assign layers in ``__init__``, define
+    ``forward``. Calling the module runs ``forward`` (and any registered forward hooks)."""
+
+    def __init__(self):
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_buffer_names", [])
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_forward_hooks", {})
+        object.__setattr__(self, "_forward_pre_hooks", {})
+        object.__setattr__(self, "_next_hook_id", 0)
+
+    # ------------------------------------------------------------------ attributes
+
+    def __setattr__(self, name, value):
+        if "training" not in self.__dict__ and isinstance(value, (Parameter, Module, Tensor)):
+            raise AttributeError(
+                f"cannot assign {type(value).__name__} '{name}' before Module.__init__() is "
+                f"called: call super().__init__() first in {type(self).__name__}.__init__"
+            )
+        current = self.__dict__.get(name)
+        if isinstance(current, Parameter) and value is not None and not isinstance(value, Parameter):
+            raise TypeError(
+                f"cannot assign a {type(value).__name__} to parameter '{name}' of "
+                f"{type(self).__name__}: expected an nn.Parameter or None"
+            )
+        if name in self.__dict__.get("_buffer_names", ()) and value is not None and not isinstance(
+            value, Tensor
+        ):
+            raise TypeError(
+                f"cannot assign a {type(value).__name__} to buffer '{name}' of "
+                f"{type(self).__name__}: expected a Tensor or None"
+            )
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Declare non-trainable state (moved by ``to()``, saved by ``state_dict()`` when
+        ``persistent``), e.g. BatchNorm's running mean."""
+        if "training" not in self.__dict__:
+            raise AttributeError("cannot register a buffer before Module.__init__() is called")
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"buffer name must be a non-empty string without '.', got {name!r}")
+        if isinstance(self.__dict__.get(name), (Parameter, Module)):
+            raise KeyError(f"attribute '{name}' already exists and is not a buffer")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"buffer '{name}' must be a Tensor or None, got {type(tensor).__name__}")
+        if name not in self._buffer_names:
+            self._buffer_names.append(name)
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
+        object.__setattr__(self, name, tensor)
+
+    def _members(self):
+        """(name, value) of the attributes to walk, in assignment order (containers override)."""
+        return [(k, v) for k, v in self.__dict__.items() if k not in _INTERNAL]
+
+    def _own(self):
+        """(kind, name, object) of this module's own parameters, buffers and child modules,
+        in definition order; kind is 'param', 'buffer' or 'module'."""
+        out = []
+        buffer_names = set(self._buffer_names)
+        for name, value in self._members():
+            if name in buffer_names:
+                if isinstance(value, Tensor):
+                    out.append(("buffer", name, value))
+            else:
+                out.extend(_walk(name, value))
+        return out
+
+    # ------------------------------------------------------------------ calling
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        for hook in list(self._forward_pre_hooks.values()):
+            hook(self, args)
+        out = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            result = hook(self, args, out)
+            if result is not None:
+                out = result
+        return out
+
+    def register_forward_hook(self, hook) -> RemovableHandle:
+        """Call ``hook(module, inputs, output)`` after every forward; a non-None return value
+        replaces the output."""
+        return self._add_hook(self._forward_hooks, hook)
+
+    def register_forward_pre_hook(self, hook) -> RemovableHandle:
+        """Call ``hook(module, inputs)`` before every forward."""
+        return self._add_hook(self._forward_pre_hooks, hook)
+
+    def _add_hook(self, hooks: dict, hook) -> RemovableHandle:
+        key = self._next_hook_id
+        object.__setattr__(self, "_next_hook_id", key + 1)
+        hooks[key] = hook
+        return RemovableHandle(hooks, key)
+
+    # ------------------------------------------------------------------ traversal
+
+    def named_children(self):
+        """(name, module) of the direct submodules, each once."""
+        seen = set()
+        for kind, name, obj in self._own():
+            if kind == "module" and id(obj) not in seen:
+                seen.add(id(obj))
+                yield name, obj
+
+    def children(self):
+        for _, module in self.named_children():
+            yield module
+
+    def named_modules(self, prefix: str = ""):
+        """(dotted name, module) of this module ('' for itself) and every submodule, each once."""
+        seen = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = [(_join(name, n), m) for n, m in module.named_children()]
+            stack.extend(reversed(children))
+
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
+
+    def _named_state(self, prefix: str = "", recurse: bool = True):
+        """(kind, dotted name, tensor) of parameters and buffers, definition order, depth first."""
+        seen_modules = set()
+
+        def visit(module, pre):
+            seen_modules.add(id(module))
+            for kind, name, obj in module._own():
+                full = _join(pre, name)
+                if kind == "module":
+                    if recurse and id(obj) not in seen_modules:
+                        yield from visit(obj, full)
+                elif kind == "buffer" and name in module._non_persistent:
+                    yield "buffer-np", full, obj
+                else:
+                    yield kind, full, obj
+
+        yield from visit(self, prefix)
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True):
+        """(dotted name, Parameter) pairs; a parameter shared by two layers is listed once."""
+        seen = set()
+        for kind, name, t in self._named_state(prefix, recurse):
+            if kind == "param" and id(t) not in seen:
+                seen.add(id(t))
+                yield name, t
+
+    def parameters(self, recurse: bool = True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True):
+        """(dotted name, Tensor) of the buffers, persistent or not."""
+        seen = set()
+        for kind, name, t in self._named_state(prefix, recurse):
+            if kind in ("buffer", "buffer-np") and id(t) not in seen:
+                seen.add(id(t))
+                yield name, t
+
+    def buffers(self, recurse: bool = True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    # ------------------------------------------------------------------ modes and state
+
+    def train(self, mode: bool = True):
+        """Training mode (Dropout drops, BatchNorm uses batch statistics) for every submodule."""
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self):
+        """Evaluation mode: ``train(False)``."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True):
+        """Set ``requires_grad`` of every parameter; ``requires_grad_(False)`` freezes them."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop (or zero in place, with ``set_to_none=False``) every parameter's gradient."""
+        for p in self.parameters():
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad = Tensor._from_array(backend.array_module(p.grad.data).zeros_like(
+                    p.grad.data))
+
+    def num_parameters(self, trainable_only: bool = True) -> int:
+        """Number of parameter elements (only those with requires_grad, by default)."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    def to(self, device=None, dtype=None):
+        """Move (and/or cast) parameters and buffers in place; the Parameter objects stay the
+        same, so an optimizer built earlier keeps updating them. Only floating-point tensors
+        are cast by ``dtype``. Returns self."""
+        if device is not None:
+            device = backend.normalize_device(device)
+            if device == backend.GPU:
+                backend.require_gpu()
+        if dtype is not None:
+            dtype = backend.check_dtype(dtype)
+            if dtype.kind != "f":
+                raise TypeError(f"Module.to: dtype must be a floating-point type, got {dtype}")
+        for _, _, t in self._unique_state():
+            _move_in_place(t, device, dtype)
+            if t.grad is not None:
+                _move_in_place(t.grad, device, dtype)
+        return self
+
+    def _unique_state(self):
+        seen = set()
+        for kind, name, t in self._named_state():
+            if id(t) not in seen:
+                seen.add(id(t))
+                yield kind, name, t
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def gpu(self):
+        return self.to("gpu")
+
+    cuda = gpu
+
+    def double(self):
+        """Cast floating-point parameters and buffers to float64 in place."""
+        return self.to(dtype=backend.float64)
+
+    def float(self):
+        """Cast floating-point parameters and buffers to float32 in place."""
+        return self.to(dtype=backend.float32)
+
+    def state_dict(self) -> OrderedDict:
+        """Parameters and persistent buffers by dotted name, as detached Tensors that share
+        memory with the module (copy them if you need a snapshot that training will not
+        change)."""
+        out = OrderedDict()
+        for kind, name, t in self._named_state():
+            if kind in ("param", "buffer"):
+                out[name] = Tensor._from_array(t.data)
+        return out
+
+    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
+        """Copy values into the parameters and buffers, in place and onto their device.
+
+        ``state_dict`` maps dotted names to Tensors or arrays. A value whose shape or dtype
+        differs from the module's raises, naming the key and both shapes (dtypes). With
+        ``strict`` (the default) missing or unexpected keys raise too, listing all of them;
+        otherwise they are returned as ``(missing_keys, unexpected_keys)``.
+        """
+        if not hasattr(state_dict, "keys"):
+            raise TypeError(f"load_state_dict: expected a dict, got {type(state_dict).__name__}")
+        own = OrderedDict(
+            (name, t) for kind, name, t in self._named_state() if kind in ("param", "buffer")
+        )
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        name = type(self).__name__
+        if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append("missing key(s): " + ", ".join(repr(k) for k in missing))
+            if unexpected:
+                parts.append("unexpected key(s): " + ", ".join(repr(k) for k in unexpected))
+            raise KeyError(f"error loading state_dict into {name}: " + "; ".join(parts))
+        updates = []
+        for key, target in own.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            array = value.data if isinstance(value, Tensor) else value
+            if not hasattr(array, "shape"):
+                array = backend.host_array(array)
+            if tuple(array.shape) != target.shape:
+                raise ValueError(
+                    f"error loading state_dict into {name}: size mismatch for '{key}': the "
+                    f"checkpoint has shape {tuple(array.shape)}, the model has {target.shape}"
+                )
+            if array.dtype != target.dtype:
+                raise TypeError(
+                    f"error loading state_dict into {name}: dtype mismatch for '{key}': the "
+                    f"checkpoint has {array.dtype}, the model has {target.dtype} "
+                    "(convert the model with .to(dtype=...) or the checkpoint first)"
+                )
+            updates.append((target, array))
+        # every check passed: now copy, so a failed load leaves the module unchanged
+        with no_grad():
+            for target, array in updates:
+                target.data[...] = backend.to_device(array, target.device)
+        return IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------------ display
+
+    def extra_repr(self) -> str:
+        """The text inside this module's parentheses in ``repr`` (layers override it)."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        for name, child in self.named_children():
+            child_text = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {child_text}")
+        extra = self.extra_repr()
+        if not lines:
+            return f"{type(self).__name__}({extra})"
+        head = f"{type(self).__name__}(" + (f"\n  {extra}" if extra else "")
+        return head + "\n" + "\n".join(lines) + "\n)"
+
+    def summary(self, input_shape, **kwargs):
+        """Print a layer table for one input of ``input_shape``; see ``tinygrad_cnn.summary``."""
+        from tinygrad_cnn.summary import summary  # noqa: PLC0415 - summary builds on nn
+
+        return summary(self, input_shape, **kwargs)
+
+
+def _move_in_place(t: Tensor, device, dtype) -> None:
+    data = t.data
+    if device is not None and backend.device_of(data) != device:
+        data = backend.to_device(data, device)
+    if dtype is not None and data.dtype.kind == "f" and data.dtype != dtype:
+        data = data.astype(dtype)
+    t.data = data
+
+
+# ---------------------------------------------------------------------- containers
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder layer); accepts and ignores any arguments."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x):
+        return x
+
+
+class _Container(Module):
+    """Shared storage of Sequential / ModuleList / ModuleDict: an ordered name -> module dict."""
+
+    def __init__(self):
+        super().__init__()
+        object.__setattr__(self, "_modules", OrderedDict())
+
+    def _members(self):
+        return list(self._modules.items()) + super()._members()
+
+    def _check(self, module, where: str) -> Module:
+        if not isinstance(module, Module):
+            raise TypeError(
+                f"{type(self).__name__}{where}: expected an nn.Module, got {type(module).__name__}"
+            )
+        return module
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+
+class Sequential(_Container):
+    """Modules applied in order: ``Sequential(m0, m1, ...)`` or ``Sequential(OrderedDict(...))``
+    (named children). Supports ``seq[i]``, ``seq[a:b]`` (a Sequential), ``len``, iteration,
+    ``append``."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], (dict, OrderedDict)):
+            for key, module in modules[0].items():
+                self._modules[str(key)] = self._check(module, f"[{key!r}]")
+        else:
+            for i, module in enumerate(modules):
+                self._modules[str(i)] = self._check(module, f" argument {i}")
+
+    def forward(self, x):
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def __getitem__(self, index):
+        items = list(self._modules.items())
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(items[index]))
+        try:
+            return items[index][1]
+        except IndexError:
+            raise IndexError(
+                f"Sequential index {index} is out of range for {len(items)} modules"
+            ) from None
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        key = list(self._modules)[index]
+        self._modules[key] = self._check(module, f"[{index}]")
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module: Module):
+        """Add ``module`` at the end (named by its position)."""
+        self._modules[str(len(self._modules))] = self._check(module, ".append")
+        return self
+
+    def extend(self, modules):
+        for module in modules:
+            self.append(module)
+        return self
+
+
+class ModuleList(_Container):
+    """A list of modules whose parameters the parent module sees (no forward of its own)."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def _renumber(self, modules) -> None:
+        self._modules.clear()
+        for i, module in enumerate(modules):
+            self._modules[str(i)] = module
+
+    def __getitem__(self, index):
+        values = list(self._modules.values())
+        if isinstance(index, slice):
+            return ModuleList(values[index])
+        try:
+            return values[index]
+        except IndexError:
+            raise IndexError(
+                f"ModuleList index {index} is out of range for {len(values)} modules"
+            ) from None
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        values = list(self._modules.values())
+        values[index] = self._check(module, f"[{index}]")
+        self._renumber(values)
+
+    def __delitem__(self, index) -> None:
+        values = list(self._modules.values())
+        del values[index]
+        self._renumber(values)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module: Module):
+        self._modules[str(len(self._modules))] = self._check(module, ".append")
+        return self
+
+    def extend(self, modules):
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        values = list(self._modules.values())
+        values.insert(index, self._check(module, ".insert"))
+        self._renumber(values)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleList has no forward(); iterate over it in your forward")
+
+
+class ModuleDict(_Container):
+    """A dict of modules (string keys, insertion order) whose parameters the parent sees."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        try:
+            return self._modules[key]
+        except KeyError:
+            raise KeyError(
+                f"ModuleDict has no key {key!r}; keys are {list(self._modules)}"
+            ) from None
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        if not isinstance(key, str) or "." in key or not key:
+            raise KeyError(f"ModuleDict keys must be non-empty strings without '.', got {key!r}")
+        self._modules[key] = self._check(module, f"[{key!r}]")
+
+    def __delitem__(self, key: str) -> None:
+        del self._modules[key]
+
+    def __contains__(self, key) -> bool:
+        return key in self._modules
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
+
+    def pop(self, key: str) -> Module:
+        return self._modules.pop(key)
+
+    def update(self, modules) -> None:
+        items = modules.items() if hasattr(modules, "items") else modules
+        for key, module in items:
+            self[key] = module
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleDict has no forward(); index it in your forward")

@@ -1,0 +1,89 @@
+"""Batch normalization and dropout, written with Tensor ops (so twice differentiable)."""
+
+from __future__ import annotations
+
+from tinygrad_cnn import backend
+from tinygrad_cnn.ops import elementwise, reduction
+from tinygrad_cnn.ops import shape as shape_ops
+from tinygrad_cnn.tensor import Tensor
+
+# Shapes: N batch, C channels (features), then any spatial dims (L, or H and W).
+
+
+def _per_channel(t: Tensor, ndim: int) -> Tensor:
+    """(C,) -> (1, C, 1, ...) so it broadcasts against an (N, C, ...) input."""
+    return shape_ops.reshape(t, (1, t.shape[0]) + (1,) * (ndim - 2))
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """y = (x - mean) / sqrt(var + eps) * weight + bias, per channel (dim 1).
+
+    input (N, C, *); running_mean, running_var, weight, bias (C,) or None.
+    ``training`` (or no running statistics): mean and biased var of the batch over every dim
+    but 1, and the running statistics, when given, are updated in place:
+    running = (1 - momentum) * running + momentum * batch_stat, with the unbiased variance.
+    Otherwise the running statistics normalize.
+    """
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input (N, C, ...), got shape {input.shape}")
+    channels = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != (channels,):
+            raise ValueError(
+                f"batch_norm: {name} has shape {t.shape} but the input {input.shape} has "
+                f"{channels} channels"
+            )
+    dims = (0,) + tuple(range(2, input.ndim))
+    use_batch = training or running_mean is None or running_var is None
+    if use_batch:
+        count = input.size // max(channels, 1)
+        if training and count <= 1:
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per channel when training, got input "
+                f"shape {input.shape}"
+            )
+        mean = reduction.mean(input, dims, keepdim=True)                       # (1, C, 1, ...)
+        centered = input - mean
+        var = reduction.mean(centered * centered, dims, keepdim=True)          # biased
+        if training and running_mean is not None and running_var is not None:
+            _update_running(running_mean, running_var, mean, var, count, momentum)
+        out = centered / elementwise.sqrt(var + eps)
+    else:
+        mean = _per_channel(running_mean.detach(), input.ndim)
+        var = _per_channel(running_var.detach(), input.ndim)
+        out = (input - mean) / elementwise.sqrt(var + eps)
+    if weight is not None:
+        out = out * _per_channel(weight, input.ndim)
+    if bias is not None:
+        out = out + _per_channel(bias, input.ndim)
+    return out
+
+
+def _update_running(running_mean, running_var, mean, var, count, momentum) -> None:
+    """In-place exponential average of the batch statistics (no graph is recorded)."""
+    m = float(momentum)
+    batch_mean = mean.data.reshape(-1).astype(running_mean.dtype, copy=False)
+    unbiased = var.data.reshape(-1) * (count / (count - 1))
+    running_mean.data[...] = (1 - m) * running_mean.data + m * batch_mean
+    running_var.data[...] = (1 - m) * running_var.data + m * unbiased.astype(running_var.dtype)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p) in training;
+    the identity otherwise. The mask comes from the library's seeded generator (manual_seed).
+    ``inplace`` is accepted for PyTorch compatibility; the result is always a new tensor."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: probability p must be between 0 and 1, got {p}")
+    if not training or p == 0.0:
+        return input
+    if input.dtype.kind != "f":
+        raise TypeError(f"dropout: needs a floating-point tensor, got {input.dtype}")
+    xp = backend.array_module(input.data)
+    if p == 1.0:
+        return input * Tensor._from_array(xp.zeros(input.shape, dtype=input.dtype))
+    draws = backend.generator(input.device).random(input.shape)          # uniform [0, 1)
+    mask = (draws >= p).astype(input.dtype) * input.dtype.type(1.0 / (1.0 - p))
+    return input * Tensor._from_array(mask)
