@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tinygrad_cnn.autograd.grad_mode import set_grad_enabled
+from tinygrad_cnn.backend import array_module
 
 
 def topological_order(roots: Sequence) -> list:
@@ -40,8 +41,8 @@ def _as_grad_tensor(grad, like, node, index):
     """Check one gradient returned by ``node.backward`` and return it as a Tensor like ``like``."""
     from tinygrad_cnn.tensor import Tensor
 
-    if not isinstance(grad, Tensor):
-        grad = Tensor._from_array(like.xp.asarray(grad))
+    if not isinstance(grad, Tensor):  # an array (either device) or a number
+        grad = Tensor._from_array(array_module(like.data).asarray(grad))
     if grad.shape != like.shape:
         raise RuntimeError(
             f"{type(node).__name__}.backward returned a gradient of shape {grad.shape} for "
