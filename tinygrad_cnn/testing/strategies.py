@@ -57,12 +57,16 @@ def float_arrays(draw, shape, dtype=np.float64, min_value: float = -3.0, max_val
             1 + rng.uniform(size=int(close.sum()))
         )
     if distinct and size > 1:
-        # replace the values by a shuffled evenly spaced grid: every gap is at least margin-wide
-        spread = max(max_value - min_value, margin * size)
+        # replace the values by a shuffled evenly spaced grid; with the jitter below every gap
+        # is at least half a grid step, so a step >= 4 * margin leaves gaps >= 2 * margin, and
+        # moving the (at most one) value within margin of an `avoid` point out to exactly margin
+        # away still leaves every gap >= margin
+        spread = max(max_value - min_value, 4 * margin * size)
         grid = min_value + spread * (np.arange(size) + 0.5) / size
         jitter = rng.uniform(-0.25, 0.25, size=size) * spread / size
         values = rng.permutation(grid + jitter)
         for point in avoid:
-            close = np.abs(values - point) < margin / 2
-            values[close] += margin / 2
+            offset = values - point
+            close = np.abs(offset) < margin
+            values[close] = point + np.where(offset[close] >= 0, margin, -margin)
     return values.reshape(shape).astype(dtype)
