@@ -1,0 +1,428 @@
+"""Layers: forward against NumPy references, float64 gradchecks of inputs AND parameters,
+train/eval behaviour, default initialisation, and the errors that name the layer."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import references_nn as ref
+import tinygrad_cnn as tc
+import tinygrad_cnn.nn.functional as F
+from tinygrad_cnn import nn
+from tinygrad_cnn.tensor import Tensor
+
+
+def functional_call(module, params, *args):
+    """Run ``module`` with its parameters replaced by the given tensors (test-only: bypasses
+    Module.__setattr__ so gradients flow to the tensors gradcheck perturbs)."""
+    saved = []
+    for name, value in params.items():
+        *path, attr = name.split(".")
+        owner = module
+        for part in path:
+            owner = owner[int(part)] if part.isdigit() else getattr(owner, part)
+        saved.append((owner, attr, getattr(owner, attr)))
+        object.__setattr__(owner, attr, value)
+    try:
+        return module(*args)
+    finally:
+        for owner, attr, value in saved:
+            object.__setattr__(owner, attr, value)
+
+
+def check_module(module, x, fast_mode=False, atol=1e-5):
+    """gradcheck of module(x) with respect to x and every parameter (float64)."""
+    module.double()
+    names = [n for n, _ in module.named_parameters()]
+    arrays = [p.numpy().copy() for _, p in module.named_parameters()]
+
+    def fn(x, *ps):
+        return functional_call(module, dict(zip(names, ps)), x)
+
+    return tc.gradcheck(fn, (x, *arrays), fast_mode=fast_mode, atol=atol, seed=0)
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+# ---------------------------------------------------------------------- Linear
+
+
+@given(seed=st.integers(0, 2**31), lead=st.sampled_from([(), (3,), (2, 3)]),
+       bias=st.booleans())
+def test_linear(seed, lead, bias):
+    rng = _rng(seed)
+    layer = nn.Linear(4, 3, bias=bias).double()
+    x = rng.normal(size=lead + (4,))
+    out = layer(Tensor(x))
+    b = layer.bias.numpy() if bias else None
+    np.testing.assert_allclose(out.numpy(), ref.linear(x, layer.weight.numpy(), b), rtol=1e-12)
+    assert check_module(layer, x)
+    w, bb = rng.normal(size=(3, 4)), rng.normal(size=3)
+    assert tc.gradcheck(lambda x, w, b: F.linear(x, w, b), (x, w, bb))
+    assert tc.gradgradcheck(lambda x, w, b: F.linear(x, w, b), (x, w, bb))
+
+
+def test_linear_errors_name_the_layer():
+    layer = nn.Linear(20, 5)
+    with pytest.raises(ValueError, match=r"Linear\(in_features=20, out_features=5, bias=True\): "
+                                         r"input has 19 features \(shape \(8, 19\)\)"):
+        layer(tc.zeros(8, 19))
+    with pytest.raises(ValueError, match=r"linear: input of shape \(2, 3\) has 3 features but "
+                                         r"weight of shape \(5, 20\) expects 20"):
+        F.linear(tc.zeros(2, 3), layer.weight)
+
+
+def test_default_init_matches_pytorch_rule():
+    tc.manual_seed(0)
+    layer = nn.Linear(300, 200)
+    bound = 1 / math.sqrt(300)
+    for p in (layer.weight, layer.bias):
+        v = p.numpy()
+        assert np.abs(v).max() <= bound
+        assert np.abs(v).max() > 0.95 * bound   # fills the whole range, not a narrower one
+    # U(-b, b) has variance b^2 / 3
+    assert abs(layer.weight.numpy().var() / (bound**2 / 3) - 1) < 0.03
+    conv = nn.Conv2d(8, 16, 3, groups=2)
+    fan_in = 4 * 3 * 3
+    assert np.abs(conv.weight.numpy()).max() <= 1 / math.sqrt(fan_in)
+    assert abs(conv.weight.numpy().var() / (1 / fan_in / 3) - 1) < 0.1
+    convt = nn.ConvTranspose2d(4, 6, 3)   # fan_in from weight dim 1: 6*3*3
+    assert np.abs(convt.bias.numpy()).max() <= 1 / math.sqrt(54)
+    assert convt.weight.shape == (4, 6, 3, 3)
+    tc.manual_seed(5)
+    a = nn.Linear(3, 2).weight.numpy().copy()
+    tc.manual_seed(5)
+    np.testing.assert_array_equal(a, nn.Linear(3, 2).weight.numpy())
+    assert layer.weight.dtype == np.float32
+    assert nn.Linear(2, 2, dtype="float64").weight.dtype == np.float64
+
+
+# ---------------------------------------------------------------------- convolution
+
+
+@given(seed=st.integers(0, 2**31), stride=st.sampled_from([1, 2, (2, 1)]),
+       padding=st.sampled_from([0, 1, (1, 0)]), dilation=st.sampled_from([1, 2]),
+       groups=st.sampled_from([1, 2]), bias=st.booleans())
+def test_conv2d_layer(seed, stride, padding, dilation, groups, bias):
+    rng = _rng(seed)
+    layer = nn.Conv2d(4, 2, (3, 2), stride=stride, padding=padding, dilation=dilation,
+                      groups=groups, bias=bias).double()
+    x = rng.normal(size=(2, 4, 6, 5))
+    pair = lambda v: (v, v) if isinstance(v, int) else v  # noqa: E731
+    b = layer.bias.numpy() if bias else None
+    expected = ref.conv2d(x, layer.weight.numpy(), b, pair(stride), pair(padding),
+                          pair(dilation), groups)
+    np.testing.assert_allclose(layer(Tensor(x)).numpy(), expected, rtol=1e-10, atol=1e-12)
+    assert check_module(layer, x, fast_mode=True)
+
+
+def test_conv2d_same_padding_and_repr():
+    layer = nn.Conv2d(3, 4, 4, padding="same").double()
+    x = _rng().normal(size=(1, 3, 5, 5))
+    out = layer(Tensor(x))
+    assert out.shape == (1, 4, 5, 5)
+    # PyTorch's 'same' for an even kernel: 1 row/column before, 2 after
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 2), (1, 2)))
+    np.testing.assert_allclose(out.numpy(), ref.conv2d(padded, layer.weight.numpy(),
+                                                       layer.bias.numpy()), rtol=1e-10)
+    assert repr(layer) == "Conv2d(3, 4, kernel_size=(4, 4), stride=(1, 1), padding='same')"
+    assert repr(nn.Conv2d(3, 16, 5, stride=2, padding=1, groups=1, bias=False)) == (
+        "Conv2d(3, 16, kernel_size=(5, 5), stride=(2, 2), padding=(1, 1), bias=False)")
+
+
+def test_conv2d_errors_name_the_layer():
+    layer = nn.Conv2d(3, 16, 3)
+    with pytest.raises(ValueError, match=r"Conv2d\(3, 16, kernel_size=\(3, 3\).*\): expected 3 "
+                                         r"input channels, got 1 \(input shape \(2, 1, 8, 8\)\)"):
+        layer(tc.zeros(2, 1, 8, 8))
+    with pytest.raises(ValueError, match=r"expected a 4-D input \(N, C, H, W\), got shape"):
+        layer(tc.zeros(3, 8, 8))
+    with pytest.raises(ValueError, match=r"output height would be 0 pixels.*floor\(\(2 \+ 2\*0 - "
+                                         r"1\*\(3-1\) - 1\) / 1\) \+ 1 = 0"):
+        layer(tc.zeros(1, 3, 2, 8))
+    with pytest.raises(ValueError, match="divisible by groups"):
+        nn.Conv2d(3, 4, 3, groups=2)
+    with pytest.raises(NotImplementedError, match="padding_mode"):
+        nn.Conv2d(3, 4, 3, padding_mode="reflect")
+
+
+@given(seed=st.integers(0, 2**31), stride=st.sampled_from([1, 2]), padding=st.sampled_from([0, 1]),
+       output_padding=st.sampled_from([0, 1]))
+def test_conv_transpose2d_layer(seed, stride, padding, output_padding):
+    if output_padding >= stride:
+        output_padding = 0
+    rng = _rng(seed)
+    layer = nn.ConvTranspose2d(3, 2, 3, stride=stride, padding=padding,
+                               output_padding=output_padding).double()
+    x = rng.normal(size=(2, 3, 4, 3))
+    expected = ref.conv_transpose2d(x, layer.weight.numpy(), layer.bias.numpy(),
+                                    (stride, stride), (padding, padding),
+                                    (output_padding, output_padding))
+    np.testing.assert_allclose(layer(Tensor(x)).numpy(), expected, rtol=1e-10, atol=1e-12)
+    assert check_module(layer, x, fast_mode=True)
+
+
+def test_conv_transpose2d_errors():
+    layer = nn.ConvTranspose2d(3, 2, 3, padding=2)
+    with pytest.raises(ValueError, match=r"ConvTranspose2d\(3, 2.*expected 3 input channels, "
+                                         r"got 2"):
+        layer(tc.zeros(1, 2, 4, 4))
+    with pytest.raises(ValueError,
+                       match=r"output height would be -1 pixels.*\(1 - 1\)\*1 - 2\*2.* = -1"):
+        layer(tc.zeros(1, 3, 1, 4))
+
+
+# ---------------------------------------------------------------------- pooling
+
+
+def _distinct(rng, shape):
+    return rng.permutation(np.arange(np.prod(shape), dtype=np.float64)).reshape(shape) * 0.1
+
+
+@given(seed=st.integers(0, 2**31), kernel=st.sampled_from([2, 3]),
+       stride=st.sampled_from([None, 1, 2]), padding=st.sampled_from([0, 1]))
+def test_pool_layers(seed, kernel, stride, padding):
+    rng = _rng(seed)
+    x = _distinct(rng, (2, 2, 6, 5)) - 1.5
+    s = kernel if stride is None else stride
+    m = nn.MaxPool2d(kernel, stride, padding)
+    np.testing.assert_allclose(
+        m(Tensor(x)).numpy(),
+        ref.pool2d(x, (kernel, kernel), (s, s), lambda w: w.max(-1), (padding, padding),
+                   -np.inf))
+    assert check_module(m, x)
+    a = nn.AvgPool2d(kernel, stride, padding)
+    np.testing.assert_allclose(
+        a(Tensor(x)).numpy(),
+        ref.pool2d(x, (kernel, kernel), (s, s), lambda w: w.mean(-1), (padding, padding)),
+        rtol=1e-12, atol=1e-14)
+    assert check_module(a, x)
+    positive = np.abs(x) + 0.5
+    lp = nn.LPPool2d(2, kernel, stride)
+    np.testing.assert_allclose(
+        lp(Tensor(positive)).numpy(),
+        ref.pool2d(positive, (kernel, kernel), (s, s), lambda w: np.sqrt((w**2).sum(-1))),
+        rtol=1e-12)
+    assert check_module(lp, positive)
+
+
+@pytest.mark.parametrize("out_hw", [(1, 1), (2, 3), (3, 2)])
+def test_adaptive_pools(out_hw):
+    # output sizes that divide the input: ops/pool.py does not support uneven bins
+    x = _distinct(_rng(1), (2, 3, 6, 6))
+    avg = nn.AdaptiveAvgPool2d(out_hw)
+    np.testing.assert_allclose(avg(Tensor(x)).numpy(),
+                               ref.adaptive_pool2d(x, out_hw, lambda w: w.mean(-1)), rtol=1e-12)
+    assert check_module(avg, x)
+    mx = nn.AdaptiveMaxPool2d(out_hw)
+    np.testing.assert_allclose(mx(Tensor(x)).numpy(),
+                               ref.adaptive_pool2d(x, out_hw, lambda w: w.max(-1)))
+    assert check_module(mx, x)
+
+
+def test_pool_errors_and_repr():
+    with pytest.raises(ValueError, match=r"MaxPool2d\(kernel_size=3.*output width would be 0 "
+                                         r"pixels.*floor\(\(2 \+ 2\*0 - 1\*\(3-1\) - 1\) / 3\)"):
+        nn.MaxPool2d(3)(tc.zeros(1, 1, 5, 2))
+    assert repr(nn.MaxPool2d(2)) == ("MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, "
+                                     "ceil_mode=False)")
+    assert repr(nn.AdaptiveAvgPool2d((1, 1))) == "AdaptiveAvgPool2d(output_size=(1, 1))"
+
+
+def test_flatten():
+    x = _rng().normal(size=(2, 3, 4, 5))
+    np.testing.assert_array_equal(nn.Flatten()(Tensor(x)).numpy(), x.reshape(2, -1))
+    np.testing.assert_array_equal(nn.Flatten(0, 1)(Tensor(x)).numpy(), x.reshape(6, 4, 5))
+    assert check_module(nn.Flatten(), x)
+
+
+# ---------------------------------------------------------------------- Dropout
+
+
+def test_dropout_scaling_and_eval_identity():
+    x = Tensor(np.ones((200, 250)))
+    layer = nn.Dropout(0.3)
+    out = layer(x).numpy()
+    kept = out != 0
+    np.testing.assert_allclose(out[kept], 1 / 0.7, rtol=1e-15)
+    # keep fraction 0.7 within ~6 sigma of Binomial(50000, 0.7)
+    assert abs(kept.mean() - 0.7) < 6 * math.sqrt(0.7 * 0.3 / kept.size)
+    assert abs(out.mean() - 1) < 0.02
+    layer.eval()
+    assert layer(x) is x
+    assert F.dropout(x, 0.3, training=False) is x
+    assert (nn.Dropout(1.0)(x).numpy() == 0).all()
+    assert nn.Dropout(0.0)(x) is x
+
+
+def test_dropout_reproducible_and_gradient():
+    x = _rng().normal(size=(4, 5))
+    tc.manual_seed(7)
+    a = F.dropout(Tensor(x), 0.5).numpy()
+    tc.manual_seed(7)
+    b = F.dropout(Tensor(x), 0.5).numpy()
+    np.testing.assert_array_equal(a, b)
+    c = F.dropout(Tensor(x), 0.5).numpy()
+    assert not np.array_equal(a, c)
+
+    def fn(x):
+        tc.manual_seed(11)  # the same mask at every evaluation
+        return F.dropout(x, 0.4)
+
+    assert tc.gradcheck(fn, (x,))
+    assert tc.gradgradcheck(fn, (x,))
+    with pytest.raises(ValueError, match="between 0 and 1, got 1.5"):
+        nn.Dropout(1.5)
+
+
+# ---------------------------------------------------------------------- BatchNorm
+
+
+@pytest.mark.parametrize("cls,shape", [(nn.BatchNorm1d, (6, 3)), (nn.BatchNorm1d, (4, 3, 5)),
+                                       (nn.BatchNorm2d, (4, 3, 2, 3))])
+def test_batchnorm_train_eval_and_running_stats(cls, shape):
+    rng = _rng(2)
+    bn = cls(3).double()
+    bn.weight.data[...] = rng.uniform(0.5, 2, size=3)
+    bn.bias.data[...] = rng.normal(size=3)
+    x = rng.normal(size=shape) * 2 + 1
+    y = bn(Tensor(x))
+    expected, mean, var = ref.batch_norm_train(x, bn.weight.numpy(), bn.bias.numpy(), 1e-5)
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(bn.running_mean.numpy(), 0.1 * mean, rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var.numpy(), 0.9 + 0.1 * var, rtol=1e-12)
+    assert bn.num_batches_tracked.item() == 1
+    bn(Tensor(x))
+    np.testing.assert_allclose(bn.running_mean.numpy(), 0.1 * mean + 0.9 * 0.1 * mean)
+    bn.eval()
+    y_eval = bn(Tensor(x))
+    np.testing.assert_allclose(
+        y_eval.numpy(),
+        ref.batch_norm_eval(x, bn.running_mean.numpy(), bn.running_var.numpy(),
+                            bn.weight.numpy(), bn.bias.numpy(), 1e-5), rtol=1e-10)
+    assert bn.num_batches_tracked.item() == 2   # eval leaves the statistics alone
+    assert check_module(bn, x)                  # eval: running stats are constants
+    bn.train()
+    assert check_module(bn, x)                  # train: gradients flow through batch stats
+
+
+def test_batchnorm_options():
+    x = _rng(3).normal(size=(5, 2, 3, 3))
+    bn = nn.BatchNorm2d(2, momentum=None).double()
+    bn(Tensor(x))
+    bn(Tensor(x * 3))
+    means = [ref.batch_norm_train(v, np.ones(2), np.zeros(2), 1e-5)[1] for v in (x, 3 * x)]
+    np.testing.assert_allclose(bn.running_mean.numpy(), (means[0] + means[1]) / 2, rtol=1e-12)
+    plain = nn.BatchNorm2d(2, affine=False, track_running_stats=False).double()
+    assert list(plain.parameters()) == [] and list(plain.state_dict()) == []
+    plain.eval()   # no running statistics: batch statistics even in eval
+    np.testing.assert_allclose(plain(Tensor(x)).numpy(),
+                               ref.batch_norm_train(x, np.ones(2), np.zeros(2), 1e-5)[0],
+                               rtol=1e-10, atol=1e-12)
+    assert tc.gradgradcheck(lambda x: F.batch_norm(x, None, None, training=True), (x[:3, :, :2],))
+    assert list(nn.BatchNorm2d(2).state_dict()) == [
+        "weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
+    assert repr(nn.BatchNorm2d(4)) == (
+        "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)")
+
+
+def test_batchnorm_errors():
+    with pytest.raises(ValueError, match=r"BatchNorm2d\(3.*\): expected 3 channels, got 4 "
+                                         r"\(input shape \(2, 4, 5, 5\)\)"):
+        nn.BatchNorm2d(3)(tc.zeros(2, 4, 5, 5))
+    with pytest.raises(ValueError, match=r"expected a 4-D input \(N, C, H, W\)"):
+        nn.BatchNorm2d(3)(tc.zeros(2, 3))
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        nn.BatchNorm1d(3)(tc.zeros(1, 3))
+
+
+# ---------------------------------------------------------------------- activations
+
+
+def test_erf_matches_math_erf():
+    xs = np.concatenate([np.linspace(-7, 7, 20001), np.logspace(-300, 1, 500),
+                         -np.logspace(-20, 0.8, 200), [0.0, 2.5, -2.5, 30.0]])
+    ours = F.erf(Tensor(xs)).numpy()
+    expected = np.array([math.erf(v) for v in xs])
+    np.testing.assert_allclose(ours, expected, rtol=2e-15, atol=1e-300)
+    assert np.abs(ours - expected).max() < 1e-14
+    assert F.erf(Tensor(xs.astype(np.float32))).dtype == np.float32
+    assert tc.gradcheck(F.erf, (np.array([-3.0, -0.7, 0.0, 0.4, 2.49, 2.51, 4.0]),))
+    assert tc.gradgradcheck(F.erf, (np.array([-1.3, 0.2, 2.6]),))
+
+
+@given(seed=st.integers(0, 2**31))
+def test_activation_layers(seed):
+    rng = _rng(seed)
+    x = rng.uniform(-4, 4, size=(3, 5))
+    x[np.abs(x) < 0.02] = 0.05          # off the kink at 0
+    cases = [
+        (nn.ReLU(), np.maximum(x, 0)),
+        (nn.LeakyReLU(0.2), np.where(x > 0, x, 0.2 * x)),
+        (nn.Sigmoid(), 1 / (1 + np.exp(-x))),
+        (nn.Tanh(), np.tanh(x)),
+        (nn.Softmax(dim=1), np.exp(x) / np.exp(x).sum(1, keepdims=True)),
+        (nn.LogSoftmax(dim=0), x - np.log(np.exp(x).sum(0, keepdims=True))),
+        (nn.GELU(), ref.gelu(x)),
+        (nn.GELU("tanh"), ref.gelu(x, "tanh")),
+    ]
+    for layer, expected in cases:
+        np.testing.assert_allclose(layer(Tensor(x)).numpy(), expected, rtol=1e-12, atol=1e-14)
+        assert check_module(layer, x)
+    for approximate in ("none", "tanh"):
+        assert tc.gradgradcheck(lambda v, a=approximate: F.gelu(v, a), (x[:1],))
+
+
+def test_activation_repr_and_errors():
+    assert repr(nn.ReLU()) == "ReLU()"
+    assert repr(nn.LeakyReLU()) == "LeakyReLU(negative_slope=0.01)"
+    assert repr(nn.GELU("tanh")) == "GELU(approximate='tanh')"
+    assert repr(nn.Softmax(dim=1)) == "Softmax(dim=1)"
+    with pytest.raises(ValueError, match="approximate must be"):
+        nn.GELU("fast")
+    with pytest.warns(UserWarning, match="no dim given"):
+        out = nn.Softmax()(Tensor(np.zeros((2, 3))))
+    np.testing.assert_allclose(out.numpy(), np.full((2, 3), 1 / 3))
+
+
+def test_softplus():
+    x = np.array([-800.0, -3.0, 0.0, 2.0, 30.0, 800.0])
+    out = F.softplus(Tensor(x)).numpy()
+    np.testing.assert_allclose(out, [0.0, math.log1p(math.exp(-3)), math.log(2),
+                                     math.log1p(math.exp(2)), 30.0, 800.0], rtol=1e-12)
+    assert tc.gradgradcheck(lambda v: F.softplus(v, beta=2.0), (np.array([-1.0, 0.3, 2.0]),))
+
+
+# ---------------------------------------------------------------------- a whole model
+
+
+def test_small_cnn_gradcheck_fast_mode():
+    tc.manual_seed(1)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.GELU(),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(12, 4), nn.Tanh(),
+                          nn.Linear(4, 2))
+    x = _distinct(_rng(4), (3, 2, 4, 4)) - 2.0
+    assert check_module(model, x, fast_mode=True)
+    # and a loss on top, second-order through the whole stack
+    model.eval()
+    target = Tensor(np.array([0, 1, 1]))
+    names = [n for n, _ in model.named_parameters()]
+    arrays = [p.numpy().copy() for p in model.parameters()]
+    assert tc.gradcheck(
+        lambda x, *ps: F.cross_entropy(functional_call(model, dict(zip(names, ps)), x), target),
+        (x, *arrays), fast_mode=True, seed=0)
+
+
+def test_layers_on_device(device):
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(),
+                          nn.Dropout(0.2), nn.Linear(8, 3)).to(device)
+    x = tc.randn(4, 1, 4, 4, device=device)
+    out = model(x)
+    assert out.shape == (4, 3) and out.device == tc.backend.normalize_device(device)
+    out.sum().backward()
+    assert all(p.grad is not None and p.grad.device == out.device for p in model.parameters())
