@@ -204,9 +204,18 @@ def test_no_grad_and_enable_grad_as_decorators():
     def train(t):
         return t * 2
 
-    assert not infer(x).requires_grad
+    @tc.no_grad
+    def bare(t):
+        return t * 2
+
+    @tc.enable_grad
+    def bare_enable(t):
+        return t * 2
+
+    assert not infer(x).requires_grad and not bare(x).requires_grad
+    assert bare.__name__ == "bare"
     with tc.no_grad():
-        assert train(x).requires_grad
+        assert train(x).requires_grad and bare_enable(x).requires_grad
     assert tc.is_grad_enabled()
 
 

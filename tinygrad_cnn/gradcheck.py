@@ -388,10 +388,11 @@ def gradgradcheck(fn, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: flo
             for _, s in layout
         ]
     else:
+        devices = [t.device for t in inputs if isinstance(t, Tensor)]
         grad_outputs = [
             Tensor._from_array(
-                (g.data if isinstance(g, Tensor) else backend.xp_for_device("cpu").asarray(g))
-                .astype(np.float64).copy(), requires_grad=True)
+                backend.to_device(g.data if isinstance(g, Tensor) else np.asarray(g), devices[0])
+                .astype(np.float64), requires_grad=True)
             for g in ([grad_outputs] if isinstance(grad_outputs, Tensor) else grad_outputs)
         ]
     n_inputs = len(inputs)

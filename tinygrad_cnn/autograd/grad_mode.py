@@ -36,14 +36,26 @@ class set_grad_enabled(contextlib.ContextDecorator):
 
 
 class no_grad(set_grad_enabled):
-    """Context manager and decorator: operations inside record no graph (inference, updates)."""
+    """Context manager and decorator (``@no_grad()`` or ``@no_grad``): operations inside record
+    no graph (inference, parameter updates)."""
 
-    def __init__(self):
+    def __new__(cls, func=None):
+        if func is not None:  # used bare as @no_grad
+            return cls()(func)
+        return super().__new__(cls)
+
+    def __init__(self, func=None):
         super().__init__(False)
 
 
 class enable_grad(set_grad_enabled):
-    """Context manager and decorator: record the graph again inside a ``no_grad`` block."""
+    """Context manager and decorator (``@enable_grad()`` or ``@enable_grad``): record the graph
+    again inside a ``no_grad`` block."""
 
-    def __init__(self):
+    def __new__(cls, func=None):
+        if func is not None:  # used bare as @enable_grad
+            return cls()(func)
+        return super().__new__(cls)
+
+    def __init__(self, func=None):
         super().__init__(True)
