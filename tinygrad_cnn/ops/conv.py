@@ -67,7 +67,8 @@ class Conv2d(Function):
         for start, stop in chunks:
             cols = windows.im2col(xp, x[start:stop], geo.h, geo.w)      # (C, KH, KW, n, OH, OW)
             y = xp.matmul(w_rows, cols.reshape(groups, w_rows.shape[2], -1))  # (G, Kg, n*L)
-            out[start:stop] = y.reshape(k, stop - start, geo.h.out, geo.w.out).transpose(1, 0, 2, 3)
+            windows.assign(out[start:stop],
+                           y.reshape(k, stop - start, geo.h.out, geo.w.out).transpose(1, 0, 2, 3))
         # keep the columns when they fit in one chunk: the weight gradient is one product with them
         keep = len(chunks) == 1 and ctx.needs_input_grad[1]
         ctx.save_for_backward(x, w, cols if keep else None)
@@ -99,12 +100,25 @@ class ConvTranspose2d(Function):
         c = w.shape[1] * groups
         ctx.geometry = geo
         ctx.save_for_backward(g, w)
-        w_cols = _group_weight(w, groups).transpose(0, 2, 1)            # (G, Cg*KH*KW, Kg)
-        out = xp.empty((n, c, geo.h.size, geo.w.size), dtype=xp.result_type(g, w))
-        for start, stop in windows.batch_chunks(n, _bytes_per_item(c, geo, g.itemsize)):
-            cols = xp.matmul(w_cols, _group_grad(xp, g[start:stop], groups))  # (G, CgKK, n*L)
-            cols = cols.reshape(c, geo.h.kernel, geo.w.kernel, stop - start, geo.h.out, geo.w.out)
-            out[start:stop] = windows.col2im(xp, cols, geo.h, geo.w)
+        kh, kw, cg = geo.h.kernel, geo.w.kernel, w.shape[1]
+        # per kernel offset (i, j): the (G, Cg, Kg) matrix that maps gradients to columns
+        w_taps = xp.ascontiguousarray(
+            w.reshape(groups, -1, cg, kh, kw).transpose(3, 4, 0, 2, 1))  # (KH, KW, G, Cg, Kg)
+        dtype = xp.result_type(g, w)
+        chunks = windows.batch_chunks(n, _bytes_per_item(c, geo, g.itemsize))
+        out = None if len(chunks) == 1 else xp.empty((n, c, geo.h.size, geo.w.size), dtype=dtype)
+        for start, stop in chunks:
+            g_rows = _group_grad(xp, g[start:stop], groups)              # (G, Kg, n*L)
+            cols_shape = (c, stop - start, geo.h.out, geo.w.out)
+
+            def tap_cols(i, j, g_rows=g_rows, cols_shape=cols_shape):
+                # one offset's columns at a time: (G, Cg, Kg) @ (G, Kg, n*L) -> (C, n, OH, OW)
+                return xp.matmul(w_taps[i, j], g_rows).reshape(cols_shape)
+
+            dx = windows.col2im_taps(xp, tap_cols, (stop - start, c), dtype, geo.h, geo.w)
+            if out is None:
+                return dx
+            out[start:stop] = dx
         return out
 
     @staticmethod

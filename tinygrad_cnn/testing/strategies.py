@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 try:
+    from hypothesis import assume
     from hypothesis import strategies as st
     from hypothesis.extra import numpy as hnp
 except ImportError as e:  # pragma: no cover - exercised only without the test extra
@@ -70,3 +71,109 @@ def float_arrays(draw, shape, dtype=np.float64, min_value: float = -3.0, max_val
             close = np.abs(offset) < margin
             values[close] = point + np.where(offset[close] >= 0, margin, -margin)
     return values.reshape(shape).astype(dtype)
+
+
+# ---------------------------------------------------------------------- convolution geometry
+
+
+@st.composite
+def conv2d_geometries(draw, max_batch: int = 2, max_channels: int = 4, max_size: int = 7,
+                      max_kernel: int = 3, max_stride: int = 3, max_dilation: int = 2,
+                      string_padding: bool = True, depthwise: bool = True):
+    """Valid arguments of ``conv2d``: a dict with input_shape (N, C_in, H, W), weight_shape
+    (C_out, C_in/groups, KH, KW), stride, padding, dilation and groups (all pairs or ints).
+
+    Covers non-square inputs and kernels, stride larger than the kernel, padding up to kernel-1
+    (symmetric, per-axis, asymmetric ((top, bottom), (left, right)), "valid", "same"), dilation,
+    groups and depthwise convolution; the kernel always fits the padded input.
+    """
+    kh, kw = draw(st.integers(1, max_kernel)), draw(st.integers(1, max_kernel))
+    dh, dw = draw(st.integers(1, max_dilation)), draw(st.integers(1, max_dilation))
+    sh, sw = draw(st.integers(1, max_stride)), draw(st.integers(1, max_stride))
+    kind = draw(st.sampled_from(["int", "pair", "asymmetric"]
+                                + (["valid", "same"] if string_padding else [])))
+    if kind == "int":
+        padding = draw(st.integers(0, min(kh, kw) - 1))
+        pads = ((padding, padding), (padding, padding))
+    elif kind == "pair":
+        padding = (draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1)))
+        pads = ((padding[0], padding[0]), (padding[1], padding[1]))
+    elif kind == "asymmetric":
+        pads = tuple((draw(st.integers(0, k - 1)), draw(st.integers(0, k - 1))) for k in (kh, kw))
+        padding = pads
+    else:
+        padding, pads = kind, ((0, 0), (0, 0))  # "same" only pads, so "valid"'s bound suffices
+    sizes = []
+    for k, d, (lo, hi) in zip((kh, kw), (dh, dw), pads, strict=True):
+        smallest = max(1, d * (k - 1) + 1 - lo - hi)
+        sizes.append(draw(st.integers(smallest, max(smallest, max_size))))
+    groups_kind = draw(st.sampled_from(["one", "two"] + (["depthwise"] if depthwise else [])))
+    if groups_kind == "one":
+        groups = 1
+        c_in, c_out = draw(st.integers(1, max_channels)), draw(st.integers(1, max_channels))
+    elif groups_kind == "two":
+        groups = 2
+        c_in = 2 * draw(st.integers(1, max(1, max_channels // 2)))
+        c_out = 2 * draw(st.integers(1, max(1, max_channels // 2)))
+    else:
+        groups = c_in = draw(st.integers(1, max_channels))
+        c_out = c_in * draw(st.integers(1, max(1, max_channels // c_in)))
+    n = draw(st.integers(1, max_batch))
+    return {
+        "input_shape": (n, c_in, sizes[0], sizes[1]),
+        "weight_shape": (c_out, c_in // groups, kh, kw),
+        "stride": (sh, sw) if sh != sw else sh,
+        "padding": padding,
+        "dilation": (dh, dw) if dh != dw else dh,
+        "groups": groups,
+    }
+
+
+@st.composite
+def pool_geometries(draw, kind: str = "max", max_batch: int = 2, max_channels: int = 3,
+                    max_size: int = 7, max_kernel: int = 3, max_stride: int = 3):
+    """Valid arguments of a pooling op: a dict with input_shape (N, C, H, W), kernel_size,
+    stride (None means the kernel size), padding (at most half the kernel), ceil_mode, and
+    dilation for kind="max" or count_include_pad for kind="avg" (kind="lp": no padding).
+
+    Every window holds at least one input element (none lies wholly in the padding).
+    """
+    kh, kw = draw(st.integers(1, max_kernel)), draw(st.integers(1, max_kernel))
+    stride = draw(st.one_of(st.none(), st.tuples(st.integers(1, max_stride),
+                                                 st.integers(1, max_stride))))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) if kind == "max" else (1, 1)
+    padding = ((0, 0) if kind == "lp"
+               else (draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2))))
+    ceil_mode = draw(st.booleans())
+    strides = stride or (kh, kw)
+    sizes = []
+    for k, d, p, s in zip((kh, kw), dilation, padding, strides, strict=True):
+        smallest = max(1, d * (k - 1) + 1 - 2 * p)
+        size = draw(st.integers(smallest, max(smallest, max_size)))
+        assume(_windows_touch_input(size, k, s, p, d, ceil_mode))  # rare: dilated, padded edges
+        sizes.append(size)
+    case = {
+        "input_shape": (draw(st.integers(1, max_batch)), draw(st.integers(1, max_channels)),
+                        sizes[0], sizes[1]),
+        "kernel_size": (kh, kw) if kh != kw else kh,
+        "stride": stride,
+        "padding": padding,
+        "ceil_mode": ceil_mode,
+    }
+    if kind == "max":
+        case["dilation"] = dilation
+    if kind == "avg":
+        case["count_include_pad"] = draw(st.booleans())
+    return case
+
+
+def _windows_touch_input(size, kernel, stride, pad, dilation, ceil_mode) -> bool:
+    """Every pooling window along one axis reads at least one input element."""
+    room = size + 2 * pad - dilation * (kernel - 1) - 1
+    if room < 0:
+        return False
+    out = (-(-room // stride) if ceil_mode else room // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return all(any(0 <= o * stride - pad + i * dilation < size for i in range(kernel))
+               for o in range(out))

@@ -1,0 +1,264 @@
+"""conv2d and conv_transpose2d: naive references, first and second derivatives, shapes, errors."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import tinygrad_cnn as tc
+import tinygrad_cnn.nn.functional as F
+from tests import references as ref
+from tinygrad_cnn.ops import windows
+from tinygrad_cnn.testing import strategies as tst
+
+# gradgradcheck differentiates the whole backward: keep those geometries a notch smaller
+SMALL = {"max_batch": 1, "max_channels": 4, "max_size": 5, "max_kernel": 3}
+# the device fixture is a plain string, so sharing it between examples is safe
+per_device = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _conv_args(case):
+    return {k: case[k] for k in ("stride", "padding", "dilation", "groups")}
+
+
+def _transpose_args(case):
+    """conv_transpose2d arguments of the conv geometry ``case`` (strings become numbers)."""
+    n, c, h, w = case["input_shape"]
+    kh, kw = case["weight_shape"][2:]
+    stride = windows.pair(case["stride"], "stride", "test")
+    dilation = windows.pair(case["dilation"], "dilation", "test")
+    pads = windows.resolve_padding(case["padding"], (h, w), (kh, kw), stride, dilation, "test")
+    return {"stride": stride, "padding": pads, "dilation": dilation, "groups": case["groups"]}
+
+
+@per_device
+@given(case=tst.conv2d_geometries(), data=st.data())
+def test_conv2d_matches_naive_reference(device, case, data):
+    x = data.draw(tst.float_arrays(case["input_shape"]))
+    w = data.draw(tst.float_arrays(case["weight_shape"]))
+    b = data.draw(tst.float_arrays((case["weight_shape"][0],)))
+    out = F.conv2d(tc.Tensor(x, device=device), tc.Tensor(w, device=device),
+                   tc.Tensor(b, device=device), **_conv_args(case))
+    expected = ref.conv2d(x, w, b, **_conv_args(case))
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.numpy(), expected, rtol=0, atol=1e-10)
+
+
+@given(case=tst.conv2d_geometries(max_size=6), data=st.data())
+def test_conv2d_gradcheck(case, data):
+    x = data.draw(tst.float_arrays(case["input_shape"]))
+    w = data.draw(tst.float_arrays(case["weight_shape"]))
+    b = data.draw(tst.float_arrays((case["weight_shape"][0],)))
+    assert tc.gradcheck(lambda x, w, b: F.conv2d(x, w, b, **_conv_args(case)), (x, w, b))
+
+
+@given(case=tst.conv2d_geometries(**SMALL), data=st.data())
+def test_conv2d_gradgradcheck(case, data):
+    x = data.draw(tst.float_arrays(case["input_shape"]))
+    w = data.draw(tst.float_arrays(case["weight_shape"]))
+    assert tc.gradgradcheck(lambda x, w: F.conv2d(x, w, **_conv_args(case)), (x, w))
+
+
+def _transpose_case(case, data):
+    """Input and weight of the conv_transpose2d that is ``case``'s conv2d input gradient."""
+    args = _transpose_args(case)
+    n, c, h, w = case["input_shape"]
+    out_h, out_w = F.conv2d(tc.zeros(case["input_shape"]), tc.zeros(case["weight_shape"]),
+                            **_conv_args(case)).shape[2:]
+    g = data.draw(tst.float_arrays((n, case["weight_shape"][0], out_h, out_w)))
+    wt = data.draw(tst.float_arrays(case["weight_shape"]))  # (C_in of the transpose, C_out/G, ..)
+    # output_padding recovers the rows that the forward's floor division dropped
+    extra = []
+    for size, out, k, s, d, (lo, hi) in zip((h, w), (out_h, out_w), case["weight_shape"][2:],
+                                           args["stride"], args["dilation"], args["padding"]):
+        extra.append(size - ((out - 1) * s - lo - hi + d * (k - 1) + 1))
+    return g, wt, args, tuple(extra)
+
+
+@per_device
+@given(case=tst.conv2d_geometries(), data=st.data())
+def test_conv_transpose2d_matches_naive_reference(device, case, data):
+    g, w, args, extra = _transpose_case(case, data)
+    if any(e >= max(s, d) for e, s, d in zip(extra, args["stride"], args["dilation"])):
+        extra = (0, 0)  # PyTorch forbids that much output_padding; the plain size still tests
+    b = data.draw(tst.float_arrays((w.shape[1] * args["groups"],)))
+    out = F.conv_transpose2d(tc.Tensor(g, device=device), tc.Tensor(w, device=device),
+                             tc.Tensor(b, device=device), output_padding=extra, **args)
+    expected = ref.conv_transpose2d(g, w, b, output_padding=extra, **args)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.numpy(), expected, rtol=0, atol=1e-10)
+
+
+@given(case=tst.conv2d_geometries(max_size=6), data=st.data())
+def test_conv_transpose2d_gradcheck(case, data):
+    g, w, args, _ = _transpose_case(case, data)
+    assert tc.gradcheck(lambda g, w: F.conv_transpose2d(g, w, **args), (g, w))
+
+
+@given(case=tst.conv2d_geometries(**SMALL), data=st.data())
+def test_conv_transpose2d_gradgradcheck(case, data):
+    g, w, args, _ = _transpose_case(case, data)
+    assert tc.gradgradcheck(lambda g, w: F.conv_transpose2d(g, w, **args), (g, w))
+
+
+@given(case=tst.conv2d_geometries(), data=st.data())
+def test_input_gradient_is_conv_transpose2d(case, data):
+    """conv2d's input gradient and conv_transpose2d are one and the same op."""
+    g, w, args, extra = _transpose_case(case, data)
+    x = tc.Tensor(np.zeros(case["input_shape"]), requires_grad=True)
+    F.conv2d(x, tc.Tensor(w), **_conv_args(case)).backward(tc.Tensor(g))
+    if all(e < max(s, d) for e, s, d in zip(extra, args["stride"], args["dilation"])):
+        direct = F.conv_transpose2d(tc.Tensor(g), tc.Tensor(w), output_padding=extra, **args)
+        np.testing.assert_allclose(x.grad.numpy(), direct.numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        x.grad.numpy(), ref.conv_transpose2d(g, w, output_padding=extra, **args), atol=1e-10)
+
+
+def test_chunked_batch_matches_one_chunk(monkeypatch):
+    """A budget smaller than one batch item's columns: one item per chunk, same numbers."""
+    rng = np.random.default_rng(1)
+    x, w, g = rng.standard_normal((5, 4, 6, 7)), rng.standard_normal((6, 2, 3, 2)), None
+    kwargs = {"stride": (2, 1), "padding": ((1, 0), (1, 1)), "dilation": (1, 2), "groups": 2}
+
+    def run():
+        xt, wt = tc.Tensor(x, requires_grad=True), tc.Tensor(w, requires_grad=True)
+        y = F.conv2d(xt, wt, **kwargs)
+        nonlocal g
+        g = rng.standard_normal(y.shape) if g is None else g
+        gx, gw = tc.grad(y, (xt, wt), tc.Tensor(g), create_graph=True)
+        ggx = tc.grad((gx * gx).sum() + (gw * gw).sum(), (xt, wt))
+        return [t.numpy() for t in (y, gx, gw, *ggx)]
+
+    whole = run()
+    monkeypatch.setattr(windows, "IM2COL_BUDGET_BYTES", 8)
+    assert len(windows.batch_chunks(5, 100)) == 5
+    for a, b in zip(run(), whole):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+
+
+# ---------------------------------------------------------------------- shapes
+
+
+@pytest.mark.parametrize("size, kernel, stride, padding, expected", [
+    (6, 3, 1, 0, 4),      # the article's 6x6 image and 3x3 kernel
+    (32, 5, 1, 0, 28),    # 32x32x3 with 5x5 filters, valid
+    (32, 3, 1, 0, 30),    # 3x3x3 filters, stride 1, no padding
+    (32, 5, 1, 2, 32),    # "same" padding (F-1)/2 keeps 32
+    (7, 3, 2, 1, 4),
+])
+def test_conv_output_size_article_examples(size, kernel, stride, padding, expected):
+    assert tc.nn.conv_output_size(size, kernel, stride, padding) == expected
+
+
+def test_article_shapes():
+    x = tc.zeros((1, 1, 6, 6))
+    assert F.conv2d(x, tc.zeros((1, 1, 3, 3))).shape == (1, 1, 4, 4)
+    image = tc.zeros((2, 3, 32, 32))
+    assert F.conv2d(image, tc.zeros((10, 3, 5, 5)), padding="valid").shape == (2, 10, 28, 28)
+    assert F.conv2d(image, tc.zeros((10, 3, 3, 3)), stride=1).shape == (2, 10, 30, 30)
+    assert F.conv2d(image, tc.zeros((10, 3, 5, 5)), padding="same").shape == (2, 10, 32, 32)
+    assert F.conv2d(image, tc.zeros((10, 3, 5, 5)), padding=2).shape == (2, 10, 32, 32)
+
+
+@pytest.mark.parametrize("kernel", [1, 2, 3, 4, (2, 5)])
+@pytest.mark.parametrize("dilation", [1, 2])
+def test_same_padding_keeps_size_for_odd_and_even_kernels(kernel, dilation):
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((1, 2, 9, 8)), rng.standard_normal((3, 2, kh, kw))
+    out = F.conv2d(tc.Tensor(x), tc.Tensor(w), padding="same", dilation=dilation)
+    assert out.shape == (1, 3, 9, 8)
+    # the extra padding of an even total goes at the bottom/right, as PyTorch and Keras do
+    total_h, total_w = dilation * (kh - 1), dilation * (kw - 1)
+    pads = ((total_h // 2, total_h - total_h // 2), (total_w // 2, total_w - total_w // 2))
+    np.testing.assert_allclose(out.numpy(), ref.conv2d(x, w, padding=pads, dilation=dilation),
+                               atol=1e-10)
+
+
+@pytest.mark.parametrize("size, stride", [(7, 2), (8, 2), (9, 3), (5, 4)])
+def test_same_padding_with_stride_follows_keras(size, stride):
+    out = F.conv2d(tc.zeros((1, 1, size, size)), tc.zeros((1, 1, 3, 3)), padding="same",
+                   stride=stride)
+    assert out.shape[2:] == (-(-size // stride),) * 2
+
+
+# ---------------------------------------------------------------------- errors
+
+
+def test_conv2d_errors_name_the_numbers():
+    x, w = tc.zeros((2, 4, 5, 5)), tc.zeros((6, 2, 3, 3))
+    with pytest.raises(ValueError, match=r"4-D input .* got shape \(4, 5, 5\)"):
+        F.conv2d(tc.zeros((4, 5, 5)), w)
+    with pytest.raises(ValueError, match=r"input has 4 channels but weight \(6, 2, 3, 3\) with "
+                                         r"groups=1 expects 2"):
+        F.conv2d(x, w)
+    with pytest.raises(ValueError, match="input channels 4 are not divisible by groups=3"):
+        F.conv2d(x, tc.zeros((6, 1, 3, 3)), groups=3)
+    with pytest.raises(ValueError, match=r"output channels 5 .* not divisible by groups=2"):
+        F.conv2d(x, tc.zeros((5, 2, 3, 3)), groups=2)
+    with pytest.raises(ValueError, match=r"kernel \(7, dilation 1, reaching 7\) is larger than "
+                                         r"the padded input height 5 .* would be -1"):
+        F.conv2d(x, tc.zeros((6, 2, 7, 3)), groups=2)
+    with pytest.raises(ValueError, match=r"\(3, dilation 3, reaching 7\) is larger than the "
+                                         r"padded input width 5 \+ padding 0\+0 = 5"):
+        F.conv2d(tc.zeros((2, 4, 9, 5)), tc.zeros((6, 2, 3, 3)), groups=2, dilation=(1, 3))
+    with pytest.raises(ValueError, match=r"padding must be non-negative, got -1"):
+        F.conv2d(x, w, groups=2, padding=-1)
+    with pytest.raises(ValueError, match=r"stride must be positive, got 0"):
+        F.conv2d(x, w, groups=2, stride=0)
+    with pytest.raises(ValueError, match=r"dilation must be positive, got \(1, -2\)"):
+        F.conv2d(x, w, groups=2, dilation=(1, -2))
+    with pytest.raises(ValueError, match="groups must be a positive int, got 0"):
+        F.conv2d(x, w, groups=0)
+    with pytest.raises(ValueError, match=r"padding must be an int, a pair, 'valid' or 'same', "
+                                         r"got 'full'"):
+        F.conv2d(x, w, groups=2, padding="full")
+    with pytest.raises(ValueError, match=r"bias must have shape \(6,\) .* got \(3,\)"):
+        F.conv2d(x, w, tc.zeros(3), groups=2)
+    with pytest.raises(TypeError, match="input is float32 but weight is float64"):
+        F.conv2d(x, w.double(), groups=2)
+
+
+def test_conv_transpose2d_errors_name_the_numbers():
+    x, w = tc.zeros((1, 4, 3, 3)), tc.zeros((4, 2, 3, 3))
+    with pytest.raises(ValueError, match=r"input has 3 channels but weight \(4, 2, 3, 3\) "
+                                         r"expects 4"):
+        F.conv_transpose2d(tc.zeros((1, 3, 3, 3)), w)
+    with pytest.raises(ValueError, match="padding='same' cannot keep the size"):
+        F.conv_transpose2d(x, w, padding="same")
+    with pytest.raises(ValueError, match="output_padding 2 must be >= 0 and smaller than the "
+                                         "stride 2 or the dilation 1"):
+        F.conv_transpose2d(x, w, stride=2, output_padding=2)
+    with pytest.raises(ValueError, match=r"output height .* = -3 is not positive"):
+        F.conv_transpose2d(tc.zeros((1, 4, 1, 3)), w, padding=(3, 0))
+
+
+# ---------------------------------------------------------------------- PyTorch cross-check
+
+
+@given(case=tst.conv2d_geometries(), data=st.data())
+def test_conv2d_and_its_gradients_match_pytorch(case, data):
+    torch = pytest.importorskip("torch")
+    x = data.draw(tst.float_arrays(case["input_shape"]))
+    w = data.draw(tst.float_arrays(case["weight_shape"]))
+    args = _conv_args(case)
+    padding = args["padding"]
+    leaf = torch.tensor(x, requires_grad=True)
+    torch_native = isinstance(padding, int) or (
+        isinstance(padding, tuple) and isinstance(padding[0], int)) or padding == "valid" or (
+        padding == "same" and args["stride"] == 1)
+    if torch_native:
+        tx, targs = leaf, args
+    else:  # PyTorch has no asymmetric padding and no "same" with stride > 1: pad first
+        pads = _transpose_args(case)["padding"]
+        tx, targs = torch.nn.functional.pad(leaf, (*pads[1], *pads[0])), {**args, "padding": 0}
+    tw = torch.tensor(w, requires_grad=True)
+    ty = torch.nn.functional.conv2d(tx, tw, **targs)
+    xt, wt = tc.Tensor(x, requires_grad=True), tc.Tensor(w, requires_grad=True)
+    y = F.conv2d(xt, wt, **args)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), atol=1e-10)
+    g = np.random.default_rng(0).standard_normal(y.shape)
+    ty.backward(torch.tensor(g))
+    y.backward(tc.Tensor(g))
+    np.testing.assert_allclose(wt.grad.numpy(), tw.grad.numpy(), atol=1e-10)
+    np.testing.assert_allclose(xt.grad.numpy(), leaf.grad.numpy(), atol=1e-10)
