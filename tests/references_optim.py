@@ -21,7 +21,7 @@ class SGD:
     def step(self, params, grads):
         self.t += 1
         out = []
-        for i, (theta, g) in enumerate(zip(params, grads)):
+        for i, (theta, g) in enumerate(zip(params, grads, strict=True)):
             g = -g if self.maximize else g
             if self.wd != 0:
                 g = g + self.wd * theta
@@ -45,7 +45,7 @@ class Adam:
         self.t += 1
         t = self.t
         out = []
-        for i, (theta, g) in enumerate(zip(params, grads)):
+        for i, (theta, g) in enumerate(zip(params, grads, strict=True)):
             g = -g if self.maximize else g
             if self.wd != 0:
                 if self.decoupled:
@@ -79,7 +79,7 @@ class RMSprop:
 
     def step(self, params, grads):
         out = []
-        for i, (theta, g) in enumerate(zip(params, grads)):
+        for i, (theta, g) in enumerate(zip(params, grads, strict=True)):
             g = -g if self.maximize else g
             if self.wd != 0:
                 g = g + self.wd * theta
@@ -110,7 +110,7 @@ class Adagrad:
     def step(self, params, grads):
         self.t += 1
         out = []
-        for i, (theta, g) in enumerate(zip(params, grads)):
+        for i, (theta, g) in enumerate(zip(params, grads, strict=True)):
             g = -g if self.maximize else g
             if self.wd != 0:
                 g = g + self.wd * theta

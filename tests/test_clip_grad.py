@@ -44,7 +44,7 @@ def test_clip_grad_norm_matches_numpy(norm_type, grads, max_norm):
     assert isinstance(total, tc.Tensor) and total.shape == ()
     np.testing.assert_allclose(total.item(), expected_total, rtol=1e-12)
     coef = min(1.0, max_norm / (expected_total + 1e-6))
-    for p, g in zip(params, grads):
+    for p, g in zip(params, grads, strict=True):
         np.testing.assert_allclose(p.grad.numpy(), g * coef, rtol=1e-12, atol=1e-15)
 
 
@@ -57,7 +57,7 @@ def test_clipped_norm_is_max_norm_and_small_grads_are_untouched():
     assert new_norm == pytest.approx(1.0, rel=1e-6)
     params = params_with_grads(grads)
     clip_grad_norm_(params, 100.0)
-    for p, g in zip(params, grads):
+    for p, g in zip(params, grads, strict=True):
         np.testing.assert_array_equal(p.grad.numpy(), g)
 
 
@@ -108,7 +108,7 @@ def test_clip_grad_value_matches_numpy(grads, clip):
     params = params_with_grads(grads)
     olds = [p.grad.data for p in params]
     clip_grad_value_(params, clip)
-    for p, g, old in zip(params, grads, olds):
+    for p, g, old in zip(params, grads, olds, strict=True):
         np.testing.assert_array_equal(p.grad.numpy(), np.clip(g, -clip, clip))
         np.testing.assert_array_equal(old, g)
 
@@ -131,13 +131,13 @@ def test_matches_pytorch(norm_type):
     params = params_with_grads(grads)
     total = clip_grad_norm_(params, 0.7, norm_type=norm_type)
     tparams = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
-    for tp, g in zip(tparams, grads):
+    for tp, g in zip(tparams, grads, strict=True):
         tp.grad = torch.tensor(g)
     ttotal = torch.nn.utils.clip_grad_norm_(tparams, 0.7, norm_type=norm_type)
     np.testing.assert_allclose(total.item(), ttotal.item(), rtol=1e-12)
-    for p, tp in zip(params, tparams):
+    for p, tp in zip(params, tparams, strict=True):
         np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-12, atol=1e-15)
     torch.nn.utils.clip_grad_value_(tparams, 0.05)
     clip_grad_value_(params, 0.05)
-    for p, tp in zip(params, tparams):
+    for p, tp in zip(params, tparams, strict=True):
         np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-12, atol=1e-15)

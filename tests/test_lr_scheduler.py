@@ -6,8 +6,8 @@ from bisect import bisect_right
 
 import numpy as np
 import pytest
-
 import references_optim as ref
+
 import tinygrad_cnn as tc
 from tinygrad_cnn import optim
 from tinygrad_cnn.optim import lr_scheduler as sched

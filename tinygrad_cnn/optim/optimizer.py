@@ -116,7 +116,7 @@ class Optimizer:
     # ------------------------------------------------------------------ step
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Forget every parameter's gradient: ``.grad = None``, or zeros with ``set_to_none=False``."""
+        """Forget every gradient: ``.grad = None``, or fresh zeros with ``set_to_none=False``."""
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -190,13 +190,13 @@ class Optimizer:
                 f"groups but this optimizer has {len(self.param_groups)}"
             )
         param_of = {}
-        for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
+        for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups, strict=True)):
             if len(saved["params"]) != len(group["params"]):
                 raise ValueError(
                     f"{name}.load_state_dict: saved group {i} has {len(saved['params'])} "
                     f"parameters but this optimizer's group {i} has {len(group['params'])}"
                 )
-            for index, p in zip(saved["params"], group["params"]):
+            for index, p in zip(saved["params"], group["params"], strict=True):
                 param_of[index] = p
         new_state = {}
         for index, entries in state_dict["state"].items():
@@ -209,7 +209,7 @@ class Optimizer:
             new_state[p] = {k: _restore(v, p, k, f"{name}.load_state_dict: state[{index}]")
                             for k, v in entries.items()}
         new_groups = []
-        for group, saved in zip(self.param_groups, saved_groups):
+        for group, saved in zip(self.param_groups, saved_groups, strict=True):
             options = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
             new_groups.append({**options, "params": group["params"]})
         self.state = new_state
