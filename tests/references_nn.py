@@ -70,7 +70,7 @@ def nll_loss(logp, target, weight=None, ignore_index=-100, reduction="mean"):
     c = logp.shape[1]
     weight = np.ones(c) if weight is None else weight
     losses, total_w = [], 0.0
-    for row, k in zip(rows, t):
+    for row, k in zip(rows, t, strict=False):
         if k == ignore_index:
             losses.append(0.0)
             continue
@@ -89,11 +89,12 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     weight = np.ones(c) if weight is None else weight
     if target.dtype.kind == "f":
         probs = _rows(target) * (1 - label_smoothing) + label_smoothing / c
-        losses = [-sum(weight[k] * p[k] * r[k] for k in range(c)) for r, p in zip(rows, probs)]
+        losses = [-sum(weight[k] * p[k] * r[k] for k in range(c))
+                  for r, p in zip(rows, probs, strict=True)]
         out = _reduce(losses, reduction)
         return out.reshape((logits.shape[0],) + logits.shape[2:]) if reduction == "none" else out
     losses, total_w = [], 0.0
-    for r, k in zip(rows, target.reshape(-1)):
+    for r, k in zip(rows, target.reshape(-1), strict=False):
         if k == ignore_index:
             losses.append(0.0)
             continue
@@ -109,18 +110,20 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
 
 
 def mse_loss(x, y, reduction="mean"):
-    out = _reduce([(a - b) ** 2 for a, b in zip(x.reshape(-1), y.reshape(-1))], reduction)
+    pairs = zip(x.reshape(-1), y.reshape(-1), strict=True)
+    out = _reduce([(a - b) ** 2 for a, b in pairs], reduction)
     return out.reshape(x.shape) if reduction == "none" else out
 
 
 def l1_loss(x, y, reduction="mean"):
-    out = _reduce([abs(a - b) for a, b in zip(x.reshape(-1), y.reshape(-1))], reduction)
+    pairs = zip(x.reshape(-1), y.reshape(-1), strict=True)
+    out = _reduce([abs(a - b) for a, b in pairs], reduction)
     return out.reshape(x.shape) if reduction == "none" else out
 
 
 def smooth_l1_loss(x, y, reduction="mean", beta=1.0):
     losses = []
-    for a, b in zip(x.reshape(-1), y.reshape(-1)):
+    for a, b in zip(x.reshape(-1), y.reshape(-1), strict=False):
         d = abs(a - b)
         losses.append(0.5 * d * d / beta if d < beta else d - 0.5 * beta)
     out = _reduce(losses, reduction)
@@ -130,7 +133,7 @@ def smooth_l1_loss(x, y, reduction="mean", beta=1.0):
 def binary_cross_entropy(p, t, weight=None, reduction="mean"):
     weight = np.ones_like(p) if weight is None else np.broadcast_to(weight, p.shape)
     losses = []
-    for a, b, w in zip(p.reshape(-1), t.reshape(-1), weight.reshape(-1)):
+    for a, b, w in zip(p.reshape(-1), t.reshape(-1), weight.reshape(-1), strict=False):
         log_a = max(math.log(a), -100) if a > 0 else -100
         log_1a = max(math.log(1 - a), -100) if a < 1 else -100
         losses.append(-w * (b * log_a + (1 - b) * log_1a))
@@ -139,7 +142,7 @@ def binary_cross_entropy(p, t, weight=None, reduction="mean"):
 
 
 def binary_cross_entropy_with_logits(x, t, weight=None, reduction="mean", pos_weight=None):
-    """-w [pw t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))], via log sigmoid(x) = -softplus(-x)."""
+    """-w [pw t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))]; log sigmoid(x) = -softplus(-x)."""
     weight = np.ones_like(x) if weight is None else np.broadcast_to(weight, x.shape)
     pw = np.ones_like(x) if pos_weight is None else np.broadcast_to(pos_weight, x.shape)
 
@@ -148,7 +151,7 @@ def binary_cross_entropy_with_logits(x, t, weight=None, reduction="mean", pos_we
 
     losses = [-w * (q * b * log_sigmoid(a) + (1 - b) * log_sigmoid(-a))
               for a, b, w, q in zip(x.reshape(-1), t.reshape(-1), weight.reshape(-1),
-                                    pw.reshape(-1))]
+                                    pw.reshape(-1), strict=False)]
     out = _reduce(losses, reduction)
     return out.reshape(x.shape) if reduction == "none" else out
 

@@ -5,10 +5,10 @@ import math
 
 import numpy as np
 import pytest
+import references_nn as ref
 from hypothesis import given
 from hypothesis import strategies as st
 
-import references_nn as ref
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn import nn
@@ -40,7 +40,7 @@ def check_module(module, x, fast_mode=False, atol=1e-5):
     arrays = [p.numpy().copy() for _, p in module.named_parameters()]
 
     def fn(x, *ps):
-        return functional_call(module, dict(zip(names, ps)), x)
+        return functional_call(module, dict(zip(names, ps, strict=False)), x)
 
     return tc.gradcheck(fn, (x, *arrays), fast_mode=fast_mode, atol=atol, seed=0)
 
@@ -414,7 +414,8 @@ def test_small_cnn_gradcheck_fast_mode():
     names = [n for n, _ in model.named_parameters()]
     arrays = [p.numpy().copy() for p in model.parameters()]
     assert tc.gradcheck(
-        lambda x, *ps: F.cross_entropy(functional_call(model, dict(zip(names, ps)), x), target),
+        lambda x, *ps: F.cross_entropy(
+            functional_call(model, dict(zip(names, ps, strict=True)), x), target),
         (x, *arrays), fast_mode=True, seed=0)
 
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import references_nn as ref
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -9,8 +10,6 @@ import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn import nn
 from tinygrad_cnn.tensor import Tensor
-
-import references_nn as ref
 
 REDUCTIONS = ["mean", "sum", "none"]
 

@@ -47,7 +47,7 @@ def _check_output_size(layer: Module, x: Tensor, kernel, stride, padding, dilati
     """Raise, naming the layer and showing the formula with its numbers, when the output
     would have <= 0 rows or columns."""
     for axis, size, k, s, p, d in zip(("height", "width"), x.shape[-2:], kernel, stride, padding,
-                                      dilation):
+                                      dilation, strict=False):
         out = conv_output_size(size, k, s, p, d)
         if out <= 0:
             raise ValueError(
@@ -211,7 +211,7 @@ class ConvTranspose2d(_ConvNd):
         _check_channels(self, x, self.in_channels)
         for axis, size, k, s, p, d, e in zip(("height", "width"), x.shape[2:], self.kernel_size,
                                              self.stride, self.padding, self.dilation,
-                                             self.output_padding):
+                                             self.output_padding, strict=False):
             out = (size - 1) * s - 2 * p + d * (k - 1) + e + 1
             if out <= 0:
                 raise ValueError(

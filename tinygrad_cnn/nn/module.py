@@ -99,7 +99,8 @@ class Module:
                 f"called: call super().__init__() first in {type(self).__name__}.__init__"
             )
         current = self.__dict__.get(name)
-        if isinstance(current, Parameter) and value is not None and not isinstance(value, Parameter):
+        if (isinstance(current, Parameter) and value is not None
+                and not isinstance(value, Parameter)):
             raise TypeError(
                 f"cannot assign a {type(value).__name__} to parameter '{name}' of "
                 f"{type(self).__name__}: expected an nn.Parameter or None"
@@ -123,7 +124,9 @@ class Module:
         if isinstance(self.__dict__.get(name), (Parameter, Module)):
             raise KeyError(f"attribute '{name}' already exists and is not a buffer")
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"buffer '{name}' must be a Tensor or None, got {type(tensor).__name__}")
+            raise TypeError(
+                f"buffer '{name}' must be a Tensor or None, got {type(tensor).__name__}"
+            )
         if name not in self._buffer_names:
             self._buffer_names.append(name)
         if persistent:
