@@ -1,6 +1,8 @@
 """gradcheck / gradgradcheck: they pass on right gradients and report wrong ones usefully."""
 
+import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -167,3 +169,18 @@ def test_gradcheck_error_attributes_for_full_mode_without_raise():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # float64 inputs: no warning
         assert tc.gradcheck(WrongSquare.apply, (X,), raise_exception=False) is False
+
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+@pytest.mark.parametrize("name", ["gradcheck.md", "custom_ops.md", "architecture.md"])
+def test_docs_examples_run_and_show_their_real_output(name, capsys):
+    text = (DOCS / name).read_text()
+    code = "\n".join(re.findall(r"```python\n(.*?)```", text, re.S))
+    exec(compile(code, str(DOCS / name), "exec"), {"__name__": "docs_example"})
+    if name == "gradcheck.md":  # the reports printed in the page are the ones the code prints
+        printed = capsys.readouterr().out.splitlines()
+        assert len(printed) >= 8
+        for line in printed:
+            assert line in text, line
