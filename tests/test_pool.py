@@ -1,0 +1,281 @@
+"""Pooling: naive references, first and second derivatives, PyTorch's tie and zero rules, errors."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import tinygrad_cnn as tc
+import tinygrad_cnn.nn.functional as F
+from tests import references as ref
+from tinygrad_cnn.testing import strategies as tst
+
+per_device = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+SMALL = {"max_batch": 1, "max_channels": 2, "max_size": 5}
+
+
+def _args(case):
+    return {k: v for k, v in case.items() if k != "input_shape"}
+
+
+# ---------------------------------------------------------------------- max pooling
+
+
+@per_device
+@given(case=tst.pool_geometries("max"), data=st.data())
+def test_max_pool2d_matches_naive_reference(device, case, data):
+    x = data.draw(tst.float_arrays(case["input_shape"], distinct=True))
+    out, idx = F.max_pool2d(tc.Tensor(x, device=device), return_indices=True, **_args(case))
+    expected, expected_idx = ref.max_pool2d(x, **_args(case))
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.numpy(), expected, rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(idx.numpy(), expected_idx)
+    assert idx.dtype == np.int64
+
+
+@given(case=tst.pool_geometries("max"), data=st.data())
+def test_max_pool2d_gradcheck(case, data):
+    x = data.draw(tst.float_arrays(case["input_shape"], distinct=True))
+    assert tc.gradcheck(lambda x: F.max_pool2d(x, **_args(case)), (x,))
+
+
+@given(case=tst.pool_geometries("max", **SMALL), data=st.data())
+def test_max_pool2d_gradgradcheck(case, data):
+    x = data.draw(tst.float_arrays(case["input_shape"], distinct=True))
+    assert tc.gradgradcheck(lambda x: F.max_pool2d(x, **_args(case)), (x,))
+
+
+def test_max_pool2d_gradient_goes_to_the_first_maximum():
+    x = np.array([[[[1.0, 5.0, 5.0, 0.0],
+                    [5.0, 2.0, 3.0, 5.0],
+                    [7.0, 7.0, 0.0, 0.0],
+                    [7.0, 7.0, 0.0, 0.0]]]])
+    xt = tc.Tensor(x, requires_grad=True)
+    out, idx = F.max_pool2d(xt, 2, return_indices=True)
+    out.backward(tc.Tensor(np.array([[[[1.0, 2.0], [3.0, 4.0]]]])))
+    np.testing.assert_array_equal(idx.numpy(), [[[[1, 2], [8, 10]]]])
+    np.testing.assert_array_equal(xt.grad.numpy(), [[[[0, 1, 2, 0],
+                                                      [0, 0, 0, 0],
+                                                      [3, 0, 4, 0],
+                                                      [0, 0, 0, 0]]]])
+
+
+def test_max_pool2d_overlapping_windows_add_up():
+    """A maximum shared by overlapping windows receives every window's gradient."""
+    x = np.zeros((1, 1, 3, 3))
+    x[0, 0, 1, 1] = 9.0
+    xt = tc.Tensor(x, requires_grad=True)
+    out = F.max_pool2d(xt, 2, stride=1)
+    out.backward(tc.Tensor(np.array([[[[1.0, 2.0], [3.0, 4.0]]]])))
+    assert xt.grad.numpy()[0, 0, 1, 1] == 10.0
+    assert xt.grad.numpy().sum() == 10.0
+
+
+def test_max_pool2d_tiled_fast_path_and_float32():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 8, 6)).astype(np.float32)
+    out = F.max_pool2d(tc.Tensor(x), (2, 3))
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out.numpy(), x.reshape(2, 3, 4, 2, 2, 3).max(axis=(3, 5)))
+
+
+# ---------------------------------------------------------------------- average pooling
+
+
+@per_device
+@given(case=tst.pool_geometries("avg"), data=st.data())
+def test_avg_pool2d_matches_naive_reference(device, case, data):
+    x = data.draw(tst.float_arrays(case["input_shape"]))
+    out = F.avg_pool2d(tc.Tensor(x, device=device), **_args(case))
+    expected = ref.avg_pool2d(x, **_args(case))
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.numpy(), expected, rtol=0, atol=1e-10)
+
+
+@given(case=tst.pool_geometries("avg"), data=st.data())
+def test_avg_pool2d_gradcheck(case, data):
+    x = data.draw(tst.float_arrays(case["input_shape"]))
+    assert tc.gradcheck(lambda x: F.avg_pool2d(x, **_args(case)), (x,))
+
+
+@given(case=tst.pool_geometries("avg", **SMALL), data=st.data())
+def test_avg_pool2d_gradgradcheck(case, data):
+    x = data.draw(tst.float_arrays(case["input_shape"]))
+    assert tc.gradgradcheck(lambda x: F.avg_pool2d(x, **_args(case)), (x,))
+
+
+def test_avg_pool2d_divisor_override():
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    out = F.avg_pool2d(tc.Tensor(x), 2, divisor_override=3)
+    np.testing.assert_allclose(out.numpy(), ref.avg_pool2d(x, 2, divisor_override=3))
+    assert tc.gradgradcheck(lambda x: F.avg_pool2d(x, 3, 1, 1, divisor_override=2), (x,))
+
+
+# ---------------------------------------------------------------------- Lp pooling
+
+
+@per_device
+@given(case=tst.pool_geometries("lp"), p=st.sampled_from([1, 2, 3, 1.5]), data=st.data())
+def test_lp_pool2d_matches_naive_reference(device, case, p, data):
+    x = data.draw(tst.float_arrays(case["input_shape"], min_value=0.1, max_value=3.0))
+    args = {k: case[k] for k in ("kernel_size", "stride", "ceil_mode")}
+    out = F.lp_pool2d(tc.Tensor(x, device=device), p, **args)
+    expected = ref.lp_pool2d(x, p, **args)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12, atol=1e-10)
+
+
+@given(case=tst.pool_geometries("lp", **SMALL), p=st.sampled_from([2, 3]), data=st.data())
+def test_lp_pool2d_gradcheck_and_gradgradcheck(case, p, data):
+    # signed inputs: x**2 and x**3 are smooth everywhere
+    x = data.draw(tst.float_arrays(case["input_shape"], avoid=(0.0,), margin=0.1))
+    args = {k: case[k] for k in ("kernel_size", "stride", "ceil_mode")}
+    if p == 3:
+        x = np.abs(x)  # sums of cubes must stay positive for the cube root
+    assert tc.gradcheck(lambda x: F.lp_pool2d(x, p, **args), (x,))
+    assert tc.gradgradcheck(lambda x: F.lp_pool2d(x, p, **args), (x,))
+
+
+def test_lp_pool2d_all_zero_window_has_zero_finite_gradient():
+    x = np.ones((1, 1, 4, 4))
+    x[0, 0, :2, :2] = 0.0
+    xt = tc.Tensor(x, requires_grad=True)
+    out = F.lp_pool2d(xt, 2, 2)
+    assert out.numpy()[0, 0, 0, 0] == 0.0
+    (gx,) = tc.grad(out, (xt,), tc.Tensor(np.full(out.shape, 0.7)), create_graph=True)
+    assert np.isfinite(gx.numpy()).all()
+    np.testing.assert_array_equal(gx.numpy()[0, 0, :2, :2], 0.0)
+    np.testing.assert_allclose(gx.numpy()[0, 0, 2:, 2:], 0.7 * 1 / 2)  # x / ||window||
+    (ggx,) = tc.grad(gx.sum(), (xt,))
+    assert np.isfinite(ggx.numpy()).all()
+
+
+# ---------------------------------------------------------------------- adaptive pooling
+
+
+@st.composite
+def adaptive_cases(draw, divisible=False):
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    out_h, out_w = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    if divisible:
+        h, w = out_h * draw(st.integers(1, 3)), out_w * draw(st.integers(1, 3))
+    else:
+        h, w = draw(st.integers(out_h, 8)), draw(st.integers(out_w, 8))
+    size = draw(st.sampled_from([(out_h, out_w), (out_h, None)]))
+    return (n, c, h, w), size
+
+
+@given(case=adaptive_cases(), data=st.data())
+def test_adaptive_avg_pool2d(case, data):
+    shape, size = case
+    x = data.draw(tst.float_arrays(shape))
+    full_size = (size[0], shape[3] if size[1] is None else size[1])
+    out = F.adaptive_avg_pool2d(tc.Tensor(x), size)
+    np.testing.assert_allclose(out.numpy(), ref.adaptive_avg_pool2d(x, full_size), atol=1e-10)
+    assert tc.gradcheck(lambda x: F.adaptive_avg_pool2d(x, size), (x,))
+    assert tc.gradgradcheck(lambda x: F.adaptive_avg_pool2d(x, size), (x,), fast_mode=True)
+
+
+def test_global_average_pooling():
+    x = np.random.default_rng(0).standard_normal((2, 3, 5, 4))
+    np.testing.assert_allclose(F.adaptive_avg_pool2d(tc.Tensor(x), 1).numpy(),
+                               x.mean(axis=(2, 3), keepdims=True), atol=1e-12)
+
+
+@given(case=adaptive_cases(divisible=True), data=st.data())
+def test_adaptive_max_pool2d(case, data):
+    shape, size = case
+    x = data.draw(tst.float_arrays(shape, distinct=True))
+    full_size = (size[0], shape[3] if size[1] is None else size[1])
+    out, idx = F.adaptive_max_pool2d(tc.Tensor(x), size, return_indices=True)
+    np.testing.assert_allclose(out.numpy(), ref.adaptive_max_pool2d(x, full_size), atol=1e-10)
+    assert idx.shape == out.shape
+    assert tc.gradcheck(lambda x: F.adaptive_max_pool2d(x, size), (x,))
+
+
+# ---------------------------------------------------------------------- errors
+
+
+def test_pool_errors_name_the_numbers():
+    x = tc.zeros((1, 2, 5, 5))
+    with pytest.raises(ValueError, match=r"max_pool2d: expected a 4-D input .* got shape "
+                                         r"\(2, 5, 5\)"):
+        F.max_pool2d(tc.zeros((2, 5, 5)), 2)
+    with pytest.raises(ValueError, match="padding 2 is more than half the kernel size 3 "
+                                         r"\(at most 1\)"):
+        F.max_pool2d(x, 3, padding=2)
+    with pytest.raises(ValueError, match="padding 2 is more than half the kernel size 3"):
+        F.avg_pool2d(x, 3, padding=(0, 2))
+    with pytest.raises(ValueError, match=r"kernel \(6, dilation 1, reaching 6\) is larger than "
+                                         r"the padded input height 5"):
+        F.max_pool2d(x, (6, 2))
+    with pytest.raises(ValueError, match="stride must be positive, got 0"):
+        F.avg_pool2d(x, 2, stride=0)
+    with pytest.raises(ValueError, match=r"dilation must be positive, got \(0, 1\)"):
+        F.max_pool2d(x, 2, dilation=(0, 1))
+    with pytest.raises(ValueError, match="padding must be non-negative, got -1"):
+        F.max_pool2d(x, 2, padding=-1)
+    with pytest.raises(ValueError, match="norm_type must be a positive finite number, got 0"):
+        F.lp_pool2d(x, 0, 2)
+    with pytest.raises(TypeError, match="kernel_size must be an int or a pair of ints"):
+        F.max_pool2d(x, "2")
+    with pytest.raises(NotImplementedError, match="output size 2x3 must divide the input size "
+                                                  "5x5"):
+        F.adaptive_max_pool2d(x, (2, 3))
+    with pytest.raises(ValueError, match=r"output_size must be positive ints \(or None\), "
+                                         r"got \(0, 1\)"):
+        F.adaptive_avg_pool2d(x, (0, 1))
+    with pytest.raises(TypeError, match="avg_pool2d: expected floating-point input, got int64"):
+        F.avg_pool2d(tc.Tensor(np.zeros((1, 1, 2, 2), dtype=np.int64)), 2)
+
+
+# ---------------------------------------------------------------------- PyTorch cross-check
+
+
+@given(case=tst.pool_geometries("max"), data=st.data())
+def test_max_pool2d_matches_pytorch(case, data):
+    torch = pytest.importorskip("torch")
+    x = data.draw(tst.float_arrays(case["input_shape"], distinct=True))
+    args = _args(case)
+    targs = {**args, "stride": args["stride"] or args["kernel_size"]}
+    xt, tx = tc.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, idx = F.max_pool2d(xt, return_indices=True, **args)
+    tout, tidx = torch.nn.functional.max_pool2d(tx, return_indices=True, **targs)
+    np.testing.assert_array_equal(out.numpy(), tout.detach().numpy())
+    np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
+    g = np.random.default_rng(0).standard_normal(out.shape)
+    out.backward(tc.Tensor(g))
+    tout.backward(torch.tensor(g))
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), atol=1e-12)
+
+
+@given(case=tst.pool_geometries("avg"), data=st.data())
+def test_avg_pool2d_matches_pytorch(case, data):
+    torch = pytest.importorskip("torch")
+    x = data.draw(tst.float_arrays(case["input_shape"]))
+    args = _args(case)
+    targs = {**args, "stride": args["stride"] or args["kernel_size"]}
+    xt, tx = tc.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out = F.avg_pool2d(xt, **args)
+    tout = torch.nn.functional.avg_pool2d(tx, **targs)
+    np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), atol=1e-12)
+    g = np.random.default_rng(0).standard_normal(out.shape)
+    out.backward(tc.Tensor(g))
+    tout.backward(torch.tensor(g))
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), atol=1e-12)
+
+
+def test_lp_and_adaptive_pools_match_pytorch():
+    torch = pytest.importorskip("torch")
+    x = np.abs(np.random.default_rng(0).standard_normal((2, 3, 6, 7))) + 0.1
+    tx = torch.tensor(x)
+    np.testing.assert_allclose(F.lp_pool2d(tc.Tensor(x), 2, (2, 3), stride=(2, 1)).numpy(),
+                               torch.nn.functional.lp_pool2d(tx, 2, (2, 3), (2, 1)).numpy(),
+                               atol=1e-12)
+    for size in (1, (3, 2), (4, 5), (2, None)):
+        np.testing.assert_allclose(
+            F.adaptive_avg_pool2d(tc.Tensor(x), size).numpy(),
+            torch.nn.functional.adaptive_avg_pool2d(tx, size).numpy(), atol=1e-12)
+    np.testing.assert_array_equal(
+        F.adaptive_max_pool2d(tc.Tensor(x), (3, 7)).numpy(),
+        torch.nn.functional.adaptive_max_pool2d(tx, (3, 7)).numpy())
