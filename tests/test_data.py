@@ -229,6 +229,10 @@ def test_to_float_normalize_compose():
     scaled = ToFloat(1 / 255)(x)
     assert scaled.dtype == np.float32 and scaled.max() <= 1.0
     norm = Normalize.from_data(scaled)
+    np.testing.assert_allclose(norm.mean, scaled.mean(axis=(0, 2, 3)), rtol=1e-5)
+    np.testing.assert_allclose(norm.std, scaled.std(axis=(0, 2, 3)), rtol=1e-4)
+    chunked = Normalize.from_data(scaled, chunk=7)  # statistics summed over chunks agree
+    np.testing.assert_allclose(chunked.std, norm.std, rtol=1e-6)
     out = norm(scaled)
     np.testing.assert_allclose(out.mean(axis=(0, 2, 3)), 0, atol=1e-5)
     np.testing.assert_allclose(out.std(axis=(0, 2, 3)), 1, atol=1e-3)

@@ -80,13 +80,26 @@ class Normalize:
             raise ValueError(f"Normalize: std must be positive, got {self.std.tolist()}")
 
     @classmethod
-    def from_data(cls, images, eps: float = 1e-6) -> Normalize:
-        """Per-channel mean and std of images (N, C, H, W) (or a dataset / Subset of them)."""
-        images = _images_of(images)
-        if images.ndim != 4:
-            raise ValueError(f"Normalize.from_data expects images (N, C, H, W), got {images.shape}")
-        x = images.astype(np.float64)
-        return cls(x.mean(axis=(0, 2, 3)), x.std(axis=(0, 2, 3)) + eps)
+    def from_data(cls, data, eps: float = 1e-6, chunk: int = 4096) -> Normalize:
+        """Per-channel mean and std of images (N, C, H, W), or of a dataset's (transformed)
+        images, computed in chunks of ``chunk`` images with float64 sums."""
+        n = len(data)
+        if n == 0:
+            raise ValueError("Normalize.from_data: no images")
+        total = total_sq = None
+        count = 0
+        for start in range(0, n, chunk):  # a loop over chunks bounds the float64 copy's size
+            x = _images_of(data, np.arange(start, min(start + chunk, n)))
+            if x.ndim != 4:
+                raise ValueError(f"Normalize.from_data expects images (N, C, H, W), got {x.shape}")
+            x = x.astype(np.float64)
+            s, sq = x.sum(axis=(0, 2, 3)), np.square(x).sum(axis=(0, 2, 3))  # (C,)
+            total = s if total is None else total + s
+            total_sq = sq if total_sq is None else total_sq + sq
+            count += x.shape[0] * x.shape[2] * x.shape[3]
+        mean = total / count
+        std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
+        return cls(mean, std + eps)
 
     def __call__(self, x):
         x = _check_image(x, "Normalize")
@@ -101,13 +114,13 @@ class Normalize:
         return f"Normalize(mean={self.mean.tolist()}, std={self.std.tolist()})"
 
 
-def _images_of(data) -> np.ndarray:
-    """Images from an array, or from a dataset (its first field, transforms applied)."""
-    if hasattr(data, "__getitems__") and hasattr(data, "__len__"):
-        return np.asarray(data.__getitems__(np.arange(len(data)))[0])
-    if hasattr(data, "__getitem__") and hasattr(data, "__len__") and not hasattr(data, "shape"):
-        return np.stack([np.asarray(data[i][0]) for i in range(len(data))])
-    return np.asarray(data)
+def _images_of(data, indices) -> np.ndarray:
+    """Images at ``indices`` from an array, or from a dataset (its first field, transformed)."""
+    if hasattr(data, "shape"):
+        return np.asarray(data[indices])
+    if hasattr(data, "__getitems__"):
+        return np.asarray(data.__getitems__(indices)[0])
+    return np.stack([np.asarray(data[int(i)][0]) for i in indices])
 
 
 class Resize:
