@@ -104,5 +104,6 @@ from tinygrad_cnn.summary import summary
 from tinygrad_cnn import optim
 from tinygrad_cnn.serialization import CheckpointError, load, save
 # [data-train] data, train, models
+from tinygrad_cnn import data, models, train
 
 __version__ = "0.1.0"
