@@ -101,6 +101,6 @@ def getitem_grad(shape, index, upstream) -> np.ndarray:
     """The gradient of x[index]: a loop that adds each upstream value at its source position."""
     positions = np.arange(int(np.prod(shape))).reshape(shape)[index]
     out = np.zeros(int(np.prod(shape)))
-    for pos, g in zip(np.ravel(positions), np.ravel(upstream)):
+    for pos, g in zip(np.ravel(positions), np.ravel(upstream), strict=False):
         out[pos] += g
     return out.reshape(shape)

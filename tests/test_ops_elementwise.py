@@ -218,7 +218,7 @@ def test_broadcast_mismatch_names_both_shapes():
     with pytest.raises(ValueError, match=r"where: shapes \(2,\) and \(3,\) and \(3,\)"):
         tc.where(tc.ones(2) > 0, tc.ones(3), tc.ones(3))
     with pytest.raises(ValueError, match=r"less: shapes \(2,\) and \(3,\)"):
-        tc.ones(2) < tc.ones(3)
+        _ = tc.ones(2) < tc.ones(3)
 
 
 def test_clamp_bad_bounds():

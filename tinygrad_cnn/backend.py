@@ -209,7 +209,8 @@ def ndim_of(obj) -> int:
 
 
 def host_array(data, dtype=None) -> np.ndarray:
-    """Python data (numbers, nested lists) or a NumPy array as a NumPy array (no copy if possible)."""
+    """Python data (numbers, nested lists) or a NumPy array as a NumPy array (no copy if it is
+    one already)."""
     return np.asarray(data, dtype=dtype)
 
 
@@ -250,6 +251,11 @@ def to_device(array, device: str):
     if device == GPU:
         return require_gpu().asarray(array)
     return array.get()
+
+
+def as_strided(xp, array, shape, strides):
+    """A view of ``array`` with the given shape and byte strides (NumPy's or CuPy's as_strided)."""
+    return xp.lib.stride_tricks.as_strided(array, shape=shape, strides=strides)
 
 
 def scatter_add(xp, target, index, values) -> None:

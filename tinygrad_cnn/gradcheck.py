@@ -92,7 +92,9 @@ def _outputs(fn, inputs):
     outs = [out] if isinstance(out, Tensor) else list(out)
     for i, o in enumerate(outs):
         if not isinstance(o, Tensor):
-            raise TypeError(f"gradcheck: fn returned {type(o).__name__} as output {i}, not a Tensor")
+            raise TypeError(
+                f"gradcheck: fn returned {type(o).__name__} as output {i}, not a Tensor"
+            )
     return outs
 
 
@@ -104,7 +106,9 @@ def _flat_values(fn, inputs):
     """fn's floating outputs, evaluated without a graph, as one flat float64 NumPy vector."""
     with no_grad():
         outs = _outputs(fn, inputs)
-    parts = [backend.to_numpy(outs[i].data).astype(np.float64).ravel() for i in _differentiable(outs)]
+    parts = [
+        backend.to_numpy(outs[i].data).astype(np.float64).ravel() for i in _differentiable(outs)
+    ]
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
@@ -121,9 +125,9 @@ def _vjp(fn, inputs, diff, v_parts):
     """Analytic v^T J for each differentiated input, as flat NumPy vectors (zeros if unused)."""
     with enable_grad():
         outs = _outputs(fn, inputs)
-    wanted = [t for t, d in zip(inputs, diff) if d]
+    wanted = [t for t, d in zip(inputs, diff, strict=False) if d]
     roots, grads = [], []
-    for i, v in zip(_differentiable(outs), v_parts):
+    for i, v in zip(_differentiable(outs), v_parts, strict=False):
         if outs[i].requires_grad:
             xp = backend.array_module(outs[i].data)
             roots.append(outs[i])
@@ -133,7 +137,7 @@ def _vjp(fn, inputs, diff, v_parts):
     result = grad(roots, wanted, grads, allow_unused=True)
     return [
         np.zeros(t.size) if g is None else backend.to_numpy(g.data).astype(np.float64).ravel()
-        for g, t in zip(result, wanted)
+        for g, t in zip(result, wanted, strict=False)
     ]
 
 
@@ -270,7 +274,7 @@ def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float 
     v = rng.standard_normal(n_out)
     first = _vjp(fn, inputs, diff, split(v))
     second = _vjp(fn, inputs, diff, split(v))
-    for k, (a, b) in enumerate(zip(first, second)):
+    for k, (a, b) in enumerate(zip(first, second, strict=False)):
         worst = float(np.max(np.abs(a - b))) if a.size else 0.0
         if worst > nondet_tol:
             return _raise_or_false(
@@ -318,6 +322,19 @@ def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float 
     return True
 
 
+def _values_along(fn, inputs, t, step, v, steps):
+    """{s: v . f(x + s * step)} for each step size s, with t's data restored afterwards."""
+    original = t.data.copy()
+    values = {}
+    try:
+        for s in steps:
+            t.data[...] = original + s * step
+            values[s] = float(_flat_values(fn, inputs) @ v)
+    finally:
+        t.data[...] = original
+    return values
+
+
 def _fast_check(fn, inputs, diff_indices, split, vjp, v, rng, seed, eps, atol, rtol, shapes,
                 raise_exception):
     """Compare v^T J u with the directional finite difference along u, one input at a time."""
@@ -326,20 +343,8 @@ def _fast_check(fn, inputs, diff_indices, split, vjp, v, rng, seed, eps, atol, r
         u = rng.standard_normal(t.size)
         u /= max(np.linalg.norm(u), 1e-300)
         analytic = float(vjp[k] @ u)
-        original = t.data.copy()
-        xp = backend.array_module(t.data)
-        step = xp.asarray(u.reshape(t.shape))
-        values = {}
-
-        def along_u(steps):
-            try:
-                for s in steps:
-                    t.data[...] = original + s * step
-                    values[s] = float(_flat_values(fn, inputs) @ v)
-            finally:
-                t.data[...] = original
-
-        along_u((-eps, 0.0, eps))
+        step = backend.array_module(t.data).asarray(u.reshape(t.shape))
+        values = _values_along(fn, inputs, t, step, v, (-eps, 0.0, eps))
         numeric = (values[eps] - values[-eps]) / (2 * eps)
         if abs(analytic - numeric) <= atol + rtol * abs(numeric):
             continue
@@ -347,7 +352,7 @@ def _fast_check(fn, inputs, diff_indices, split, vjp, v, rng, seed, eps, atol, r
         left = (values[0.0] - values[-eps]) / eps
         kink = bool(_is_kink(np.array(left), np.array(right), atol, rtol))
         if not kink:  # a jump in f (see _is_jump): the slope grows as the step shrinks
-            along_u((-eps / 10, eps / 10))
+            values.update(_values_along(fn, inputs, t, step, v, (-eps / 10, eps / 10)))
             slope = (values[eps / 10] - values[-eps / 10]) / (2 * eps / 10)
             kink = abs(slope) > 3 * abs(numeric) + 1e-3 / eps
         m = _Mismatch(i, -1, (), (), analytic, numeric, left, right)
@@ -406,7 +411,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: flo
     def _first_derivative(xs, gs):
         outs = _outputs(fn, xs)
         roots, grads = [], []
-        for (i, _), g in zip(layout, gs):
+        for (i, _), g in zip(layout, gs, strict=False):
             if outs[i].requires_grad:
                 roots.append(outs[i])
                 grads.append(g)
@@ -414,7 +419,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: flo
         if not roots:
             return tuple(x * 0.0 for x in wanted)
         result = grad(roots, wanted, grads, create_graph=True, allow_unused=True)
-        return tuple(x * 0.0 if r is None else r for r, x in zip(result, wanted))
+        return tuple(x * 0.0 if r is None else r for r, x in zip(result, wanted, strict=False))
 
     return gradcheck(first_derivative, tuple(inputs) + tuple(grad_outputs), eps=eps, atol=atol,
                      rtol=rtol, raise_exception=raise_exception, fast_mode=fast_mode,

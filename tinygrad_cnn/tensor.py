@@ -33,7 +33,8 @@ def _to_backend_array(data, dtype=None, device=None):
         except (ValueError, TypeError) as e:
             raise TypeError(f"cannot make a tensor from {type(data).__name__}: {e}") from None
         if dtype is None and python_data and array.dtype == backend.float64:
-            array = array.astype(backend.DEFAULT_FLOAT)  # Python floats become float32, as in PyTorch
+            # Python floats become float32, as in PyTorch
+            array = array.astype(backend.DEFAULT_FLOAT)
         if dtype is None and python_data and array.dtype.kind in "iu":
             array = array.astype(backend.DEFAULT_INT)
     backend.check_dtype(array.dtype)
@@ -141,7 +142,9 @@ class Tensor:
     def item(self):
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
+            raise ValueError(
+                f"item() needs a tensor with one element, this one has shape {self.shape}"
+            )
         return self.data.reshape(()).item()
 
     def tolist(self):
@@ -149,7 +152,8 @@ class Tensor:
         return self.numpy().tolist()
 
     def to(self, device=None, dtype=None) -> Tensor:
-        """This tensor on ``device`` and/or as ``dtype``; differentiable, self when nothing changes."""
+        """This tensor on ``device`` and/or as ``dtype``; differentiable; ``self`` when nothing
+        changes."""
         out = self
         if device is not None and backend.normalize_device(device) != self.device:
             out = elementwise.to_device(out, backend.normalize_device(device))
@@ -548,7 +552,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise RuntimeError(f"grad: input {i} is not a tensor that requires grad")
     roots, root_grads = [], []
-    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs, strict=False)):
         if not out.requires_grad:
             raise RuntimeError(
                 f"grad: output {i} does not require grad (it does not depend on any input that "

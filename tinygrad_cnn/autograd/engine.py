@@ -91,7 +91,7 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
 
     node_grads = {}  # id(node) -> accumulated gradient of that node's output
     nodes = []
-    for tensor, grad in zip(roots, root_grads):
+    for tensor, grad in zip(roots, root_grads, strict=False):
         if tensor._node is None:
             if tensor.requires_grad:
                 deliver_to_leaf(tensor, grad)
@@ -128,7 +128,7 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
                     f"took {len(node.inputs)} inputs; return one per input (None where there is "
                     "none)"
                 )
-            for index, (tensor, grad) in enumerate(zip(node.inputs, grads)):
+            for index, (tensor, grad) in enumerate(zip(node.inputs, grads, strict=False)):
                 if tensor is None or grad is None or not tensor.requires_grad:
                     continue
                 grad = _as_grad_tensor(grad, tensor, node, index)

@@ -113,7 +113,7 @@ class Cat(Function):
     @staticmethod
     def backward(ctx, grad):
         grads, start = [], 0
-        for size, needed in zip(ctx.sizes, ctx.needs_input_grad):
+        for size, needed in zip(ctx.sizes, ctx.needs_input_grad, strict=False):
             if needed:
                 index = (slice(None),) * ctx.dim + (slice(start, start + size),)
                 grads.append(getitem_arrays(grad, index))
@@ -126,7 +126,7 @@ class Cat(Function):
 class Pad(Function):
     @staticmethod
     def forward(ctx, x, widths, value):
-        ctx.index = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, x.shape))
+        ctx.index = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, x.shape, strict=False))
         return ctx.xp.pad(x, widths, mode="constant", constant_values=value)
 
     @staticmethod
@@ -278,7 +278,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
     d = normalize_dim(dim, first.ndim, "cat")
     for i, t in enumerate(tensors[1:], 1):
         if t.ndim != first.ndim or any(
-            a != b for j, (a, b) in enumerate(zip(t.shape, first.shape)) if j != d
+            a != b for j, (a, b) in enumerate(zip(t.shape, first.shape, strict=False)) if j != d
         ):
             raise ValueError(
                 f"cat: tensor {i} has shape {t.shape}, which does not match tensor 0's "

@@ -25,7 +25,7 @@ except ImportError as e:  # pragma: no cover - exercised only without the test e
 
 
 def array_shapes(min_dims: int = 1, max_dims: int = 3, min_side: int = 1, max_side: int = 4):
-    """Shapes (tuples of ints) with ``min_dims``..``max_dims`` dims of ``min_side``..``max_side``."""
+    """Shapes (tuples of ints): ``min_dims``..``max_dims`` dims of ``min_side``..``max_side``."""
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
                             max_side=max_side)
 
