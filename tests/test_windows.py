@@ -1,0 +1,106 @@
+"""Window geometry: output sizes, padding resolution, im2col/col2im, chunking, threaded copies."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinygrad_cnn.ops import windows
+from tinygrad_cnn.testing import strategies as tst
+
+
+@pytest.mark.parametrize("size, kernel, stride, padding, dilation, expected", [
+    (6, 3, 1, 0, 1, 4),
+    (32, 5, 1, 0, 1, 28),
+    (32, 3, 1, 0, 1, 30),
+    (32, 5, 1, 2, 1, 32),
+    (7, 3, 2, 0, 1, 3),
+    (7, 3, 1, 0, 2, 3),        # dilation 2: the kernel reaches 5
+    (7, 2, 1, (0, 1), 1, 7),   # asymmetric padding
+])
+def test_conv_output_size(size, kernel, stride, padding, dilation, expected):
+    assert windows.conv_output_size(size, kernel, stride, padding, dilation) == expected
+
+
+@pytest.mark.parametrize("padding, kernel, stride, expected", [
+    ("valid", (3, 3), (1, 1), ((0, 0), (0, 0))),
+    ("same", (3, 3), (1, 1), ((1, 1), (1, 1))),
+    ("same", (4, 2), (1, 1), ((1, 2), (0, 1))),       # even kernels: the extra goes after
+    ("same", (3, 3), (2, 2), ((1, 1), (0, 1))),       # Keras: 7 -> 4 rows, 6 -> 3 columns
+    (2, (5, 5), (1, 1), ((2, 2), (2, 2))),
+    ((1, 0), (3, 3), (1, 1), ((1, 1), (0, 0))),
+    (((0, 2), (1, 0)), (3, 3), (1, 1), ((0, 2), (1, 0))),
+])
+def test_resolve_padding(padding, kernel, stride, expected):
+    assert windows.resolve_padding(padding, (7, 6), kernel, stride, (1, 1), "op") == expected
+
+
+def test_resolve_padding_errors():
+    with pytest.raises(ValueError, match=r"op: padding must be non-negative, got \(\(0, -1\)"):
+        windows.resolve_padding(((0, -1), (0, 0)), (5, 5), (3, 3), (1, 1), (1, 1), "op")
+    with pytest.raises(TypeError, match="op: padding must be an int or a pair of ints, got 1.5"):
+        windows.resolve_padding(1.5, (5, 5), (3, 3), (1, 1), (1, 1), "op")
+    with pytest.raises(ValueError, match="padding='same' is not supported"):
+        windows.resolve_padding("same", (5, 5), (3, 3), (1, 1), (1, 1), "op",
+                                allow_strings=False)
+
+
+def _axes(case):
+    n, c, h, w = case["input_shape"]
+    kh, kw = case["weight_shape"][2:]
+    stride = windows.pair(case["stride"], "stride", "t")
+    dilation = windows.pair(case["dilation"], "dilation", "t")
+    pads = windows.resolve_padding(case["padding"], (h, w), (kh, kw), stride, dilation, "t")
+    return (windows.make_axis("t", "height", h, kh, stride[0], dilation[0], pads[0]),
+            windows.make_axis("t", "width", w, kw, stride[1], dilation[1], pads[1]))
+
+
+@given(case=tst.conv2d_geometries(), data=st.data())
+def test_im2col_reads_each_window(case, data):
+    x = data.draw(tst.float_arrays(case["input_shape"]))
+    gh, gw = _axes(case)
+    cols = windows.im2col(np, x, gh, gw)
+    n, c = x.shape[:2]
+    assert cols.shape == (c, gh.kernel, gw.kernel, n, gh.out, gw.out)
+    padded = np.pad(x, ((0, 0), (0, 0), (gh.pad_before, max(0, gh.span - gh.size -
+                                                             gh.pad_before)),
+                        (gw.pad_before, max(0, gw.span - gw.size - gw.pad_before))))
+    for i in range(gh.kernel):
+        for j in range(gw.kernel):
+            for oh in range(gh.out):
+                for ow in range(gw.out):
+                    r, s = oh * gh.stride + i * gh.dilation, ow * gw.stride + j * gw.dilation
+                    np.testing.assert_array_equal(cols[:, i, j, :, oh, ow], padded[:, :, r, s].T)
+
+
+@given(case=tst.conv2d_geometries(), data=st.data())
+def test_col2im_is_the_adjoint_of_im2col(case, data):
+    """<im2col(x), c> == <x, col2im(c)> for all x, c: col2im is im2col's transpose."""
+    x = data.draw(tst.float_arrays(case["input_shape"]))
+    gh, gw = _axes(case)
+    cols_shape = (x.shape[1], gh.kernel, gw.kernel, x.shape[0], gh.out, gw.out)
+    c = data.draw(tst.float_arrays(cols_shape))
+    left = np.sum(windows.im2col(np, x, gh, gw) * c)
+    right = np.sum(x * windows.col2im(np, c, gh, gw))
+    np.testing.assert_allclose(left, right, rtol=1e-12, atol=1e-12)
+
+
+def test_batch_chunks_respect_the_budget():
+    assert windows.batch_chunks(10, 30, budget=100) == [(0, 3), (3, 6), (6, 9), (9, 10)]
+    assert windows.batch_chunks(4, 10**12, budget=100) == [(0, 1), (1, 2), (2, 3), (3, 4)]
+    assert windows.batch_chunks(4, 1) == [(0, 4)]
+
+
+@pytest.mark.parametrize("add", [False, True])
+def test_threaded_assign_equals_plain_assignment(monkeypatch, add):
+    monkeypatch.setattr(windows, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(windows, "COPY_THREADS", 3)
+    rng = np.random.default_rng(0)
+    src = rng.standard_normal((7, 5, 4)).transpose(0, 2, 1)
+    dst = rng.standard_normal((7, 4, 5))
+    expected = dst + src if add else src.copy()
+    windows.assign(dst, src, add=add)
+    np.testing.assert_array_equal(dst, expected)
+    row = rng.standard_normal((4, 5))  # broadcasts along the first axis
+    windows.assign(dst, row)
+    np.testing.assert_array_equal(dst, np.broadcast_to(row, dst.shape))
