@@ -103,8 +103,11 @@ class ModelCheckpoint(Callback):
 
     The checkpoint is a dict: ``model`` (state_dict), ``optimizer`` (state_dict), ``epoch``,
     ``history`` and everything in ``extra`` (e.g. how to rebuild the model). ``fit(resume=path)``
-    continues from it. ``filepath`` may contain ``{epoch}``. On Ctrl-C the current weights are
-    saved to ``filepath`` (formatted with the epoch being trained).
+    continues from it; resuming from an end-of-epoch checkpoint with the same ``seed`` gives
+    exactly the weights of an uninterrupted run. ``filepath`` may contain ``{epoch}``.
+
+    On Ctrl-C the current (mid-epoch) weights are saved with ``epoch`` = the last finished
+    epoch, so a resume runs the interrupted epoch again, starting from them.
     """
 
     def __init__(self, filepath, monitor: str = "val_loss", save_best_only: bool = False,
@@ -147,8 +150,8 @@ class ModelCheckpoint(Callback):
         self._save(trainer, epoch)
 
     def on_interrupt(self, trainer) -> None:
-        # The interrupted epoch did not finish: record the last finished one so that a resume
-        # repeats the interrupted epoch from its start.
+        # Keep the work done so far: the weights as they are now. ``epoch`` stays the last
+        # finished one, so a resume runs the interrupted epoch again (from these weights).
         self._save(trainer, trainer.epoch - 1)
 
 
