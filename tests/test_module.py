@@ -218,3 +218,18 @@ def test_forward_hooks():
     expected = 2 * (layer.weight.numpy().sum(1) + layer.bias.numpy())
     np.testing.assert_allclose(layer(x).numpy()[0], expected, rtol=1e-6)
     doubled.remove()
+
+
+def test_apply_visits_children_first():
+    model = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.ReLU(), nn.Linear(3, 1)))
+    seen = []
+    assert model.apply(lambda m: seen.append(type(m).__name__)) is model
+    assert seen == ["Linear", "ReLU", "Linear", "Sequential", "Sequential"]
+
+    def init_linear(m):
+        if isinstance(m, nn.Linear):
+            nn.init.constant_(m.weight, 0.5)
+            nn.init.zeros_(m.bias)
+
+    model.apply(init_linear)
+    assert (model[1][1].weight.numpy() == 0.5).all() and not model[0].bias.numpy().any()

@@ -255,6 +255,14 @@ class Module:
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
+    def apply(self, fn):
+        """Call ``fn(module)`` on every submodule (children first) and on self, e.g. for a
+        custom initialisation; returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
     # ------------------------------------------------------------------ modes and state
 
     def train(self, mode: bool = True):
