@@ -427,3 +427,36 @@ def test_layers_on_device(device):
     assert out.shape == (4, 3) and out.device == tc.backend.normalize_device(device)
     out.sum().backward()
     assert all(p.grad is not None and p.grad.device == out.device for p in model.parameters())
+
+
+def _torch():
+    try:
+        import torch  # noqa: PLC0415
+    except Exception:  # not installed, or installed without its native libraries
+        return None
+    return torch
+
+
+@pytest.mark.skipif(_torch() is None, reason="PyTorch is not importable")
+def test_layers_against_pytorch():
+    torch = _torch()
+    x = _rng(9).normal(size=(4, 3, 6, 6))
+    conv = nn.Conv2d(3, 4, 3, stride=2, padding=1).double()
+    theirs = torch.nn.Conv2d(3, 4, 3, stride=2, padding=1).double()
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(conv.weight.numpy()))
+        theirs.bias.copy_(torch.tensor(conv.bias.numpy()))
+    np.testing.assert_allclose(conv(Tensor(x)).numpy(),
+                               theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10, atol=1e-12)
+    bn, their_bn = nn.BatchNorm2d(3).double(), torch.nn.BatchNorm2d(3).double()
+    for scale in (1.0, 3.0):
+        ours, ref_out = bn(Tensor(x * scale)), their_bn(torch.tensor(x * scale))
+    np.testing.assert_allclose(ours.numpy(), ref_out.detach().numpy(), rtol=1e-10, atol=1e-12)
+    for name, value in their_bn.state_dict().items():
+        np.testing.assert_allclose(bn.state_dict()[name].numpy(), value.numpy(), rtol=1e-12)
+    assert list(bn.state_dict()) == list(their_bn.state_dict())
+    for approximate in ("none", "tanh"):
+        np.testing.assert_allclose(
+            F.gelu(Tensor(x), approximate).numpy(),
+            torch.nn.functional.gelu(torch.tensor(x), approximate=approximate).numpy(),
+            rtol=1e-12, atol=1e-15)
