@@ -174,7 +174,10 @@ def cmd_train(args) -> int:
     if resume_ckpt is not None:
         model_name = resume_ckpt["model_name"]
         mean, std = resume_ckpt["mean"], resume_ckpt["std"]
-    model, kwargs = _build(model_name, in_channels, len(classes), size)
+    try:
+        model, kwargs = _build(model_name, in_channels, len(classes), size)
+    except ValueError as e:
+        raise CLIError(f"{e}; pick another --model or resize with --image-size") from None
     if resume_ckpt is not None and kwargs != resume_ckpt["model_kwargs"]:
         raise CLIError(f"--resume: the checkpoint's model {resume_ckpt['model_kwargs']} does not "
                        f"match this data's {kwargs}")
