@@ -272,6 +272,25 @@ def test_against_pytorch():
     theirs = torch.nn.functional.binary_cross_entropy_with_logits(
         torch.tensor(x), torch.tensor(t), pos_weight=torch.tensor(pw)).item()
     assert abs(ours - theirs) < 1e-12
+    probs = rng.dirichlet(np.ones(4), size=5)
+    logits2 = rng.normal(size=(5, 4))
+    for reduction in REDUCTIONS:
+        ours = F.cross_entropy(Tensor(logits2), Tensor(probs), weight=Tensor(w),
+                               label_smoothing=0.15, reduction=reduction).numpy()
+        theirs = torch.nn.functional.cross_entropy(
+            torch.tensor(logits2), torch.tensor(probs), weight=torch.tensor(w),
+            label_smoothing=0.15, reduction=reduction).numpy()
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
+        ours = F.nll_loss(Tensor(logits2), Tensor(target[:, 0]), weight=Tensor(w),
+                          reduction=reduction).numpy()
+        theirs = torch.nn.functional.nll_loss(torch.tensor(logits2), torch.tensor(target[:, 0]),
+                                              weight=torch.tensor(w), reduction=reduction)
+        np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-12, atol=1e-14)
+    p = rng.uniform(0.01, 0.99, size=(3, 4))
+    ours = F.binary_cross_entropy(Tensor(p), Tensor(t), weight=Tensor(pw)).item()
+    theirs = torch.nn.functional.binary_cross_entropy(torch.tensor(p), torch.tensor(t),
+                                                      weight=torch.tensor(pw)).item()
+    assert abs(ours - theirs) < 1e-12
     ours = F.smooth_l1_loss(Tensor(x), Tensor(t), beta=0.3).item()
     theirs = torch.nn.functional.smooth_l1_loss(torch.tensor(x), torch.tensor(t), beta=0.3).item()
     assert abs(ours - theirs) < 1e-12
