@@ -262,3 +262,29 @@ def test_conv2d_and_its_gradients_match_pytorch(case, data):
     y.backward(tc.Tensor(g))
     np.testing.assert_allclose(wt.grad.numpy(), tw.grad.numpy(), atol=1e-10)
     np.testing.assert_allclose(xt.grad.numpy(), leaf.grad.numpy(), atol=1e-10)
+
+
+def test_chunked_conv_bounds_peak_memory(monkeypatch):
+    """Forward+backward with a 256 KiB budget on a batch whose columns take 9 times that: the
+    peak of NumPy buffers (tracemalloc) stays near 2 budgets plus the tensors themselves."""
+    import tracemalloc
+
+    budget = 2**18
+    monkeypatch.setattr(windows, "IM2COL_BUDGET_BYTES", budget)
+    rng = np.random.default_rng(0)
+    x = tc.Tensor(rng.standard_normal((32, 8, 16, 16)).astype(np.float32), requires_grad=True)
+    w = tc.Tensor(rng.standard_normal((8, 8, 3, 3)).astype(np.float32), requires_grad=True)
+    full_cols = 32 * 8 * 9 * 16 * 16 * 4
+    assert full_cols == 9 * budget
+    g = tc.Tensor(rng.standard_normal((32, 8, 16, 16)).astype(np.float32))
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        F.conv2d(x, w, padding=1).backward(g)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    tensors = 3 * x.data.nbytes  # the output, the input gradient and one temporary of that size
+    assert peak < 2 * budget + tensors, (peak, budget, tensors)
+    assert peak < full_cols / 2
