@@ -1,4 +1,4 @@
-"""Window geometry: output sizes, padding resolution, im2col/col2im, chunking, threaded copies."""
+"""Window geometry: output sizes, padding resolution, im2col/col2im, batch chunks."""
 
 import numpy as np
 import pytest
@@ -89,18 +89,3 @@ def test_batch_chunks_respect_the_budget():
     assert windows.batch_chunks(10, 30, budget=100) == [(0, 3), (3, 6), (6, 9), (9, 10)]
     assert windows.batch_chunks(4, 10**12, budget=100) == [(0, 1), (1, 2), (2, 3), (3, 4)]
     assert windows.batch_chunks(4, 1) == [(0, 4)]
-
-
-@pytest.mark.parametrize("add", [False, True])
-def test_threaded_assign_equals_plain_assignment(monkeypatch, add):
-    monkeypatch.setattr(windows, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(windows, "COPY_THREADS", 3)
-    rng = np.random.default_rng(0)
-    src = rng.standard_normal((7, 5, 4)).transpose(0, 2, 1)
-    dst = rng.standard_normal((7, 4, 5))
-    expected = dst + src if add else src.copy()
-    windows.assign(dst, src, add=add)
-    np.testing.assert_array_equal(dst, expected)
-    row = rng.standard_normal((4, 5))  # broadcasts along the first axis
-    windows.assign(dst, row)
-    np.testing.assert_array_equal(dst, np.broadcast_to(row, dst.shape))

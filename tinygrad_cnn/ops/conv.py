@@ -66,9 +66,10 @@ class Conv2d(Function):
         cols = None
         for start, stop in chunks:
             cols = windows.im2col(xp, x[start:stop], geo.h, geo.w)      # (C, KH, KW, n, OH, OW)
-            y = xp.matmul(w_rows, cols.reshape(groups, w_rows.shape[2], -1))  # (G, Kg, n*L)
-            windows.assign(out[start:stop],
-                           y.reshape(k, stop - start, geo.h.out, geo.w.out).transpose(1, 0, 2, 3))
+            # (G, Kg, CgKK) @ (n, G, CgKK, L) -> (n, G, Kg, L): the columns of one batch item are
+            # a strided matrix, which BLAS reads in place; the product lands in NCHW order
+            per_item = cols.reshape(groups, w_rows.shape[2], stop - start, -1).transpose(2, 0, 1, 3)
+            out[start:stop] = xp.matmul(w_rows, per_item).reshape(out[start:stop].shape)
         # keep the columns when they fit in one chunk: the weight gradient is one product with them
         keep = len(chunks) == 1 and ctx.needs_input_grad[1]
         ctx.save_for_backward(x, w, cols if keep else None)
@@ -111,8 +112,12 @@ class ConvTranspose2d(Function):
             g_rows = _group_grad(xp, g[start:stop], groups)              # (G, Kg, n*L)
             cols_shape = (c, stop - start, geo.h.out, geo.w.out)
 
-            def tap_cols(i, j, g_rows=g_rows, cols_shape=cols_shape):
+            tap = xp.empty((cg, g_rows.shape[2]), dtype=dtype) if groups == 1 else None
+
+            def tap_cols(i, j, g_rows=g_rows, cols_shape=cols_shape, tap=tap):
                 # one offset's columns at a time: (G, Cg, Kg) @ (G, Kg, n*L) -> (C, n, OH, OW)
+                if tap is not None:  # one 2-D product into a reused buffer
+                    return xp.matmul(w_taps[i, j, 0], g_rows[0], out=tap).reshape(cols_shape)
                 return xp.matmul(w_taps[i, j], g_rows).reshape(cols_shape)
 
             dx = windows.col2im_taps(xp, tap_cols, (stop - start, c), dtype, geo.h, geo.w)

@@ -13,8 +13,6 @@ im2col is one strided view and col2im is KH*KW slice-adds.
 from __future__ import annotations
 
 import numbers
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from tinygrad_cnn import backend
@@ -22,13 +20,6 @@ from tinygrad_cnn import backend
 # The im2col buffer of one conv call is built in batch chunks of at most this many bytes, so
 # a large batch cannot exhaust memory (forward+backward then peaks near twice this).
 IM2COL_BUDGET_BYTES = 256 * 2**20
-
-# Big NumPy copies and slice-adds run in this many threads, split along the first axis (NumPy
-# releases the GIL while copying; a single-threaded copy leaves the other cores idle while im2col
-# dominates the conv's time). Arrays below PARALLEL_MIN_BYTES are copied in one call.
-COPY_THREADS = min(os.cpu_count() or 1, 4)
-PARALLEL_MIN_BYTES = 4 * 2**20
-_executor: ThreadPoolExecutor | None = None
 
 
 def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding=0,
@@ -152,37 +143,6 @@ def check_4d(x, op: str, what: str = "input") -> None:
         raise ValueError(f"{op}: expected a 4-D {what} (N, C, H, W), got shape {tuple(x.shape)}")
 
 
-# ---------------------------------------------------------------------- copies
-
-
-def assign(dst, src, add: bool = False) -> None:
-    """dst[...] = src (or += src), split over threads along the first axis for big NumPy arrays."""
-    threads = COPY_THREADS
-    if (threads < 2 or dst.nbytes < PARALLEL_MIN_BYTES or dst.shape[0] < 2
-            or backend.is_gpu_array(dst)):
-        _assign_part(dst, src, add, slice(None))
-        return
-    global _executor
-    if _executor is None:
-        _executor = ThreadPoolExecutor(threads, thread_name_prefix="tinygrad_cnn-copy")
-    src_b = src if getattr(src, "ndim", 0) == dst.ndim and src.shape[0] == dst.shape[0] else None
-    step = -(-dst.shape[0] // threads)
-    parts = [slice(i, i + step) for i in range(0, dst.shape[0], step)]
-    if src_b is None:  # src broadcasts along the first axis: every part gets all of it
-        futures = [_executor.submit(_assign_part, dst[p], src, add, slice(None)) for p in parts]
-    else:
-        futures = [_executor.submit(_assign_part, dst, src, add, p) for p in parts]
-    for f in futures:
-        f.result()
-
-
-def _assign_part(dst, src, add, part):
-    if add:
-        dst[part] += src[part] if part != slice(None) else src
-    else:
-        dst[part] = src[part] if part != slice(None) else src
-
-
 # ---------------------------------------------------------------------- padding and its adjoint
 
 
@@ -192,7 +152,7 @@ def pad_to_windows(xp, x, gh: Axis, gw: Axis, fill=0):
         return x[:, :, : gh.span, : gw.span]  # a view, no copy
     out = xp.full(x.shape[:2] + (gh.span, gw.span), fill, dtype=x.dtype)
     src, dst = _overlap(gh), _overlap(gw)
-    assign(out[:, :, src[1], dst[1]], x[:, :, src[0], dst[0]])
+    out[:, :, src[1], dst[1]] = x[:, :, src[0], dst[0]]
     return out
 
 
@@ -202,7 +162,7 @@ def unpad(xp, x_pad, gh: Axis, gw: Axis):
         return x_pad
     out = xp.zeros(x_pad.shape[:2] + (gh.size, gw.size), dtype=x_pad.dtype)
     src, dst = _overlap(gh), _overlap(gw)
-    assign(out[:, :, src[0], dst[0]], x_pad[:, :, src[1], dst[1]])
+    out[:, :, src[0], dst[0]] = x_pad[:, :, src[1], dst[1]]
     return out
 
 
@@ -229,9 +189,7 @@ def im2col(xp, x, gh: Axis, gw: Axis):
         (x.shape[1], gh.kernel, gw.kernel, x.shape[0], gh.out, gw.out),
         (sc, sh * gh.dilation, sw * gw.dilation, sn, sh * gh.stride, sw * gw.stride),
     )
-    cols = xp.empty(view.shape, dtype=x.dtype)
-    assign(cols, view)
-    return cols
+    return xp.ascontiguousarray(view)
 
 
 def col2im(xp, cols, gh: Axis, gw: Axis):
@@ -251,13 +209,8 @@ def col2im_taps(xp, tap_cols, batch_channels, dtype, gh: Axis, gw: Axis):
     buf = xp.zeros((c, n, gh.span, gw.span), dtype=dtype)
     for i in range(gh.kernel):
         for j in range(gw.kernel):
-            assign(buf[:, :, gh.tap(i), gw.tap(j)], tap_cols(i, j), add=True)
-    dx = unpad(xp, buf.transpose(1, 0, 2, 3), gh, gw)
-    if dx.flags.c_contiguous:
-        return dx
-    out = xp.empty(dx.shape, dtype=dtype)
-    assign(out, dx)
-    return out
+            buf[:, :, gh.tap(i), gw.tap(j)] += tap_cols(i, j)
+    return xp.ascontiguousarray(unpad(xp, buf.transpose(1, 0, 2, 3), gh, gw))
 
 
 def batch_chunks(n: int, bytes_per_item: int, budget: int | None = None):
