@@ -85,3 +85,35 @@ def test_05_gpu_falls_back_or_runs(tmp_path):
     else:
         assert "no GPU: " in out and "falling back to the CPU" in out
         assert "device cpu: 1 epochs" in out
+
+
+# --------------------------------------------------------------------------- docs
+
+
+def _python_blocks(path):
+    text = path.read_text()
+    blocks, inside, current = [], False, []
+    for line in text.splitlines():
+        if line.strip() == "```python":
+            inside, current = True, []
+        elif line.strip() == "```" and inside:
+            inside = False
+            blocks.append("\n".join(current))
+        elif inside:
+            current.append(line)
+    return blocks
+
+
+@_needs("sklearn", "matplotlib", "PIL")
+@pytest.mark.parametrize("name", ["tutorial.md", "data.md", "training.md", "gpu.md"])
+def test_docs_python_blocks_run(name, tmp_path, monkeypatch, capsys):
+    path = ROOT / "docs" / name
+    blocks = _python_blocks(path)
+    assert blocks or name == "gpu.md", f"{name} has no python blocks"
+    monkeypatch.chdir(tmp_path)  # files the docs write land in a temp dir
+    namespace = {"__name__": "docs_example"}
+    for i, block in enumerate(blocks):
+        try:
+            exec(compile(block, f"{path}:block{i}", "exec"), namespace)
+        except Exception as e:  # name the block that failed
+            raise AssertionError(f"{name} block {i} failed: {e!r}\n{block}") from e
