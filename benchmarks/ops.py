@@ -1,6 +1,6 @@
 """Time forward+backward of conv2d and max_pool2d in float32, next to PyTorch CPU when installed.
 
-    python benchmarks/ops.py [--repeats 7] [--threads N]
+    python benchmarks/ops.py [--repeats 15] [--threads N]
 
 Prints a markdown table (paste it into docs/benchmarks.md): median milliseconds of one
 forward+backward (random upstream gradient), the ratio to PyTorch, and the peak of NumPy
@@ -20,7 +20,7 @@ from datetime import date
 
 # BLAS threads must be fixed before NumPy loads
 _parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-_parser.add_argument("--repeats", type=int, default=7, help="timed runs per case (median)")
+_parser.add_argument("--repeats", type=int, default=15, help="timed runs per case (median)")
 _parser.add_argument("--threads", type=int, default=os.cpu_count(),
                      help="threads for NumPy's BLAS and for PyTorch (default: all cores)")
 ARGS = _parser.parse_args() if __name__ == "__main__" else _parser.parse_args([])
@@ -51,14 +51,18 @@ CASES = [
 ]
 
 
-def median_ms(step, repeats):
-    step()  # warm-up: first-touch page faults, BLAS thread start
-    times = []
+def median_ms(steps, repeats):
+    """Median milliseconds of each step, run in turn (ours, theirs, ours, ...) so that load from
+    other processes falls on both alike."""
+    for step in steps:
+        step()  # warm-up: first-touch page faults, BLAS thread start
+    times = [[] for _ in steps]
     for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
+        for step, record in zip(steps, times, strict=True):
+            start = time.perf_counter()
+            step()
+            record.append(time.perf_counter() - start)
+    return [1000 * float(np.median(t)) for t in times]
 
 
 def ours(x, w, kwargs, grad):
@@ -126,8 +130,8 @@ def main():
                  else F.max_pool2d(tc.Tensor(x), **kwargs))
         grad = rng.standard_normal(y.shape, dtype=np.float32)
         step = ours(x, w, kwargs, grad)
-        t_ours = median_ms(step, ARGS.repeats)
-        t_torch = median_ms(theirs(x, w, kwargs, grad), ARGS.repeats) if torch else None
+        steps = [step, theirs(x, w, kwargs, grad)] if torch else [step]
+        t_ours, t_torch = (median_ms(steps, ARGS.repeats) + [None])[:2]
         rows.append((name, t_ours, t_torch, peak_mib(step), im2col_mib(x_shape, w_shape, kwargs)))
 
     blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})

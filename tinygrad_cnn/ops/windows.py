@@ -202,15 +202,20 @@ def col2im_taps(xp, tap_cols, batch_channels, dtype, gh: Axis, gw: Axis):
     """col2im from a function tap_cols(i, j) -> (C, N, OH, OW), the columns of kernel offset
     (i, j), so a caller can compute them one offset at a time and never hold all KH*KW of them.
 
-    KH*KW slice-adds into a (C, N, span_h, span_w) buffer, then one transposing copy to
-    (N, C, H, W).
+    KH*KW slice-adds into a phase-major buffer (C, N, S_h, S_w, span_h/S_h, span_w/S_w): with
+    stride S an offset only reaches padded rows of one residue mod S, so each add writes whole
+    rows of one phase instead of every S-th element; one transposing copy then gives (N, C, H, W).
     """
     n, c = batch_channels
-    buf = xp.zeros((c, n, gh.span, gw.span), dtype=dtype)
+    sh, sw = gh.stride, gw.stride
+    ph, pw = -(-gh.span // sh), -(-gw.span // sw)
+    buf = xp.zeros((c, n, sh, sw, ph, pw), dtype=dtype)
     for i in range(gh.kernel):
         for j in range(gw.kernel):
-            buf[:, :, gh.tap(i), gw.tap(j)] += tap_cols(i, j)
-    return xp.ascontiguousarray(unpad(xp, buf.transpose(1, 0, 2, 3), gh, gw))
+            (qi, ri), (qj, rj) = divmod(i * gh.dilation, sh), divmod(j * gw.dilation, sw)
+            buf[:, :, ri, rj, qi:qi + gh.out, qj:qj + gw.out] += tap_cols(i, j)
+    padded = buf.transpose(1, 0, 4, 2, 5, 3).reshape(n, c, ph * sh, pw * sw)
+    return xp.ascontiguousarray(unpad(xp, padded[:, :, : gh.span, : gw.span], gh, gw))
 
 
 def batch_chunks(n: int, bytes_per_item: int, budget: int | None = None):
