@@ -19,7 +19,7 @@ def _pads(padding, size_hw, kernel_hw, stride_hw, dilation_hw):
         return (0, 0), (0, 0)
     if padding == "same":
         out = []
-        for size, k, s, d in zip(size_hw, kernel_hw, stride_hw, dilation_hw):
+        for size, k, s, d in zip(size_hw, kernel_hw, stride_hw, dilation_hw, strict=True):
             want = math.ceil(size / s)
             total = max(0, (want - 1) * s + d * (k - 1) + 1 - size)
             out.append((total // 2, total - total // 2))

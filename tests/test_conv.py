@@ -70,7 +70,8 @@ def _transpose_case(case, data):
     # output_padding recovers the rows that the forward's floor division dropped
     extra = []
     for size, out, k, s, d, (lo, hi) in zip((h, w), (out_h, out_w), case["weight_shape"][2:],
-                                           args["stride"], args["dilation"], args["padding"]):
+                                           args["stride"], args["dilation"], args["padding"],
+                                           strict=True):
         extra.append(size - ((out - 1) * s - lo - hi + d * (k - 1) + 1))
     return g, wt, args, tuple(extra)
 
@@ -79,7 +80,8 @@ def _transpose_case(case, data):
 @given(case=tst.conv2d_geometries(), data=st.data())
 def test_conv_transpose2d_matches_naive_reference(device, case, data):
     g, w, args, extra = _transpose_case(case, data)
-    if any(e >= max(s, d) for e, s, d in zip(extra, args["stride"], args["dilation"])):
+    if any(e >= max(s, d) for e, s, d in zip(extra, args["stride"], args["dilation"],
+                                             strict=True)):
         extra = (0, 0)  # PyTorch forbids that much output_padding; the plain size still tests
     b = data.draw(tst.float_arrays((w.shape[1] * args["groups"],)))
     out = F.conv_transpose2d(tc.Tensor(g, device=device), tc.Tensor(w, device=device),
@@ -107,7 +109,7 @@ def test_input_gradient_is_conv_transpose2d(case, data):
     g, w, args, extra = _transpose_case(case, data)
     x = tc.Tensor(np.zeros(case["input_shape"]), requires_grad=True)
     F.conv2d(x, tc.Tensor(w), **_conv_args(case)).backward(tc.Tensor(g))
-    if all(e < max(s, d) for e, s, d in zip(extra, args["stride"], args["dilation"])):
+    if all(e < max(s, d) for e, s, d in zip(extra, args["stride"], args["dilation"], strict=True)):
         direct = F.conv_transpose2d(tc.Tensor(g), tc.Tensor(w), output_padding=extra, **args)
         np.testing.assert_allclose(x.grad.numpy(), direct.numpy(), rtol=0, atol=1e-12)
     np.testing.assert_allclose(
@@ -132,7 +134,7 @@ def test_chunked_batch_matches_one_chunk(monkeypatch):
     whole = run()
     monkeypatch.setattr(windows, "IM2COL_BUDGET_BYTES", 8)
     assert len(windows.batch_chunks(5, 100)) == 5
-    for a, b in zip(run(), whole):
+    for a, b in zip(run(), whole, strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
 
 

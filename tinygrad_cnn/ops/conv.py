@@ -198,7 +198,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     """2-D cross-correlation, as PyTorch's F.conv2d.
 
     input (N, C_in, H, W), weight (C_out, C_in/groups, KH, KW), bias (C_out,) or None
-    -> (N, C_out, OH, OW) with OH = floor((H + pad_top + pad_bottom - dilation*(KH-1) - 1)/stride) + 1.
+    -> (N, C_out, OH, OW), OH = floor((H + pad_top + pad_bottom - dilation*(KH-1) - 1)/stride) + 1.
     ``padding``: an int, a pair (h, w), ((top, bottom), (left, right)), "valid", or "same"
     (output size ceil(H / stride); odd total padding puts the extra row/column at the bottom/right).
     """
@@ -250,7 +250,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     extra = windows.pair(output_padding, "output_padding", op)
     axes = []
     for name, size, kernel, s, d, p, e in zip(("height", "width"), (h, w), (kh, kw), stride,
-                                              dilation, pads, extra):
+                                              dilation, pads, extra, strict=True):
         if not 0 <= e < max(s, d):
             raise ValueError(f"{op}: output_padding {e} must be >= 0 and smaller than the "
                              f"stride {s} or the dilation {d}")

@@ -198,7 +198,7 @@ def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode) -> 
     pad = windows.pair(padding, "padding", op)
     if pad[0] < 0 or pad[1] < 0:
         raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
-    for p, k in zip(pad, kernel):
+    for p, k in zip(pad, kernel, strict=True):
         if p > k // 2:
             raise ValueError(f"{op}: padding {p} is more than half the kernel size {k} "
                              f"(at most {k // 2})")
@@ -239,7 +239,7 @@ def _avg_divisor(xp, geo: PoolGeometry, pad, count_include_pad, dtype):
     """(OH, OW) element counts of each window (PyTorch's rule: windows are first clipped to the
     padded input, then, without count_include_pad, to the input itself)."""
     counts = []
-    for g, p in zip((geo.h, geo.w), pad):
+    for g, p in zip((geo.h, geo.w), pad, strict=True):
         starts = xp.arange(g.out) * g.stride - p
         ends = xp.minimum(starts + g.kernel, g.size + p)
         if not count_include_pad:
@@ -264,7 +264,8 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
         divisor = divisor_override
     else:
         pad = windows.pair(padding, "padding", op)
-        divisor = _avg_divisor(backend.array_module(input.data), geo, pad, count_include_pad, input.dtype)
+        xp = backend.array_module(input.data)
+        divisor = _avg_divisor(xp, geo, pad, count_include_pad, input.dtype)
     return AvgPool2d.apply(input, geometry=geo, divisor=divisor, input_shape=input.shape)
 
 
@@ -297,7 +298,7 @@ def _adaptive_kernel(op, x, output_size) -> tuple[tuple[int, int], tuple[int, in
         output_size = (output_size, output_size)
     if len(output_size) != 2:
         raise TypeError(f"{op}: output_size must be an int or a pair, got {output_size!r}")
-    out = tuple(size if o is None else o for o, size in zip(output_size, (h, w)))
+    out = tuple(size if o is None else o for o, size in zip(output_size, (h, w), strict=True))
     if any(not isinstance(o, int) or o <= 0 for o in out):
         raise ValueError(f"{op}: output_size must be positive ints (or None), got {output_size!r}")
     return out, (h, w)
@@ -318,7 +319,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     # uneven bins: out = A_h @ x @ A_w^T with A (O, S) holding 1/len over each bin
     xp = backend.array_module(input.data)
     mats = []
-    for o, s in zip(out, size):
+    for o, s in zip(out, size, strict=True):
         idx = xp.arange(s)
         starts = (xp.arange(o) * s) // o
         ends = -((-(xp.arange(o) + 1) * s) // o)

@@ -2,12 +2,12 @@
 
 Shapes: N batch, C channels, H, W input size, KH, KW kernel, OH, OW output size, L = OH*OW.
 
-One spatial axis is described by an ``Axis``: the input size, kernel, stride, dilation, the padding
-before the first element, and the number of output positions. The windows read the padded axis
-from ``-pad_before`` to ``span - pad_before``; ``pad_to_windows`` builds exactly that range (zeros or
--inf outside the input; trailing input rows no window reaches are left out) and ``unpad`` is its
-adjoint. Kernel offset ``i`` of every window is the strided slice ``tap(i)`` of the padded axis, so
-im2col is one strided view and col2im is KH*KW slice-adds.
+One spatial axis is described by an ``Axis``: the input size, kernel, stride, dilation, the
+padding before the first element, and the number of output positions. The windows read the
+padded axis from ``-pad_before`` to ``span - pad_before``; ``pad_to_windows`` builds exactly that
+range (zeros or -inf outside the input; trailing input rows no window reaches are left out) and
+``unpad`` is its adjoint. Kernel offset ``i`` of every window is the strided slice ``tap(i)`` of
+the padded axis, so im2col is one strided view and col2im is KH*KW slice-adds.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding=0,
 
 @dataclass(frozen=True)
 class Axis:
-    """One spatial axis of a windowed op; ``out`` is given explicitly (ceil_mode, transposed conv)."""
+    """One spatial axis of a windowed op; ``out`` is explicit (ceil_mode, transposed conv)."""
 
     size: int
     kernel: int
@@ -121,15 +121,14 @@ def make_axis(op: str, name: str, size: int, kernel: int, stride: int, dilation:
     """The Axis of a conv or pool, or a ValueError when the kernel does not fit the padded input."""
     reach = dilation * (kernel - 1) + 1
     room = size + pad[0] + pad[1] - reach
+    out = conv_output_size(size, kernel, stride, pad, dilation)
     if room < 0:
         raise ValueError(
             f"{op}: the kernel ({kernel}, dilation {dilation}, reaching {reach}) is larger than "
             f"the padded input {name} {size} + padding {pad[0]}+{pad[1]} = "
             f"{size + pad[0] + pad[1]}; the output {name} "
-            f"floor(({size} + {pad[0] + pad[1]} - {reach}) / {stride}) + 1 would be "
-            f"{room // stride + 1}"
+            f"floor(({size} + {pad[0] + pad[1]} - {reach}) / {stride}) + 1 would be {out}"
         )
-    out = room // stride + 1
     if ceil_mode:
         out = -(-room // stride) + 1
         if (out - 1) * stride >= size + pad[0]:  # the last window must start inside the input
