@@ -89,3 +89,33 @@ def test_batch_chunks_respect_the_budget():
     assert windows.batch_chunks(10, 30, budget=100) == [(0, 3), (3, 6), (6, 9), (9, 10)]
     assert windows.batch_chunks(4, 10**12, budget=100) == [(0, 1), (1, 2), (2, 3), (3, 4)]
     assert windows.batch_chunks(4, 1) == [(0, 4)]
+
+
+def test_im2col_recycles_a_buffer_only_once_it_is_free():
+    rng = np.random.default_rng(0)
+    gh = windows.make_axis("t", "height", 5, 3, 1, 1, (1, 1))
+    gw = windows.make_axis("t", "width", 4, 2, 1, 1, (0, 1))
+    x1, x2 = rng.standard_normal((2, 3, 5, 4)), rng.standard_normal((2, 3, 5, 4))
+    first = windows.im2col(np, x1, gh, gw)
+    kept = first.copy()
+    second = windows.im2col(np, x2, gh, gw)  # first is alive: it must not be overwritten
+    assert not np.shares_memory(first, second)
+    np.testing.assert_array_equal(first, kept)
+    base = id(first.base)  # (holding first.base itself would keep the buffer in use)
+    del first
+    third = windows.im2col(np, x2, gh, gw)  # now its buffer is free again and reused
+    assert id(third.base) == base
+    np.testing.assert_array_equal(third, second)
+
+
+def test_workspace_stays_within_its_cap(monkeypatch):
+    monkeypatch.setattr(windows, "_workspace", [])
+    monkeypatch.setattr(windows, "WORKSPACE_BYTES", 3000)
+    gh = windows.make_axis("t", "height", 4, 2, 1, 1, (0, 0))
+    alive = [windows.im2col(np, np.ones((1, 4, 4, 4)), gh, gh) for _ in range(3)]  # 1152 B each
+    assert sum(b.nbytes for b in windows._workspace) <= 3000
+    assert len(windows._workspace) == 2 and all(a.sum() == a.size for a in alive)
+    del alive
+    other = windows.make_axis("t", "height", 4, 1, 1, 1, (0, 0))
+    windows.im2col(np, np.ones((1, 4, 4, 4)), other, other)  # idle buffers make room
+    assert sum(b.nbytes for b in windows._workspace) <= 3000

@@ -70,6 +70,9 @@ class Conv2d(Function):
             # a strided matrix, which BLAS reads in place; the product lands in NCHW order
             per_item = cols.reshape(groups, w_rows.shape[2], stop - start, -1).transpose(2, 0, 1, 3)
             out[start:stop] = xp.matmul(w_rows, per_item).reshape(out[start:stop].shape)
+            per_item = None
+            if len(chunks) > 1:
+                cols = None  # frees its workspace buffer for the next chunk
         # keep the columns when they fit in one chunk: the weight gradient is one product with them
         keep = len(chunks) == 1 and ctx.needs_input_grad[1]
         ctx.save_for_backward(x, w, cols if keep else None)

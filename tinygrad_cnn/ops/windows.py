@@ -13,6 +13,7 @@ the padded axis, so im2col is one strided view and col2im is KH*KW slice-adds.
 from __future__ import annotations
 
 import numbers
+import sys
 from dataclasses import dataclass
 
 from tinygrad_cnn import backend
@@ -20,6 +21,13 @@ from tinygrad_cnn import backend
 # The im2col buffer of one conv call is built in batch chunks of at most this many bytes, so
 # a large batch cannot exhaust memory (forward+backward then peaks near twice this).
 IM2COL_BUDGET_BYTES = 256 * 2**20
+
+# im2col buffers are recycled between calls on the CPU (CuPy has its own memory pool): writing
+# into memory the process already holds skips the kernel's zeroing of fresh pages, about 40% of
+# a large im2col. A buffer is free again once no view of it is alive (its reference count says
+# so: the columns kept for backward are views of it), and at most WORKSPACE_BYTES are kept.
+WORKSPACE_BYTES = 512 * 2**20
+_workspace: list = []
 
 
 def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding=0,
@@ -188,7 +196,35 @@ def im2col(xp, x, gh: Axis, gw: Axis):
         (x.shape[1], gh.kernel, gw.kernel, x.shape[0], gh.out, gw.out),
         (sc, sh * gh.dilation, sw * gw.dilation, sn, sh * gh.stride, sw * gw.stride),
     )
-    return xp.ascontiguousarray(view)
+    cols = _empty_cols(xp, view.shape, x.dtype)
+    cols[...] = view
+    return cols
+
+
+def _empty_cols(xp, shape, dtype):
+    """An uninitialised (C, KH, KW, N, OH, OW) array, from the workspace when one is free."""
+    if xp.__name__ != "numpy":
+        return xp.empty(shape, dtype=dtype)
+    dtype = xp.dtype(dtype)
+    nbytes = dtype.itemsize
+    for n in shape:
+        nbytes *= n
+    free = []
+    for buf in _workspace:
+        if sys.getrefcount(buf) == 3:  # the list, this loop's name and getrefcount's argument
+            if buf.shape == shape and buf.dtype == dtype:
+                return buf[...]        # a view: it keeps the buffer marked as in use
+            free.append(buf)
+    held = sum(buf.nbytes for buf in _workspace)
+    while free and held + nbytes > WORKSPACE_BYTES:  # evict idle buffers of other shapes
+        evicted = free.pop(0)
+        _workspace.remove(evicted)
+        held -= evicted.nbytes
+    out = xp.empty(shape, dtype=dtype)
+    if held + nbytes > WORKSPACE_BYTES:
+        return out
+    _workspace.append(out)
+    return out[...]
 
 
 def col2im(xp, cols, gh: Axis, gw: Axis):
