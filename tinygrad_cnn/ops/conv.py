@@ -51,30 +51,40 @@ def _bytes_per_item(channels, geo: ConvGeometry, itemsize):
     return channels * geo.h.kernel * geo.w.kernel * geo.h.out * geo.w.out * itemsize
 
 
+def _conv_forward(xp, x, w, geo: ConvGeometry):
+    """conv2d on arrays: (out (N, K, OH, OW), the columns when one chunk held them all, or None)."""
+    groups = geo.groups
+    n, c = x.shape[:2]
+    w_rows = _group_weight(w, groups)                                    # (G, Kg, Cg*KH*KW)
+    out = xp.empty((n, w.shape[0], geo.h.out, geo.w.out), dtype=xp.result_type(x, w))
+    chunks = windows.batch_chunks(n, _bytes_per_item(c, geo, x.itemsize))
+    cols = None
+    for start, stop in chunks:
+        cols = windows.im2col(xp, x[start:stop], geo.h, geo.w)          # (C, KH, KW, n, OH, OW)
+        # (G, Kg, CgKK) @ (n, G, CgKK, L) -> (n, G, Kg, L): the columns of one batch item are a
+        # strided matrix, which BLAS reads in place; the product lands in NCHW order
+        per_item = cols.reshape(groups, w_rows.shape[2], stop - start, -1).transpose(2, 0, 1, 3)
+        out[start:stop] = xp.matmul(w_rows, per_item).reshape(out[start:stop].shape)
+        per_item = None
+        if len(chunks) > 1:
+            cols = None  # frees its workspace buffer for the next chunk
+    return out, cols
+
+
+def _flipped(a: Axis) -> Axis:
+    """The stride-1 axis whose convolution with the flipped kernel is the input gradient."""
+    return Axis(a.out, a.kernel, 1, a.dilation, a.dilation * (a.kernel - 1) - a.pad_before, a.size)
+
+
 class Conv2d(Function):
     """y = conv2d(x, w): (N, C, H, W), (K, Cg, KH, KW) -> (N, K, OH, OW)."""
 
     @staticmethod
     def forward(ctx, x, w, geometry: ConvGeometry):
-        xp, geo, groups = ctx.xp, geometry, geometry.groups
-        n, c = x.shape[:2]
-        k = w.shape[0]
-        ctx.geometry = geo
-        w_rows = _group_weight(w, groups)                                # (G, Kg, Cg*KH*KW)
-        out = xp.empty((n, k, geo.h.out, geo.w.out), dtype=xp.result_type(x, w))
-        chunks = windows.batch_chunks(n, _bytes_per_item(c, geo, x.itemsize))
-        cols = None
-        for start, stop in chunks:
-            cols = windows.im2col(xp, x[start:stop], geo.h, geo.w)      # (C, KH, KW, n, OH, OW)
-            # (G, Kg, CgKK) @ (n, G, CgKK, L) -> (n, G, Kg, L): the columns of one batch item are
-            # a strided matrix, which BLAS reads in place; the product lands in NCHW order
-            per_item = cols.reshape(groups, w_rows.shape[2], stop - start, -1).transpose(2, 0, 1, 3)
-            out[start:stop] = xp.matmul(w_rows, per_item).reshape(out[start:stop].shape)
-            per_item = None
-            if len(chunks) > 1:
-                cols = None  # frees its workspace buffer for the next chunk
+        ctx.geometry = geometry
+        out, cols = _conv_forward(ctx.xp, x, w, geometry)
         # keep the columns when they fit in one chunk: the weight gradient is one product with them
-        keep = len(chunks) == 1 and ctx.needs_input_grad[1]
+        keep = cols is not None and ctx.needs_input_grad[1]
         ctx.save_for_backward(x, w, cols if keep else None)
         return out
 
@@ -105,6 +115,12 @@ class ConvTranspose2d(Function):
         ctx.geometry = geo
         ctx.save_for_backward(g, w)
         kh, kw, cg = geo.h.kernel, geo.w.kernel, w.shape[1]
+        if geo.h.stride == 1 and geo.w.stride == 1:
+            # stride 1: the input gradient is the convolution of g with the flipped kernel, whose
+            # im2col + one product beats KH*KW products and slice-adds
+            w_flipped = w[:, :, ::-1, ::-1].reshape(groups, -1, cg, kh, kw).transpose(0, 2, 1, 3, 4)
+            flipped = ConvGeometry(_flipped(geo.h), _flipped(geo.w), groups)
+            return _conv_forward(xp, g, w_flipped.reshape(c, -1, kh, kw), flipped)[0]
         # per kernel offset (i, j): the (G, Cg, Kg) matrix that maps gradients to columns
         w_taps = xp.ascontiguousarray(
             w.reshape(groups, -1, cg, kh, kw).transpose(3, 4, 0, 2, 1))  # (KH, KW, G, Cg, Kg)
