@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import tinygrad_cnn as tc  # noqa: E402
 import tinygrad_cnn.nn.functional as F  # noqa: E402
+from tinygrad_cnn.ops import windows  # noqa: E402
 
 try:
     import torch
@@ -96,7 +97,9 @@ def theirs(x, w, kwargs, grad):
 
 
 def peak_mib(step):
-    """Peak NumPy memory of one step, above what was allocated before it."""
+    """Peak NumPy memory of one step, above what was allocated before it, starting with an empty
+    im2col workspace (so the columns' buffers are counted)."""
+    windows._workspace.clear()
     tracemalloc.start()
     tracemalloc.reset_peak()
     base = tracemalloc.get_traced_memory()[0]

@@ -84,20 +84,23 @@ class Conv2d(Function):
         ctx.geometry = geometry
         out, cols = _conv_forward(ctx.xp, x, w, geometry)
         # keep the columns when they fit in one chunk: the weight gradient is one product with them
-        keep = cols is not None and ctx.needs_input_grad[1]
-        ctx.save_for_backward(x, w, cols if keep else None)
+        ctx.cols = cols if ctx.needs_input_grad[1] else None
+        ctx.save_for_backward(x, w)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        x, w, cols = ctx.saved_tensors
+        x, w = ctx.saved_tensors
         grad_x = grad_w = None
+        if ctx.needs_input_grad[1]:
+            # the weight gradient first, with the cached columns, which are then dropped (a second
+            # backward recomputes them) so the input gradient can reuse their memory
+            cols, ctx.cols = ctx.cols, None
+            grad_w = Conv2dWeight.apply(x, grad, geometry=ctx.geometry, kernel_shape=w.shape,
+                                        cols=cols)
+            del cols
         if ctx.needs_input_grad[0]:
             grad_x = ConvTranspose2d.apply(grad, w, geometry=ctx.geometry)
-        if ctx.needs_input_grad[1]:
-            cached = None if cols is None else cols.data
-            grad_w = Conv2dWeight.apply(x, grad, geometry=ctx.geometry, kernel_shape=w.shape,
-                                        cols=cached)
         return grad_x, grad_w
 
 
