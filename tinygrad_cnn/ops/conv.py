@@ -176,10 +176,11 @@ class Conv2dWeight(Function):
             if cols is None or stop - start != n:
                 cols = windows.im2col(xp, x[start:stop], geo.h, geo.w)
             cols = cols.reshape(groups, -1, (stop - start) * geo.h.out * geo.w.out)  # (G,CgKK,nL)
-            part = xp.matmul(_group_grad(xp, g[start:stop], groups), cols.transpose(0, 2, 1))
-            dw = part if dw is None else dw + part                          # (G, Kg, CgKK)
+            # (G, CgKK, nL) @ (G, nL, Kg): this orientation runs faster in BLAS than its transpose
+            part = xp.matmul(cols, _group_grad(xp, g[start:stop], groups).transpose(0, 2, 1))
+            dw = part if dw is None else dw + part                          # (G, CgKK, Kg)
             cols = None
-        return dw.reshape(kernel_shape)
+        return xp.ascontiguousarray(dw.transpose(0, 2, 1)).reshape(kernel_shape)
 
     @staticmethod
     def backward(ctx, grad):
