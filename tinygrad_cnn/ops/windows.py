@@ -249,8 +249,25 @@ def col2im_taps(xp, tap_cols, batch_channels, dtype, gh: Axis, gw: Axis):
         for j in range(gw.kernel):
             (qi, ri), (qj, rj) = divmod(i * gh.dilation, sh), divmod(j * gw.dilation, sw)
             buf[:, :, ri, rj, qi:qi + gh.out, qj:qj + gw.out] += tap_cols(i, j)
-    padded = buf.transpose(1, 0, 4, 2, 5, 3).reshape(n, c, ph * sh, pw * sw)
-    return xp.ascontiguousarray(unpad(xp, padded[:, :, : gh.span, : gw.span], gh, gw))
+    # back to (N, C, H, W): one strided copy per phase, input rows h = q*S + r - pad_before
+    out = xp.zeros((n, c, gh.size, gw.size), dtype=dtype)
+    for (h0, q_h, count_h) in _phase_rows(gh, ph):
+        for (w0, q_w, count_w) in _phase_rows(gw, pw):
+            dst = out[:, :, h0::sh, w0::sw][:, :, :count_h, :count_w]
+            dst[...] = buf[:, :, (h0 + gh.pad_before) % sh, (w0 + gw.pad_before) % sw,
+                           q_h:q_h + count_h, q_w:q_w + count_w].transpose(1, 0, 2, 3)
+    return out
+
+
+def _phase_rows(g: Axis, phase_len: int):
+    """(first input row, first phase index, count) of each residue's rows that hold input."""
+    rows = []
+    for r in range(g.stride):
+        q0 = max(0, -(-(g.pad_before - r) // g.stride))
+        q1 = min(phase_len, -(-(g.size + g.pad_before - r) // g.stride))
+        if q1 > q0:
+            rows.append((q0 * g.stride + r - g.pad_before, q0, q1 - q0))
+    return rows
 
 
 def batch_chunks(n: int, bytes_per_item: int, budget: int | None = None):
