@@ -2,8 +2,8 @@
 
     python benchmarks/ops.py [--repeats 15] [--threads N]
 
-Prints a markdown table (paste it into docs/benchmarks.md): median milliseconds of one
-forward+backward (random upstream gradient), the ratio to PyTorch, and the peak of NumPy
+Prints a markdown table (paste it into docs/benchmarks.md): median milliseconds (each side timed
+in its own block) of one forward+backward (random upstream gradient), the ratio to PyTorch, and the peak of NumPy
 buffers during one step (tracemalloc, which sees every NumPy allocation; PyTorch's own
 allocator is invisible to it, so no peak is given for PyTorch), next to the im2col buffer size.
 """
@@ -53,17 +53,23 @@ CASES = [
 
 
 def median_ms(steps, repeats):
-    """Median milliseconds of each step, run in turn (ours, theirs, ours, ...) so that load from
-    other processes falls on both alike."""
+    """Median milliseconds of each step, each measured in a block of its own after a warm-up.
+
+    Not interleaved (ours, theirs, ours, ...): OpenBLAS's worker threads keep spinning for a
+    while after NumPy's product returns, and PyTorch's OpenMP threads measured right after them
+    ran up to 3x slower than alone, which flattered the ratio.
+    """
+    medians = []
     for step in steps:
-        step()  # warm-up: first-touch page faults, BLAS thread start
-    times = [[] for _ in steps]
-    for _ in range(repeats):
-        for step, record in zip(steps, times, strict=True):
+        for _ in range(3):
+            step()  # warm-up: first-touch page faults, BLAS thread start
+        record = []
+        for _ in range(repeats):
             start = time.perf_counter()
             step()
             record.append(time.perf_counter() - start)
-    return [1000 * float(np.median(t)) for t in times]
+        medians.append(1000 * float(np.median(record)))
+    return medians
 
 
 def ours(x, w, kwargs, grad):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numbers
 import sys
+import threading
 from dataclasses import dataclass
 
 from tinygrad_cnn import backend
@@ -28,6 +29,24 @@ IM2COL_BUDGET_BYTES = 256 * 2**20
 # so: the columns kept for backward are views of it), and at most WORKSPACE_BYTES are kept.
 WORKSPACE_BYTES = 512 * 2**20
 _workspace: list = []
+_workspace_lock = threading.Lock()  # check-and-hand-out must be atomic across threads
+
+
+def _idle_refcount():
+    """sys.getrefcount of a workspace buffer nobody else holds, as _empty_cols's loop sees it;
+    None (no recycling) if this interpreter's counts do not reveal a live view."""
+    probe = [bytearray(1)]
+    counts = []
+    for buf in probe:  # the same loop shape as _empty_cols's, so the same references
+        counts.append(sys.getrefcount(buf))
+    view = memoryview(probe[0])  # a live view holds one more reference, like a NumPy view
+    for buf in probe:
+        counts.append(sys.getrefcount(buf))
+    del view
+    return counts[0] if counts[1] == counts[0] + 1 else None
+
+
+_IDLE_REFCOUNT = _idle_refcount()
 
 
 def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding=0,
@@ -203,28 +222,29 @@ def im2col(xp, x, gh: Axis, gw: Axis):
 
 def _empty_cols(xp, shape, dtype):
     """An uninitialised (C, KH, KW, N, OH, OW) array, from the workspace when one is free."""
-    if xp.__name__ != "numpy":
+    if xp.__name__ != "numpy" or _IDLE_REFCOUNT is None:
         return xp.empty(shape, dtype=dtype)
     dtype = xp.dtype(dtype)
     nbytes = dtype.itemsize
     for n in shape:
         nbytes *= n
-    free = []
-    for buf in _workspace:
-        if sys.getrefcount(buf) == 3:  # the list, this loop's name and getrefcount's argument
-            if buf.shape == shape and buf.dtype == dtype:
-                return buf[...]        # a view: it keeps the buffer marked as in use
-            free.append(buf)
-    held = sum(buf.nbytes for buf in _workspace)
-    while free and held + nbytes > WORKSPACE_BYTES:  # evict idle buffers of other shapes
-        evicted = free.pop(0)
-        _workspace.remove(evicted)
-        held -= evicted.nbytes
-    out = xp.empty(shape, dtype=dtype)
-    if held + nbytes > WORKSPACE_BYTES:
-        return out
-    _workspace.append(out)
-    return out[...]
+    with _workspace_lock:
+        free = []
+        for buf in _workspace:
+            if sys.getrefcount(buf) == _IDLE_REFCOUNT:  # only the list and this loop hold it
+                if buf.shape == shape and buf.dtype == dtype:
+                    return buf[...]  # a view: it keeps the buffer marked as in use
+                free.append(buf)
+        held = sum(buf.nbytes for buf in _workspace)
+        while free and held + nbytes > WORKSPACE_BYTES:  # evict idle buffers of other shapes
+            evicted = free.pop(0)
+            _workspace.remove(evicted)
+            held -= evicted.nbytes
+        out = xp.empty(shape, dtype=dtype)
+        if held + nbytes > WORKSPACE_BYTES:
+            return out
+        _workspace.append(out)
+        return out[...]
 
 
 def col2im(xp, cols, gh: Axis, gw: Axis):
