@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tinygrad_cnn import backend
-from tinygrad_cnn.optim.optimizer import Optimizer, check_nonnegative, gradient
+from tinygrad_cnn.optim.optimizer import Optimizer, check_nonnegative
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -41,23 +41,12 @@ class Adagrad(Optimizer):
         check_nonnegative(group["initial_accumulator_value"], "initial_accumulator_value", where)
         check_nonnegative(group["eps"], "epsilon value eps", where)
 
-    def step(self, closure=None):
-        """One update of every parameter whose ``.grad`` is set; returns ``closure()``'s loss."""
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
-            weight_decay = group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                xp = backend.array_module(p.data)
-                g = gradient(p, group["maximize"])
-                state = self._state_for(p)
-                state["step"] += 1
-                if weight_decay != 0:
-                    g = g + weight_decay * p.data
-                clr = lr / (1 + (state["step"] - 1) * lr_decay)
-                s = state["sum"].data
-                s += g * g
-                p.data -= clr * (g / (xp.sqrt(s) + eps))
-        return loss
+    def _update(self, p, g, state, group):
+        xp = backend.array_module(p.data)
+        state["step"] += 1
+        if group["weight_decay"] != 0:
+            g = g + group["weight_decay"] * p.data
+        clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        s = state["sum"].data
+        s += g * g
+        p.data -= clr * (g / (xp.sqrt(s) + group["eps"]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from tinygrad_cnn import backend
-from tinygrad_cnn.optim.optimizer import Optimizer, check_betas, check_nonnegative, gradient
+from tinygrad_cnn.optim.optimizer import Optimizer, check_betas, check_nonnegative
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -35,45 +35,36 @@ class Adam(Optimizer):
         check_betas(group["betas"], where)
         check_nonnegative(group["weight_decay"], "weight_decay", where)
 
-    def step(self, closure=None):
-        """One update of every parameter whose ``.grad`` is set; returns ``closure()``'s loss."""
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
-            beta1, beta2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                xp = backend.array_module(p.data)
-                g = gradient(p, group["maximize"])
-                state = self._state_for(p)
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = Tensor._from_array(xp.zeros_like(p.data))
-                    state["exp_avg_sq"] = Tensor._from_array(xp.zeros_like(p.data))
-                    if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = Tensor._from_array(xp.zeros_like(p.data))
-                state["step"] += 1
-                t = state["step"]
-                if weight_decay != 0:
-                    if self._decoupled:
-                        p.data *= 1 - lr * weight_decay
-                    else:
-                        g = g + weight_decay * p.data
-                m, v = state["exp_avg"].data, state["exp_avg_sq"].data
-                m += (1 - beta1) * (g - m)  # = beta1 * m + (1 - beta1) * g, as torch's lerp_
-                v *= beta2
-                v += (1 - beta2) * (g * g)
-                if group["amsgrad"]:
-                    v_max = state.setdefault(
-                        "max_exp_avg_sq", Tensor._from_array(xp.zeros_like(p.data))
-                    ).data
-                    xp.maximum(v_max, v, out=v_max)
-                    v = v_max
-                step_size = lr / (1 - beta1**t)
-                denom = xp.sqrt(v) / math.sqrt(1 - beta2**t) + eps
-                p.data -= step_size * (m / denom)
-        return loss
+    def _update(self, p, g, state, group):
+        xp = backend.array_module(p.data)
+        lr, weight_decay = group["lr"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = Tensor._from_array(xp.zeros_like(p.data))
+            state["exp_avg_sq"] = Tensor._from_array(xp.zeros_like(p.data))
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = Tensor._from_array(xp.zeros_like(p.data))
+        state["step"] += 1
+        t = state["step"]
+        if weight_decay != 0:
+            if self._decoupled:
+                p.data *= 1 - lr * weight_decay
+            else:
+                g = g + weight_decay * p.data
+        m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+        m += (1 - beta1) * (g - m)  # = beta1 * m + (1 - beta1) * g, as torch's lerp_
+        v *= beta2
+        v += (1 - beta2) * (g * g)
+        if group["amsgrad"]:
+            v_max = state.setdefault(
+                "max_exp_avg_sq", Tensor._from_array(xp.zeros_like(p.data))
+            ).data
+            xp.maximum(v_max, v, out=v_max)
+            v = v_max
+        step_size = lr / (1 - beta1**t)
+        denom = xp.sqrt(v) / math.sqrt(1 - beta2**t) + group["eps"]
+        p.data -= step_size * (m / denom)
 
 
 class AdamW(Adam):

@@ -130,7 +130,17 @@ class Optimizer:
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement step()")
+        loss = self._evaluate(closure)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._update(p, gradient(p, group["maximize"]), self._state_for(p), group)
+        return loss
+
+    def _update(self, p: Tensor, g, state: dict, group: dict) -> None:
+        """The update rule: change ``p.data`` in place given its gradient array ``g`` (never to
+        be written to), its ``state`` dict and its param ``group``."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement _update()")
 
     def _evaluate(self, closure):
         """Run the closure (it re-evaluates the loss and calls backward) with grad mode on."""

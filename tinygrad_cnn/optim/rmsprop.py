@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tinygrad_cnn import backend
-from tinygrad_cnn.optim.optimizer import Optimizer, check_nonnegative, gradient
+from tinygrad_cnn.optim.optimizer import Optimizer, check_nonnegative
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -35,42 +35,30 @@ class RMSprop(Optimizer):
         check_nonnegative(group["weight_decay"], "weight_decay", where)
         check_nonnegative(group["alpha"], "alpha", where)
 
-    def step(self, closure=None):
-        """One update of every parameter whose ``.grad`` is set; returns ``closure()``'s loss."""
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-            weight_decay, momentum = group["weight_decay"], group["momentum"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                xp = backend.array_module(p.data)
-                g = gradient(p, group["maximize"])
-                state = self._state_for(p)
-                if not state:
-                    state["step"] = 0
-                    state["square_avg"] = Tensor._from_array(xp.zeros_like(p.data))
-                state["step"] += 1
-                if weight_decay != 0:
-                    g = g + weight_decay * p.data
-                v = state["square_avg"].data
-                v *= alpha
-                v += (1 - alpha) * (g * g)
-                if group["centered"]:
-                    a = state.setdefault(
-                        "grad_avg", Tensor._from_array(xp.zeros_like(p.data))
-                    ).data
-                    a += (1 - alpha) * (g - a)  # = alpha * a + (1 - alpha) * g, as torch's lerp_
-                    denom = xp.sqrt(v - a * a) + eps
-                else:
-                    denom = xp.sqrt(v) + eps
-                if momentum > 0:
-                    buf = state.setdefault(
-                        "momentum_buffer", Tensor._from_array(xp.zeros_like(p.data))
-                    ).data
-                    buf *= momentum
-                    buf += g / denom
-                    p.data -= lr * buf
-                else:
-                    p.data -= lr * (g / denom)
-        return loss
+    def _update(self, p, g, state, group):
+        xp = backend.array_module(p.data)
+        lr, alpha, eps, momentum = group["lr"], group["alpha"], group["eps"], group["momentum"]
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = Tensor._from_array(xp.zeros_like(p.data))
+        state["step"] += 1
+        if group["weight_decay"] != 0:
+            g = g + group["weight_decay"] * p.data
+        v = state["square_avg"].data
+        v *= alpha
+        v += (1 - alpha) * (g * g)
+        if group["centered"]:
+            a = state.setdefault("grad_avg", Tensor._from_array(xp.zeros_like(p.data))).data
+            a += (1 - alpha) * (g - a)  # = alpha * a + (1 - alpha) * g, as torch's lerp_
+            denom = xp.sqrt(v - a * a) + eps
+        else:
+            denom = xp.sqrt(v) + eps
+        if momentum > 0:
+            buf = state.setdefault(
+                "momentum_buffer", Tensor._from_array(xp.zeros_like(p.data))
+            ).data
+            buf *= momentum
+            buf += g / denom
+            p.data -= lr * buf
+        else:
+            p.data -= lr * (g / denom)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tinygrad_cnn.optim.optimizer import Optimizer, check_nonnegative, gradient
+from tinygrad_cnn.optim.optimizer import Optimizer, check_nonnegative
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -34,26 +34,16 @@ class SGD(Optimizer):
                 f"momentum={group['momentum']!r}, dampening={group['dampening']!r}"
             )
 
-    def step(self, closure=None):
-        """One update of every parameter whose ``.grad`` is set; returns ``closure()``'s loss."""
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-            weight_decay = group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = gradient(p, group["maximize"])
-                if weight_decay != 0:
-                    g = g + weight_decay * p.data
-                if momentum != 0:
-                    state = self._state_for(p)
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = state["momentum_buffer"] = Tensor._from_array(g.copy())
-                    else:
-                        buf.data *= momentum
-                        buf.data += (1 - dampening) * g
-                    g = g + momentum * buf.data if group["nesterov"] else buf.data
-                p.data -= lr * g
-        return loss
+    def _update(self, p, g, state, group):
+        momentum = group["momentum"]
+        if group["weight_decay"] != 0:
+            g = g + group["weight_decay"] * p.data
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = Tensor._from_array(g.copy())
+            else:
+                buf.data *= momentum
+                buf.data += (1 - group["dampening"]) * g
+            g = g + momentum * buf.data if group["nesterov"] else buf.data
+        p.data -= group["lr"] * g
