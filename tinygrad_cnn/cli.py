@@ -540,6 +540,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which closed early: not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep the interpreter's flush quiet
+        return 0
     except Exception as e:  # one line for the user; TINYGRAD_CNN_DEBUG=1 shows the traceback
         if os.environ.get("TINYGRAD_CNN_DEBUG"):
             raise
