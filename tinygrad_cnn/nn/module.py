@@ -461,7 +461,24 @@ class _Container(Module):
         return len(self._modules)
 
 
-class Sequential(_Container):
+class _ModuleSequence(_Container):
+    """What Sequential and ModuleList share: iteration over modules, append and extend."""
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module: Module):
+        """Add ``module`` at the end (named by its position)."""
+        self._modules[str(len(self._modules))] = self._check(module, ".append")
+        return self
+
+    def extend(self, modules):
+        for module in modules:
+            self.append(module)
+        return self
+
+
+class Sequential(_ModuleSequence):
     """Modules applied in order: ``Sequential(m0, m1, ...)`` or ``Sequential(OrderedDict(...))``
     (named children). Supports ``seq[i]``, ``seq[a:b]`` (a Sequential), ``len``, iteration,
     ``append``."""
@@ -495,21 +512,8 @@ class Sequential(_Container):
         key = list(self._modules)[index]
         self._modules[key] = self._check(module, f"[{index}]")
 
-    def __iter__(self):
-        return iter(self._modules.values())
 
-    def append(self, module: Module):
-        """Add ``module`` at the end (named by its position)."""
-        self._modules[str(len(self._modules))] = self._check(module, ".append")
-        return self
-
-    def extend(self, modules):
-        for module in modules:
-            self.append(module)
-        return self
-
-
-class ModuleList(_Container):
+class ModuleList(_ModuleSequence):
     """A list of modules whose parameters the parent module sees (no forward of its own)."""
 
     def __init__(self, modules=None):
@@ -542,18 +546,6 @@ class ModuleList(_Container):
         values = list(self._modules.values())
         del values[index]
         self._renumber(values)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module: Module):
-        self._modules[str(len(self._modules))] = self._check(module, ".append")
-        return self
-
-    def extend(self, modules):
-        for module in modules:
-            self.append(module)
-        return self
 
     def insert(self, index: int, module: Module) -> None:
         values = list(self._modules.values())
