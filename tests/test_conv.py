@@ -117,6 +117,36 @@ def test_input_gradient_is_conv_transpose2d(case, data):
         x.grad.numpy(), ref.conv_transpose2d(g, w, output_padding=extra, **args), atol=1e-10)
 
 
+@pytest.mark.parametrize("shape, weight_shape, kwargs", [
+    # kernel < stride: some phases of the input no kernel offset reaches get a zero gradient
+    ((2, 3, 7, 8), (4, 3, 1, 2), {"stride": (2, 3)}),
+    # dilation and stride share a factor; asymmetric padding; groups; rows no window reaches
+    ((2, 4, 9, 8), (6, 2, 3, 2), {"stride": 2, "dilation": (2, 1), "groups": 2,
+                                  "padding": ((1, 0), (2, 1))}),
+    # dilation 3, stride 2: an odd phase's first offset lands one row in, rows before it are 0
+    ((1, 2, 9, 9), (2, 2, 2, 2), {"stride": 2, "dilation": 3}),
+    # the benchmark's strided geometry, smaller: every phase holds several offsets
+    ((3, 2, 10, 10), (3, 2, 5, 5), {"stride": 2, "padding": 2}),
+])
+def test_strided_input_gradient_matches_reference(shape, weight_shape, kwargs):
+    """The phase-grid col2im of strides > 1 against the scatter-form reference."""
+    rng = np.random.default_rng(2)
+    x = tc.Tensor(rng.standard_normal(shape), requires_grad=True)
+    w = rng.standard_normal(weight_shape)
+    y = F.conv2d(x, tc.Tensor(w), **kwargs)
+    g = rng.standard_normal(y.shape)
+    y.backward(tc.Tensor(g))
+    args = _transpose_args({"input_shape": shape, "weight_shape": weight_shape, "stride": 1,
+                            "padding": 0, "dilation": 1, "groups": 1, **kwargs})
+    full = ref.conv_transpose2d(g, w, stride=args["stride"], dilation=args["dilation"],
+                                groups=args["groups"])
+    (top, _), (left, _) = args["padding"]  # the rows the windows never reach get zeros
+    expected = np.zeros(shape)
+    crop = full[:, :, top:top + shape[2], left:left + shape[3]]
+    expected[:, :, :crop.shape[2], :crop.shape[3]] = crop
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=0, atol=1e-10)
+
+
 def test_chunked_batch_matches_one_chunk(monkeypatch):
     """A budget smaller than one batch item's columns: one item per chunk, same numbers."""
     rng = np.random.default_rng(1)

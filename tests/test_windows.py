@@ -123,16 +123,16 @@ def test_workspace_stays_within_its_cap(monkeypatch):
 
 def test_workspace_never_hands_out_a_buffer_in_use():
     shape = (3, 2, 2, 4, 5, 5)
-    first = windows._empty_cols(np, shape, np.float32)
-    second = windows._empty_cols(np, shape, np.float32)
+    first = windows.empty_cols(np, shape, np.float32)
+    second = windows.empty_cols(np, shape, np.float32)
     assert not np.shares_memory(first, second)
     kept = first.reshape(-1)[:10]  # a view of a view still pins the buffer
     del first
-    third = windows._empty_cols(np, shape, np.float32)
+    third = windows.empty_cols(np, shape, np.float32)
     assert not np.shares_memory(kept, third) and not np.shares_memory(second, third)
     if windows._IDLE_REFCOUNT is not None:  # recycling is on in this interpreter
         pooled = {id(buf) for buf in windows._workspace}
         del kept, third
-        again = windows._empty_cols(np, shape, np.float32)
+        again = windows.empty_cols(np, shape, np.float32)
         assert id(again.base) in pooled  # a released buffer came back
         assert not np.shares_memory(again, second)

@@ -46,6 +46,14 @@ def _group_grad(xp, g, groups):
     return xp.ascontiguousarray(g).reshape(groups, k // groups, -1)
 
 
+def _grid_grad(xp, g, groups, grid):
+    """(n, K, OH, OW) -> (G, Kg, n*PH*PW): g on the phase grid (PH, PW) = grid, zero-padded."""
+    n, k, oh, ow = g.shape
+    out = xp.zeros((groups, k // groups, n) + grid, dtype=g.dtype)
+    out[..., :oh, :ow] = g.reshape(n, groups, k // groups, oh, ow).transpose(1, 2, 0, 3, 4)
+    return out.reshape(groups, k // groups, -1)
+
+
 def _bytes_per_item(channels, geo: ConvGeometry, itemsize):
     """Size of one batch item's im2col columns."""
     return channels * geo.h.kernel * geo.w.kernel * geo.h.out * geo.w.out * itemsize
@@ -124,25 +132,22 @@ class ConvTranspose2d(Function):
             w_flipped = w[:, :, ::-1, ::-1].reshape(groups, -1, cg, kh, kw).transpose(0, 2, 1, 3, 4)
             flipped = ConvGeometry(_flipped(geo.h), _flipped(geo.w), groups)
             return _conv_forward(xp, g, w_flipped.reshape(c, -1, kh, kw), flipped)[0]
-        # per kernel offset (i, j): the (G, Cg, Kg) matrix that maps gradients to columns
-        w_taps = xp.ascontiguousarray(
-            w.reshape(groups, -1, cg, kh, kw).transpose(3, 4, 0, 2, 1))  # (KH, KW, G, Cg, Kg)
+        # all offsets' columns in one product, g laid on the phase grid (see col2im_phases):
+        # (G, KH*KW*Cg, Kg) @ (G, Kg, n*PH*PW) -> (G, KH, KW, Cg, n*PH*PW)
+        kg = w.shape[0] // groups
+        w_taps = xp.ascontiguousarray(w.reshape(groups, kg, cg, kh, kw).transpose(0, 3, 4, 2, 1))
         dtype = xp.result_type(g, w)
-        chunks = windows.batch_chunks(n, _bytes_per_item(c, geo, g.itemsize))
+        grid = (windows.phase_len(geo.h), windows.phase_len(geo.w))
+        chunks = windows.batch_chunks(n, c * kh * kw * grid[0] * grid[1] * g.itemsize)
         out = None if len(chunks) == 1 else xp.empty((n, c, geo.h.size, geo.w.size), dtype=dtype)
         for start, stop in chunks:
-            g_rows = _group_grad(xp, g[start:stop], groups)              # (G, Kg, n*L)
-            cols_shape = (c, stop - start, geo.h.out, geo.w.out)
-
-            tap = xp.empty((cg, g_rows.shape[2]), dtype=dtype) if groups == 1 else None
-
-            def tap_cols(i, j, g_rows=g_rows, cols_shape=cols_shape, tap=tap):
-                # one offset's columns at a time: (G, Cg, Kg) @ (G, Kg, n*L) -> (C, n, OH, OW)
-                if tap is not None:  # one 2-D product into a reused buffer
-                    return xp.matmul(w_taps[i, j, 0], g_rows[0], out=tap).reshape(cols_shape)
-                return xp.matmul(w_taps[i, j], g_rows).reshape(cols_shape)
-
-            dx = windows.col2im_taps(xp, tap_cols, (stop - start, c), dtype, geo.h, geo.w)
+            g_grid = _grid_grad(xp, g[start:stop], groups, grid)         # (G, Kg, n*PH*PW)
+            cols = windows.empty_cols(xp, (groups, kh * kw * cg, g_grid.shape[2]), dtype)
+            xp.matmul(w_taps.reshape(groups, -1, kg), g_grid, out=cols)  # into recycled memory
+            cols = cols.reshape(groups, kh, kw, cg, -1)
+            dx = windows.col2im_phases(xp, lambda i, j, cols=cols: cols[:, i, j],
+                                       (stop - start, c), dtype, geo.h, geo.w)
+            cols = None
             if out is None:
                 return dx
             out[start:stop] = dx

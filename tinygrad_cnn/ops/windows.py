@@ -7,7 +7,8 @@ padding before the first element, and the number of output positions. The window
 padded axis from ``-pad_before`` to ``span - pad_before``; ``pad_to_windows`` builds exactly that
 range (zeros or -inf outside the input; trailing input rows no window reaches are left out) and
 ``unpad`` is its adjoint. Kernel offset ``i`` of every window is the strided slice ``tap(i)`` of
-the padded axis, so im2col is one strided view and col2im is KH*KW slice-adds.
+the padded axis, so im2col is one strided view and col2im is KH*KW slice-adds (on the phase
+grid of ``col2im_phases``, where each is a shift of whole rows).
 """
 
 from __future__ import annotations
@@ -33,11 +34,11 @@ _workspace_lock = threading.Lock()  # check-and-hand-out must be atomic across t
 
 
 def _idle_refcount():
-    """sys.getrefcount of a workspace buffer nobody else holds, as _empty_cols's loop sees it;
+    """sys.getrefcount of a workspace buffer nobody else holds, as empty_cols's loop sees it;
     None (no recycling) if this interpreter's counts do not reveal a live view."""
     probe = [bytearray(1)]
     counts = []
-    for buf in probe:  # the same loop shape as _empty_cols's, so the same references
+    for buf in probe:  # the same loop shape as empty_cols's, so the same references
         counts.append(sys.getrefcount(buf))
     view = memoryview(probe[0])  # a live view holds one more reference, like a NumPy view
     for buf in probe:
@@ -215,67 +216,100 @@ def im2col(xp, x, gh: Axis, gw: Axis):
         (x.shape[1], gh.kernel, gw.kernel, x.shape[0], gh.out, gw.out),
         (sc, sh * gh.dilation, sw * gw.dilation, sn, sh * gh.stride, sw * gw.stride),
     )
-    cols = _empty_cols(xp, view.shape, x.dtype)
+    cols = empty_cols(xp, view.shape, x.dtype)
     cols[...] = view
     return cols
 
 
-def _empty_cols(xp, shape, dtype):
-    """An uninitialised (C, KH, KW, N, OH, OW) array, from the workspace when one is free."""
+def empty_cols(xp, shape, dtype):
+    """An uninitialised array of ``shape`` (im2col columns and their like), from the workspace
+    when an idle buffer is large enough.
+
+    Buffers are flat and handed out by size, so a step whose input gradient needs slightly
+    larger columns than its forward reuses one buffer for both: the smallest idle buffer that
+    fits is used, and on a miss the idle buffers smaller than the request are dropped (the new
+    buffer serves their requests too).
+    """
     if xp.__name__ != "numpy" or _IDLE_REFCOUNT is None:
         return xp.empty(shape, dtype=dtype)
     dtype = xp.dtype(dtype)
-    nbytes = dtype.itemsize
+    size = 1
     for n in shape:
-        nbytes *= n
+        size *= n
     with _workspace_lock:
-        free = []
+        best, idle = None, []
         for buf in _workspace:
             if sys.getrefcount(buf) == _IDLE_REFCOUNT:  # only the list and this loop hold it
-                if buf.shape == shape and buf.dtype == dtype:
-                    return buf[...]  # a view: it keeps the buffer marked as in use
-                free.append(buf)
+                if buf.dtype == dtype and buf.size >= size and (best is None
+                                                                or buf.size < best.size):
+                    best = buf
+                idle.append(buf)
+        if best is not None:
+            return best[:size].reshape(shape)  # a view: it keeps the buffer marked as in use
+        nbytes = size * dtype.itemsize
         held = sum(buf.nbytes for buf in _workspace)
-        while free and held + nbytes > WORKSPACE_BYTES:  # evict idle buffers of other shapes
-            evicted = free.pop(0)
-            _workspace.remove(evicted)
-            held -= evicted.nbytes
-        out = xp.empty(shape, dtype=dtype)
-        if held + nbytes > WORKSPACE_BYTES:
-            return out
-        _workspace.append(out)
-        return out[...]
+        for buf in idle:  # drop idle buffers that are too small, or too many bytes
+            if buf.nbytes < nbytes or held + nbytes > WORKSPACE_BYTES:
+                _workspace[:] = [kept for kept in _workspace if kept is not buf]
+                held -= buf.nbytes
+        out = xp.empty(size, dtype=dtype)
+        if held + nbytes <= WORKSPACE_BYTES:
+            _workspace.append(out)
+        return out[:size].reshape(shape)
 
 
 def col2im(xp, cols, gh: Axis, gw: Axis):
     """The adjoint of im2col: cols (C, KH, KW, N, OH, OW) -> (N, C, H, W), summing overlaps."""
-    c, _, _, n = cols.shape[:4]
-    return col2im_taps(xp, lambda i, j: cols[:, i, j], (n, c), cols.dtype, gh, gw)
+    c, kh, kw, n = cols.shape[:4]
+    grid = xp.zeros((c, kh, kw, n, phase_len(gh), phase_len(gw)), dtype=cols.dtype)
+    grid[..., : gh.out, : gw.out] = cols
+    grid = grid.reshape(c, kh, kw, -1)
+    return col2im_phases(xp, lambda i, j: grid[:, i, j], (n, c), cols.dtype, gh, gw)
 
 
-def col2im_taps(xp, tap_cols, batch_channels, dtype, gh: Axis, gw: Axis):
-    """col2im from a function tap_cols(i, j) -> (C, N, OH, OW), the columns of kernel offset
-    (i, j), so a caller can compute them one offset at a time and never hold all KH*KW of them.
+def phase_len(g: Axis) -> int:
+    """Length of one stride phase of the padded axis, ceil(span / S) = out + D*(K-1) // S."""
+    return -(-g.span // g.stride)
 
-    KH*KW slice-adds into a phase-major buffer (C, N, S_h, S_w, span_h/S_h, span_w/S_w): with
-    stride S an offset only reaches padded rows of one residue mod S, so each add writes whole
-    rows of one phase instead of every S-th element; one transposing copy then gives (N, C, H, W).
+
+def col2im_phases(xp, tap_cols, batch_channels, dtype, gh: Axis, gw: Axis):
+    """col2im from tap_cols(i, j) -> (..., N*PH*PW), the columns of kernel offset (i, j) laid on
+    the phase grid (N, PH, PW) (PH = phase_len(gh)) and zero outside its (OH, OW) corner; the
+    leading dims hold the C channels, as (C,) or (G, C/G).
+
+    With stride S, offset i reaches padded rows q*S + r of one residue r = i*D mod S, at
+    q = o + i*D // S. In a phase-major buffer (S_h, S_w, C, N*PH*PW) an offset's columns so land
+    at one flat shift qi*PW + qj of its phase: one slice-add of long contiguous rows (the zeros
+    outside the outputs are what wraps from one row, or batch item, into the next). One strided
+    copy per phase then gives (N, C, H, W).
     """
     n, c = batch_channels
     sh, sw = gh.stride, gw.stride
-    ph, pw = -(-gh.span // sh), -(-gw.span // sw)
-    buf = xp.zeros((c, n, sh, sw, ph, pw), dtype=dtype)
+    ph, pw = phase_len(gh), phase_len(gw)
+    m = n * ph * pw
+    buf = empty_cols(xp, (sh, sw, c, m), dtype)  # each phase is written before it is added to
+    written = set()
     for i in range(gh.kernel):
         for j in range(gw.kernel):
             (qi, ri), (qj, rj) = divmod(i * gh.dilation, sh), divmod(j * gw.dilation, sw)
-            buf[:, :, ri, rj, qi:qi + gh.out, qj:qj + gw.out] += tap_cols(i, j)
+            shift = qi * pw + qj
+            cols = tap_cols(i, j)
+            dst = buf[ri, rj].reshape(cols.shape)
+            if (ri, rj) in written:
+                dst[..., shift:] += cols[..., : m - shift]
+            else:
+                dst[..., :shift] = 0
+                dst[..., shift:] = cols[..., : m - shift]
+                written.add((ri, rj))
     # back to (N, C, H, W): one strided copy per phase, input rows h = q*S + r - pad_before
     out = xp.zeros((n, c, gh.size, gw.size), dtype=dtype)
     for (h0, q_h, count_h) in _phase_rows(gh, ph):
         for (w0, q_w, count_w) in _phase_rows(gw, pw):
-            dst = out[:, :, h0::sh, w0::sw][:, :, :count_h, :count_w]
-            dst[...] = buf[:, :, (h0 + gh.pad_before) % sh, (w0 + gw.pad_before) % sw,
-                           q_h:q_h + count_h, q_w:q_w + count_w].transpose(1, 0, 2, 3)
+            phase = ((h0 + gh.pad_before) % sh, (w0 + gw.pad_before) % sw)
+            if phase not in written:  # no offset reaches these rows (kernel < stride)
+                continue
+            src = buf[phase].reshape(c, n, ph, pw)[:, :, q_h:q_h + count_h, q_w:q_w + count_w]
+            out[:, :, h0::sh, w0::sw][:, :, :count_h, :count_w] = src.transpose(1, 0, 2, 3)
     return out
 
 
