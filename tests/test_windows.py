@@ -136,3 +136,21 @@ def test_workspace_never_hands_out_a_buffer_in_use():
         again = windows.empty_cols(np, shape, np.float32)
         assert id(again.base) in pooled  # a released buffer came back
         assert not np.shares_memory(again, second)
+
+
+def test_workspace_hands_out_buffers_by_size(monkeypatch):
+    """A smaller request reuses an idle larger buffer; a larger one replaces idle smaller ones."""
+    if windows._IDLE_REFCOUNT is None:
+        pytest.skip("this interpreter's reference counts do not reveal live views: no recycling")
+    monkeypatch.setattr(windows, "_workspace", [])
+    big = windows.empty_cols(np, (4, 100), np.float32)
+    big_base = id(big.base)
+    del big
+    small = windows.empty_cols(np, (3, 50), np.float32)
+    assert id(small.base) == big_base and small.shape == (3, 50)
+    other = windows.empty_cols(np, (4, 100), np.float32)  # the big buffer is in use
+    assert not np.shares_memory(small, other)
+    del small, other
+    larger = windows.empty_cols(np, (5, 100), np.float32)  # neither idle buffer is big enough
+    assert [buf.size for buf in windows._workspace] == [500]
+    assert np.shares_memory(larger, windows._workspace[0])

@@ -252,6 +252,7 @@ def empty_cols(xp, shape, dtype):
             if buf.nbytes < nbytes or held + nbytes > WORKSPACE_BYTES:
                 _workspace[:] = [kept for kept in _workspace if kept is not buf]
                 held -= buf.nbytes
+        idle = buf = None  # let the dropped buffers go before the new one is allocated
         out = xp.empty(size, dtype=dtype)
         if held + nbytes <= WORKSPACE_BYTES:
             _workspace.append(out)
