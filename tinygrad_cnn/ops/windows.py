@@ -30,6 +30,7 @@ IM2COL_BUDGET_BYTES = 256 * 2**20
 # so: the columns kept for backward are views of it), and at most WORKSPACE_BYTES are kept.
 WORKSPACE_BYTES = 512 * 2**20
 _workspace: list = []
+ROW_PAD = 16  # elements after each row of im2col's columns (see im2col)
 _workspace_lock = threading.Lock()  # check-and-hand-out must be atomic across threads
 
 
@@ -204,7 +205,8 @@ def _overlap(g: Axis) -> tuple[slice, slice]:
 
 
 def im2col(xp, x, gh: Axis, gw: Axis):
-    """(N, C, H, W) -> cols (C, KH, KW, N, OH, OW), contiguous.
+    """(N, C, H, W) -> cols (C, KH, KW, N, OH, OW), contiguous but for a gap after each
+    (N, OH, OW) row (see ROW_PAD).
 
     This layout makes the forward product (G, C_out/G, C/G*KH*KW) @ (G, C/G*KH*KW, N*L) one
     contiguous GEMM per group, and the weight gradient its transpose-free counterpart.
@@ -216,7 +218,10 @@ def im2col(xp, x, gh: Axis, gw: Axis):
         (x.shape[1], gh.kernel, gw.kernel, x.shape[0], gh.out, gw.out),
         (sc, sh * gh.dilation, sw * gw.dilation, sn, sh * gh.stride, sw * gw.stride),
     )
-    cols = empty_cols(xp, view.shape, x.dtype)
+    # rows of N*L columns, each ROW_PAD elements longer: a row length that is a multiple of a
+    # large power of two (N*L often is) makes BLAS's reads of the columns collide in the cache
+    rows, length = x.shape[1] * gh.kernel * gw.kernel, x.shape[0] * gh.out * gw.out
+    cols = empty_cols(xp, (rows, length + ROW_PAD), x.dtype)[:, :length].reshape(view.shape)
     cols[...] = view
     return cols
 
