@@ -65,6 +65,20 @@ def test_grad_owns_its_memory():
     c = leaf(np.ones((2, 3)))
     c.sum().backward()  # the gradient of sum is a broadcast (read-only) view
     c.grad.zero_()
+    # the caller's gradient, a view of it (reshape), and a retained intermediate's .grad are
+    # never the leaf's .grad array
+    d = leaf(np.ones(4))
+    upstream = tc.Tensor(np.array([1.0, 2.0, 3.0, 4.0]))
+    d.backward(upstream)
+    assert not np.shares_memory(d.grad.numpy(), upstream.numpy())
+    e = leaf(np.ones(4))
+    e.reshape(2, 2).backward(tc.Tensor(np.ones((2, 2))))
+    assert e.grad.data.base is None and e.grad.data.flags.writeable
+    f = leaf(np.ones(2))
+    h = f + 0.0
+    h.retain_grad()
+    (h * 3.0).sum().backward()
+    assert not np.shares_memory(f.grad.numpy(), h.grad.numpy())
 
 
 def test_only_leaves_that_require_grad_get_grad():

@@ -75,19 +75,35 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
 
     from tinygrad_cnn.tensor import Tensor
 
+    # ids of arrays that someone besides one leaf's .grad may hold: the caller's gradients, and
+    # every array already given to a .grad
+    handed_out = {id(g.data) for g in root_grads}
+
+    def owned_copy(array):
+        """``array`` itself when nothing else can see it, else a copy: .grad must own its memory
+        (optimizers update it in place), but backward may hand out a read-only broadcast view,
+        a view of the caller's gradient, or the same array to two leaves (a + b)."""
+        shared = (
+            getattr(array, "base", None) is not None
+            or not getattr(array.flags, "writeable", True)
+            or id(array) in handed_out
+        )
+        if shared:
+            array = array.copy()
+        handed_out.add(id(array))
+        return array
+
     def deliver_to_leaf(leaf, grad):
         if inputs is not None:
             if id(leaf) in wanted_leaves:
                 wanted_leaves[id(leaf)] = _accumulate(wanted_leaves[id(leaf)], grad, create_graph)
             return
-        if not create_graph:
-            # .grad must own its memory: backward may hand out a read-only broadcast view, or
-            # the same array to two leaves (a + b), and optimizers update .grad in place
-            grad = grad.detach() if leaf.grad is not None else Tensor._from_array(grad.data.copy())
-        if leaf.grad is None:
-            leaf.grad = grad
+        if create_graph:
+            leaf.grad = grad if leaf.grad is None else _accumulate(leaf.grad, grad, True)
+        elif leaf.grad is None:
+            leaf.grad = Tensor._from_array(owned_copy(grad.data))
         else:
-            leaf.grad = _accumulate(leaf.grad, grad, create_graph)
+            leaf.grad = _accumulate(leaf.grad, grad, False)  # a new array
 
     node_grads = {}  # id(node) -> accumulated gradient of that node's output
     nodes = []
@@ -117,6 +133,7 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
             retained = node._retained_output_ref() if node._retained_output_ref else None
             if retained is not None:
                 retained.grad = _accumulate(retained.grad, grad_out.detach(), False)
+                handed_out.add(id(retained.grad.data))
             grads = node.backward(node, grad_out)
             if not isinstance(grads, tuple):
                 grads = (grads,)
