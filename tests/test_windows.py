@@ -86,9 +86,25 @@ def test_col2im_is_the_adjoint_of_im2col(case, data):
 
 
 def test_batch_chunks_respect_the_budget():
-    assert windows.batch_chunks(10, 30, budget=100) == [(0, 3), (3, 6), (6, 9), (9, 10)]
+    assert windows.batch_chunks(10, 30, budget=100) == [(0, 2), (2, 5), (5, 7), (7, 10)]
     assert windows.batch_chunks(4, 10**12, budget=100) == [(0, 1), (1, 2), (2, 3), (3, 4)]
     assert windows.batch_chunks(4, 1) == [(0, 4)]
+    assert windows.batch_chunks(16, 1, parts=2) == [(0, 8), (8, 16)]
+    assert windows.batch_chunks(0, 1, parts=2) == []
+
+
+@given(n=st.integers(0, 50), per_item=st.integers(1, 200), budget=st.integers(1, 2000),
+       parts=st.integers(1, 8))
+def test_batch_chunks_cover_the_batch_evenly_within_each_parts_share(n, per_item, budget, parts):
+    ranges = windows.batch_chunks(n, per_item, budget=budget, parts=parts)
+    assert [start for start, _ in ranges] == [0, *(stop for _, stop in ranges)][:len(ranges)]
+    assert (ranges[-1][1] if ranges else 0) == n
+    sizes = [stop - start for start, stop in ranges]
+    assert all(size >= 1 for size in sizes) and (not sizes or max(sizes) - min(sizes) <= 1)
+    if n >= parts:  # every thread gets the same number of ranges, unless each holds one item
+        assert len(ranges) % parts == 0 or len(ranges) == n
+    share = max(budget // parts, per_item)  # one item is the least a range can hold
+    assert all(size * per_item <= share for size in sizes)
 
 
 def test_im2col_recycles_a_buffer_only_once_it_is_free():
@@ -142,18 +158,22 @@ def test_workspace_never_hands_out_a_buffer_in_use():
 
 
 def test_workspace_hands_out_buffers_by_size(monkeypatch):
-    """A smaller request reuses an idle larger buffer; a larger one replaces idle smaller ones."""
+    """A request reuses an idle buffer up to twice its size; a much smaller one (a padded input)
+    leaves it to the columns; a larger one replaces the idle buffers of half its size or more."""
     if windows._IDLE_REFCOUNT is None:
         pytest.skip("this interpreter's reference counts do not reveal live views: no recycling")
     monkeypatch.setattr(windows, "_workspace", [])
     big = windows.empty_cols(np, (4, 100), np.float32)
     big_base = id(big.base)
     del big
-    small = windows.empty_cols(np, (3, 50), np.float32)
-    assert id(small.base) == big_base and small.shape == (3, 50)
-    other = windows.empty_cols(np, (4, 100), np.float32)  # the big buffer is in use
-    assert not np.shares_memory(small, other)
-    del small, other
-    larger = windows.empty_cols(np, (5, 100), np.float32)  # neither idle buffer is big enough
-    assert [buf.size for buf in windows._workspace] == [500]
-    assert np.shares_memory(larger, windows._workspace[0])
+    smaller = windows.empty_cols(np, (3, 100), np.float32)
+    assert id(smaller.base) == big_base and smaller.shape == (3, 100)
+    del smaller
+    tiny = windows.empty_cols(np, (3, 50), np.float32)  # 150 elements: the 400 stay idle
+    assert id(tiny.base) != big_base
+    other = windows.empty_cols(np, (4, 100), np.float32)
+    assert id(other.base) == big_base and not np.shares_memory(tiny, other)
+    del tiny, other
+    larger = windows.empty_cols(np, (5, 100), np.float32)  # replaces the 400, keeps the 150
+    assert sorted(buf.size for buf in windows._workspace) == [150, 500]
+    assert any(np.shares_memory(larger, buf) for buf in windows._workspace)

@@ -96,6 +96,7 @@ from tinygrad_cnn.ops.shape import (
     transpose,
     unsqueeze,
 )
+from tinygrad_cnn.parallel import get_num_threads, set_num_threads
 
 # [nn] nn, summary
 from tinygrad_cnn import nn

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tinygrad_cnn import parallel
 from tinygrad_cnn.autograd.function import Function
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.ops import windows
@@ -42,15 +43,18 @@ def _group_weight(w, groups):
 def _group_grad(xp, g, groups):
     """(n, K, OH, OW) -> (G, Kg, n*L), contiguous (the layout of im2col's columns)."""
     n, k = g.shape[:2]
-    g = g.reshape(n, groups, k // groups, -1).transpose(1, 2, 0, 3)
-    return xp.ascontiguousarray(g).reshape(groups, k // groups, -1)
+    out = windows.empty_cols(xp, (groups, k // groups, n, g[0, 0].size), g.dtype)
+    out[...] = g.reshape(n, groups, k // groups, -1).transpose(1, 2, 0, 3)
+    return out.reshape(groups, k // groups, -1)
 
 
 def _grid_grad(xp, g, groups, grid):
     """(n, K, OH, OW) -> (G, Kg, n*PH*PW): g on the phase grid (PH, PW) = grid, zero-padded."""
     n, k, oh, ow = g.shape
-    out = xp.zeros((groups, k // groups, n) + grid, dtype=g.dtype)
+    out = windows.empty_cols(xp, (groups, k // groups, n) + grid, g.dtype)
     out[..., :oh, :ow] = g.reshape(n, groups, k // groups, oh, ow).transpose(1, 2, 0, 3, 4)
+    out[..., oh:, :] = 0
+    out[..., :oh, ow:] = 0
     return out.reshape(groups, k // groups, -1)
 
 
@@ -59,24 +63,35 @@ def _bytes_per_item(channels, geo: ConvGeometry, itemsize):
     return channels * geo.h.kernel * geo.w.kernel * geo.h.out * geo.w.out * itemsize
 
 
+def _batch_ranges(xp, n, bytes_per_item):
+    """The batch parts of one call: one per CPU thread when the columns are large enough to repay
+    the threads (see parallel.batch_map), each within its share of the im2col budget."""
+    parts = parallel.part_count(xp, n, n * bytes_per_item)
+    return windows.batch_chunks(n, bytes_per_item, parts=parts)
+
+
 def _conv_forward(xp, x, w, geo: ConvGeometry):
-    """conv2d on arrays: (out (N, K, OH, OW), the columns when one chunk held them all, or None)."""
+    """conv2d on arrays: out (N, K, OH, OW), and the columns of each batch range
+    {(start, stop): cols} when all of them fit in the im2col budget together (else None)."""
     groups = geo.groups
     n, c = x.shape[:2]
     w_rows = _group_weight(w, groups)                                    # (G, Kg, Cg*KH*KW)
     out = xp.empty((n, w.shape[0], geo.h.out, geo.w.out), dtype=xp.result_type(x, w))
-    chunks = windows.batch_chunks(n, _bytes_per_item(c, geo, x.itemsize))
-    cols = None
-    for start, stop in chunks:
+    per_item = _bytes_per_item(c, geo, x.itemsize)
+    ranges = _batch_ranges(xp, n, per_item)
+    keep = n * per_item <= windows.IM2COL_BUDGET_BYTES
+
+    def part(start, stop):
         cols = windows.im2col(xp, x[start:stop], geo.h, geo.w)          # (C, KH, KW, n, OH, OW)
         # (G, Kg, CgKK) @ (n, G, CgKK, L) -> (n, G, Kg, L): the columns of one batch item are a
         # strided matrix, which BLAS reads in place; the product lands in NCHW order
-        per_item = cols.reshape(groups, w_rows.shape[2], stop - start, -1).transpose(2, 0, 1, 3)
-        out[start:stop] = xp.matmul(w_rows, per_item).reshape(out[start:stop].shape)
-        per_item = None
-        if len(chunks) > 1:
-            cols = None  # frees its workspace buffer for the next chunk
-    return out, cols
+        items = cols.reshape(groups, w_rows.shape[2], stop - start, -1).transpose(2, 0, 1, 3)
+        xp.matmul(w_rows, items, out=out[start:stop].reshape(items.shape[:2] + w_rows.shape[1:2]
+                                                              + items.shape[3:]))
+        return cols if keep else None  # dropped columns free their workspace buffer
+
+    cols = parallel.batch_map(part, ranges)
+    return out, dict(zip(ranges, cols, strict=True)) if keep else None
 
 
 def _flipped(a: Axis) -> Axis:
@@ -138,19 +153,17 @@ class ConvTranspose2d(Function):
         w_taps = xp.ascontiguousarray(w.reshape(groups, kg, cg, kh, kw).transpose(0, 3, 4, 2, 1))
         dtype = xp.result_type(g, w)
         grid = (windows.phase_len(geo.h), windows.phase_len(geo.w))
-        chunks = windows.batch_chunks(n, c * kh * kw * grid[0] * grid[1] * g.itemsize)
-        out = None if len(chunks) == 1 else xp.empty((n, c, geo.h.size, geo.w.size), dtype=dtype)
-        for start, stop in chunks:
+        out = xp.zeros((n, c, geo.h.size, geo.w.size), dtype=dtype)
+
+        def part(start, stop):
             g_grid = _grid_grad(xp, g[start:stop], groups, grid)         # (G, Kg, n*PH*PW)
             cols = windows.empty_cols(xp, (groups, kh * kw * cg, g_grid.shape[2]), dtype)
             xp.matmul(w_taps.reshape(groups, -1, kg), g_grid, out=cols)  # into recycled memory
             cols = cols.reshape(groups, kh, kw, cg, -1)
-            dx = windows.col2im_phases(xp, lambda i, j, cols=cols: cols[:, i, j],
-                                       (stop - start, c), dtype, geo.h, geo.w)
-            cols = None
-            if out is None:
-                return dx
-            out[start:stop] = dx
+            windows.col2im_phases(xp, lambda i, j: cols[:, i, j], (stop - start, c), dtype,
+                                  geo.h, geo.w, out=out[start:stop])
+
+        parallel.batch_map(part, _batch_ranges(xp, n, c * kh * kw * grid[0] * grid[1] * g.itemsize))
         return out
 
     @staticmethod
@@ -167,7 +180,7 @@ class ConvTranspose2d(Function):
 class Conv2dWeight(Function):
     """dw = conv2d's weight gradient: x (N, C, H, W), g (N, K, OH, OW) -> (K, Cg, KH, KW).
 
-    ``cols`` may pass im2col(x) when the forward already built it.
+    ``cols`` may pass the forward's im2col columns of each batch range (see _conv_forward).
     """
 
     @staticmethod
@@ -176,15 +189,21 @@ class Conv2dWeight(Function):
         n, c = x.shape[:2]
         ctx.geometry, ctx.kernel_shape = geo, kernel_shape
         ctx.save_for_backward(x, g)
-        dw = None
-        for start, stop in windows.batch_chunks(n, _bytes_per_item(c, geo, x.itemsize)):
-            if cols is None or stop - start != n:
-                cols = windows.im2col(xp, x[start:stop], geo.h, geo.w)
-            cols = cols.reshape(groups, -1, (stop - start) * geo.h.out * geo.w.out)  # (G,CgKK,nL)
+        cols = cols or {}
+
+        def part(start, stop):
+            part_cols = cols.pop((start, stop), None)  # the forward's, freed once used
+            if part_cols is None:
+                part_cols = windows.im2col(xp, x[start:stop], geo.h, geo.w)
+            part_cols = part_cols.reshape(groups, -1, (stop - start) * geo.h.out * geo.w.out)
             # (G, CgKK, nL) @ (G, nL, Kg): this orientation runs faster in BLAS than its transpose
-            part = xp.matmul(cols, _group_grad(xp, g[start:stop], groups).transpose(0, 2, 1))
-            dw = part if dw is None else dw + part                          # (G, CgKK, Kg)
-            cols = None
+            return xp.matmul(part_cols, _group_grad(xp, g[start:stop], groups).transpose(0, 2, 1))
+
+        parts = parallel.batch_map(part, _batch_ranges(xp, n, _bytes_per_item(c, geo, x.itemsize)))
+        dw = parts[0] if parts else xp.zeros((groups, c // groups * geo.h.kernel * geo.w.kernel,
+                                               kernel_shape[0] // groups), dtype=g.dtype)
+        for more in parts[1:]:
+            dw = dw + more                                                  # (G, CgKK, Kg)
         return xp.ascontiguousarray(dw.transpose(0, 2, 1)).reshape(kernel_shape)
 
     @staticmethod

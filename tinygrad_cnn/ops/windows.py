@@ -174,13 +174,25 @@ def check_4d(x, op: str, what: str = "input") -> None:
 # ---------------------------------------------------------------------- padding and its adjoint
 
 
-def pad_to_windows(xp, x, gh: Axis, gw: Axis, fill=0):
-    """(N, C, H, W) -> (N, C, gh.span, gw.span): exactly the padded region the windows read."""
+def pad_to_windows(xp, x, gh: Axis, gw: Axis, fill=0, recycled=False):
+    """(N, C, H, W) -> (N, C, gh.span, gw.span): exactly the padded region the windows read.
+
+    ``recycled``: build it in a workspace buffer (see empty_cols), for a copy that dies soon.
+    """
     if gh.pad_before == 0 and gw.pad_before == 0 and gh.span <= gh.size and gw.span <= gw.size:
         return x[:, :, : gh.span, : gw.span]  # a view, no copy
-    out = xp.full(x.shape[:2] + (gh.span, gw.span), fill, dtype=x.dtype)
-    src, dst = _overlap(gh), _overlap(gw)
-    out[:, :, src[1], dst[1]] = x[:, :, src[0], dst[0]]
+    shape = x.shape[:2] + (gh.span, gw.span)
+    (rows, top), (cols, left) = _overlap(gh), _overlap(gw)
+    if not recycled:
+        out = xp.full(shape, fill, dtype=x.dtype)
+        out[:, :, top, left] = x[:, :, rows, cols]
+        return out
+    out = empty_cols(xp, shape, x.dtype)
+    out[:, :, top, left] = x[:, :, rows, cols]
+    out[:, :, : top.start] = fill  # the border around it
+    out[:, :, top.stop:] = fill
+    out[:, :, top, : left.start] = fill
+    out[:, :, top, left.stop:] = fill
     return out
 
 
@@ -211,7 +223,7 @@ def im2col(xp, x, gh: Axis, gw: Axis):
     This layout makes the forward product (G, C_out/G, C/G*KH*KW) @ (G, C/G*KH*KW, N*L) one
     contiguous GEMM per group, and the weight gradient its transpose-free counterpart.
     """
-    x_pad = pad_to_windows(xp, x, gh, gw)
+    x_pad = pad_to_windows(xp, x, gh, gw, recycled=True)
     sn, sc, sh, sw = x_pad.strides
     view = backend.as_strided(
         xp, x_pad,
@@ -232,8 +244,9 @@ def empty_cols(xp, shape, dtype):
 
     Buffers are flat and handed out by size, so a step whose input gradient needs slightly
     larger columns than its forward reuses one buffer for both: the smallest idle buffer that
-    fits is used, and on a miss the idle buffers smaller than the request are dropped (the new
-    buffer serves their requests too).
+    fits and is at most twice the request is used (a padded input never takes a column
+    buffer), and on a miss the idle buffers of half the request up to the request are dropped
+    (the new buffer serves their requests too).
     """
     if xp.__name__ != "numpy" or _IDLE_REFCOUNT is None:
         return xp.empty(shape, dtype=dtype)
@@ -245,16 +258,17 @@ def empty_cols(xp, shape, dtype):
         best, idle = None, []
         for buf in _workspace:
             if sys.getrefcount(buf) == _IDLE_REFCOUNT:  # only the list and this loop hold it
-                if buf.dtype == dtype and buf.size >= size and (best is None
-                                                                or buf.size < best.size):
+                if (buf.dtype == dtype and size <= buf.size <= 2 * size
+                        and (best is None or buf.size < best.size)):
                     best = buf
                 idle.append(buf)
         if best is not None:
             return best[:size].reshape(shape)  # a view: it keeps the buffer marked as in use
         nbytes = size * dtype.itemsize
         held = sum(buf.nbytes for buf in _workspace)
-        for buf in idle:  # drop idle buffers that are too small, or too many bytes
-            if buf.nbytes < nbytes or held + nbytes > WORKSPACE_BYTES:
+        for buf in idle:  # drop idle buffers this one replaces, or too many bytes
+            replaced = buf.dtype == dtype and buf.size < size <= 2 * buf.size
+            if replaced or held + nbytes > WORKSPACE_BYTES:
                 _workspace[:] = [kept for kept in _workspace if kept is not buf]
                 held -= buf.nbytes
         idle = buf = None  # let the dropped buffers go before the new one is allocated
@@ -278,7 +292,7 @@ def phase_len(g: Axis) -> int:
     return -(-g.span // g.stride)
 
 
-def col2im_phases(xp, tap_cols, batch_channels, dtype, gh: Axis, gw: Axis):
+def col2im_phases(xp, tap_cols, batch_channels, dtype, gh: Axis, gw: Axis, out=None):
     """col2im from tap_cols(i, j) -> (..., N*PH*PW), the columns of kernel offset (i, j) laid on
     the phase grid (N, PH, PW) (PH = phase_len(gh)) and zero outside its (OH, OW) corner; the
     leading dims hold the C channels, as (C,) or (G, C/G).
@@ -287,7 +301,7 @@ def col2im_phases(xp, tap_cols, batch_channels, dtype, gh: Axis, gw: Axis):
     q = o + i*D // S. In a phase-major buffer (S_h, S_w, C, N*PH*PW) an offset's columns so land
     at one flat shift qi*PW + qj of its phase: one slice-add of long contiguous rows (the zeros
     outside the outputs are what wraps from one row, or batch item, into the next). One strided
-    copy per phase then gives (N, C, H, W).
+    copy per phase then gives (N, C, H, W), written into ``out`` when given (it must hold zeros).
     """
     n, c = batch_channels
     sh, sw = gh.stride, gw.stride
@@ -308,7 +322,8 @@ def col2im_phases(xp, tap_cols, batch_channels, dtype, gh: Axis, gw: Axis):
                 dst[..., shift:] = cols[..., : m - shift]
                 written.add((ri, rj))
     # back to (N, C, H, W): one strided copy per phase, input rows h = q*S + r - pad_before
-    out = xp.zeros((n, c, gh.size, gw.size), dtype=dtype)
+    if out is None:
+        out = xp.zeros((n, c, gh.size, gw.size), dtype=dtype)
     for (h0, q_h, count_h) in _phase_rows(gh, ph):
         for (w0, q_w, count_w) in _phase_rows(gw, pw):
             phase = ((h0 + gh.pad_before) % sh, (w0 + gw.pad_before) % sw)
@@ -330,8 +345,13 @@ def _phase_rows(g: Axis, phase_len: int):
     return rows
 
 
-def batch_chunks(n: int, bytes_per_item: int, budget: int | None = None):
-    """(start, stop) ranges over the batch whose im2col buffers stay within the budget."""
+def batch_chunks(n: int, bytes_per_item: int, budget: int | None = None, parts: int = 1):
+    """(start, stop) ranges over the batch, as even as can be: at least ``parts`` of them (when
+    the batch has that many items) and a multiple of ``parts``, each holding at most
+    budget / parts bytes of im2col columns, so ``parts`` of them in flight stay within the budget.
+    """
     budget = IM2COL_BUDGET_BYTES if budget is None else budget
-    step = max(1, budget // max(bytes_per_item, 1))
-    return [(i, min(i + step, n)) for i in range(0, n, step)]
+    per_range = max(1, budget // parts // max(bytes_per_item, 1))
+    count = -(-n // per_range)
+    count = min(n, -(-count // parts) * parts)
+    return [(i * n // count, (i + 1) * n // count) for i in range(count)]
