@@ -3,9 +3,10 @@
     python benchmarks/ops.py [--repeats 15] [--threads N]
 
 Prints a markdown table (paste it into docs/benchmarks.md): median milliseconds (each side timed
-in its own block) of one forward+backward (random upstream gradient), the ratio to PyTorch, and the peak of NumPy
-buffers during one step (tracemalloc, which sees every NumPy allocation; PyTorch's own
-allocator is invisible to it, so no peak is given for PyTorch), next to the im2col buffer size.
+in its own block) of one forward+backward (random upstream gradient), the ratio to PyTorch, and
+the peak of NumPy buffers during one step (tracemalloc, which sees every NumPy allocation;
+PyTorch's own allocator is invisible to it, so no peak is given for PyTorch), next to the im2col
+buffer size.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ except ImportError:  # the comparison is optional: pip install 'tinygrad_cnn[ben
     torch = None
 
 MiB = 2**20
+# Each side runs this long before it is timed. A process's first second of large NumPy
+# allocations is slow on Linux with transparent huge pages in "madvise" mode (NumPy asks for
+# them): page faults then compact memory in the kernel, and steps of the 3x3 case took 1.5x
+# their steady time for about 15 steps. Training runs at the steady speed.
+WARMUP_S = 1.0
 
 # name, input shape, kernel (C_out, C_in, KH, KW) or None for pooling, keyword arguments
 CASES = [
@@ -53,7 +59,8 @@ CASES = [
 
 
 def median_ms(steps, repeats):
-    """Median milliseconds of each step, each measured in a block of its own after a warm-up.
+    """Median milliseconds of each step, each measured in a block of its own after a warm-up
+    of WARMUP_S seconds (at least 3 steps).
 
     Not interleaved (ours, theirs, ours, ...): OpenBLAS's worker threads keep spinning for a
     while after NumPy's product returns, and PyTorch's OpenMP threads measured right after them
@@ -61,8 +68,10 @@ def median_ms(steps, repeats):
     """
     medians = []
     for step in steps:
-        for _ in range(3):
-            step()  # warm-up: first-touch page faults, BLAS thread start
+        start, warmed = time.perf_counter(), 0
+        while warmed < 3 or time.perf_counter() - start < WARMUP_S:
+            step()  # warm-up: page faults, BLAS and worker threads, the im2col workspace
+            warmed += 1
         record = []
         for _ in range(repeats):
             start = time.perf_counter()
