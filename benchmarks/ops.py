@@ -23,7 +23,7 @@ from datetime import date
 _parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 _parser.add_argument("--repeats", type=int, default=15, help="timed runs per case (median)")
 _parser.add_argument("--threads", type=int, default=os.cpu_count(),
-                     help="threads for tinygrad_cnn (conv and BLAS) and PyTorch (default: all cores)")
+                     help="threads for tinygrad_cnn (conv, BLAS) and PyTorch (default: all cores)")
 ARGS = _parser.parse_args() if __name__ == "__main__" else _parser.parse_args([])
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, str(ARGS.threads))
