@@ -28,7 +28,7 @@ _pool: ThreadPoolExecutor | None = None
 _blas = None  # threadpoolctl's controller of the BLAS libraries, found on first use
 _blas_users = 0  # batch_map calls now holding BLAS to one thread
 _blas_limiter = None
-_local = threading.local()  # .in_worker: this thread is one of the pool's
+_local = threading.local()  # .in_worker: this thread is draining a batch_map's ranges
 
 
 def _blas_controller():

@@ -183,11 +183,7 @@ def pad_to_windows(xp, x, gh: Axis, gw: Axis, fill=0, recycled=False):
         return x[:, :, : gh.span, : gw.span]  # a view, no copy
     shape = x.shape[:2] + (gh.span, gw.span)
     (rows, top), (cols, left) = _overlap(gh), _overlap(gw)
-    if not recycled:
-        out = xp.full(shape, fill, dtype=x.dtype)
-        out[:, :, top, left] = x[:, :, rows, cols]
-        return out
-    out = empty_cols(xp, shape, x.dtype)
+    out = empty_cols(xp, shape, x.dtype) if recycled else xp.empty(shape, dtype=x.dtype)
     out[:, :, top, left] = x[:, :, rows, cols]
     out[:, :, : top.start] = fill  # the border around it
     out[:, :, top.stop:] = fill
