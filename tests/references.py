@@ -98,7 +98,8 @@ def _pool_out(size, k, s, p, d, ceil_mode):
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     """(values, flat indices): each window's maximum over the input elements it covers and the
-    row-major-first position of it (padding never wins)."""
+    row-major-first position of it (padding never wins); a window holding NaN gives NaN and the
+    position of its last NaN (PyTorch's kernel takes any NaN it meets)."""
     (kh, kw) = _pairs(kernel_size)
     (sh, sw) = _pairs(stride) if stride is not None else (kh, kw)
     (ph, pw), (dh, dw) = _pairs(padding), _pairs(dilation)
@@ -113,7 +114,10 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
                     for p in range(kh):
                         for q in range(kw):
                             r, s = i * sh - ph + p * dh, j * sw - pw + q * dw
-                            if 0 <= r < h and 0 <= s < wd and x[n, c, r, s] > out[n, c, i, j]:
+                            if not (0 <= r < h and 0 <= s < wd):
+                                continue
+                            v = x[n, c, r, s]
+                            if v > out[n, c, i, j] or np.isnan(v):
                                 out[n, c, i, j] = x[n, c, r, s]
                                 idx[n, c, i, j] = r * wd + s
     return out, idx

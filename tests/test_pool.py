@@ -62,6 +62,44 @@ def test_max_pool2d_gradient_goes_to_the_first_maximum():
                                                       [0, 0, 0, 0]]]])
 
 
+def _plant_nans(data, x):
+    """x with NaN at a drawn third or so of its elements (some windows with several NaNs)."""
+    nan_at = data.draw(st.lists(st.booleans(), min_size=x.size, max_size=x.size))
+    return np.where(np.reshape(nan_at, x.shape) & (np.arange(x.size) % 3 == 0).reshape(x.shape),
+                    np.nan, x)
+
+
+def _scatter_by_index(grad_out, idx, input_shape):
+    """The gradient max pooling sends back: each output's gradient added at its flat index."""
+    n_batch, chans, h, w = input_shape
+    grad = np.zeros((n_batch, chans, h * w))
+    np.add.at(grad, (np.arange(n_batch)[:, None, None], np.arange(chans)[None, :, None],
+                     idx.reshape(n_batch, chans, -1)), grad_out.reshape(n_batch, chans, -1))
+    return grad.reshape(input_shape)
+
+
+@per_device
+@given(case=tst.pool_geometries("max"), data=st.data())
+def test_max_pool2d_nan_windows_give_nan_and_point_at_their_last_nan(device, case, data):
+    x = _plant_nans(data, data.draw(tst.float_arrays(case["input_shape"], distinct=True)))
+    xt = tc.Tensor(x, device=device, requires_grad=True)
+    out, idx = F.max_pool2d(xt, return_indices=True, **_args(case))
+    expected, expected_idx = ref.max_pool2d(x, **_args(case))
+    np.testing.assert_array_equal(out.numpy(), expected)  # NaN where the reference has NaN
+    np.testing.assert_array_equal(idx.numpy(), expected_idx)
+    g = np.random.default_rng(1).standard_normal(out.shape)
+    out.backward(tc.Tensor(g, device=device))
+    np.testing.assert_array_equal(xt.grad.numpy(), _scatter_by_index(g, expected_idx, x.shape))
+
+
+def test_max_pool2d_nan_rule_by_hand():
+    x = np.array([[[[1.0, np.nan, 3.0, 5.0],
+                    [np.nan, 2.0, 4.0, 0.0]]]])
+    out, idx = F.max_pool2d(tc.Tensor(x), 2, return_indices=True)
+    np.testing.assert_array_equal(out.numpy(), [[[[np.nan, 5.0]]]])
+    np.testing.assert_array_equal(idx.numpy(), [[[[4, 3]]]])  # the last NaN, at (1, 0)
+
+
 def test_max_pool2d_overlapping_windows_add_up():
     """A maximum shared by overlapping windows receives every window's gradient."""
     x = np.zeros((1, 1, 3, 3))
@@ -249,6 +287,18 @@ def test_max_pool2d_matches_pytorch(case, data):
     out.backward(tc.Tensor(g))
     tout.backward(torch.tensor(g))
     np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), atol=1e-12)
+
+
+@given(case=tst.pool_geometries("max"), data=st.data())
+def test_max_pool2d_nan_rule_matches_pytorch(case, data):
+    torch = pytest.importorskip("torch")
+    x = _plant_nans(data, data.draw(tst.float_arrays(case["input_shape"], distinct=True)))
+    args = _args(case)
+    targs = {**args, "stride": args["stride"] or args["kernel_size"]}
+    out, idx = F.max_pool2d(tc.Tensor(x), return_indices=True, **args)
+    tout, tidx = torch.nn.functional.max_pool2d(torch.tensor(x), return_indices=True, **targs)
+    np.testing.assert_array_equal(out.numpy(), tout.numpy())
+    np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
 
 
 @given(case=tst.pool_geometries("avg"), data=st.data())

@@ -54,7 +54,8 @@ def _scatter_buffer(xp, shape, geo: PoolGeometry, dtype):
 
 class MaxPool2d(Function):
     """(N, C, H, W) -> (N, C, OH, OW): each window's maximum; the gradient goes to its first
-    maximum in row-major window order (PyTorch's rule). ``ctx.offsets`` holds that offset k."""
+    maximum in row-major window order, or to its last NaN if it holds one (PyTorch's rules).
+    ``ctx.offsets`` holds that offset k."""
 
     @staticmethod
     def forward(ctx, x, geometry: PoolGeometry, indices_out=None):
@@ -74,6 +75,8 @@ class MaxPool2d(Function):
             xp.greater(v, best, out=later)        # strictly greater: ties keep the first maximum
             xp.maximum(best, v, out=best)
             offsets += later.astype(offsets.dtype) * (k - offsets)     # offsets = k where later
+        if xp.dtype(x.dtype).kind == "f":
+            _point_nan_windows_at_last_nan(xp, x_pad, taps, best, offsets)
         ctx.geometry, ctx.input_shape, ctx.offsets = geo, x.shape, offsets
         if indices_out is not None:  # return_indices: flat positions, PyTorch's format
             indices_out.append(_offsets_to_index(xp, offsets, x.shape[3], geo))
@@ -83,6 +86,17 @@ class MaxPool2d(Function):
     def backward(ctx, grad):
         return MaxPoolScatter.apply(grad, geometry=ctx.geometry, offsets=ctx.offsets,
                                     input_shape=ctx.input_shape)
+
+
+def _point_nan_windows_at_last_nan(xp, x_pad, taps, best, offsets):
+    """PyTorch's rule for a window holding NaN: its value is NaN (``maximum`` propagated it) and
+    its index, so its gradient, goes to the window's last NaN. One pass over the output when no
+    window holds NaN, the usual case."""
+    nan_windows = xp.isnan(best)
+    if not nan_windows.any():
+        return
+    for k, rows, cols in taps:
+        offsets[nan_windows & xp.isnan(x_pad[:, :, rows, cols])] = k
 
 
 class MaxPoolScatter(Function):
