@@ -165,6 +165,29 @@ def test_dtype_rules():
     assert (ints / ints).dtype == np.float32
     assert (f32 + f64).dtype == np.float64  # two tensors: NumPy's promotion
     assert (f32 ** 2).dtype == np.float32
+    # a float tensor next to an integer or bool one keeps its dtype (PyTorch; NumPy says float64)
+    assert (ints + f32).dtype == np.float32 and (f32 * ints).dtype == np.float32
+    assert (ints - f64).dtype == np.float64
+    assert (tc.Tensor([True, False]) * f32).dtype == np.float32
+    np.testing.assert_array_equal((ints + f32).numpy(), [2.0, 4.0])
+
+
+def test_integer_powers_follow_pytorch():
+    ints = tc.Tensor([4, 9])
+    assert (ints ** 2).dtype == np.int64
+    np.testing.assert_array_equal((ints ** 2).numpy(), [16, 81])
+    half = ints ** 0.5  # a fractional power of an integer tensor: float32
+    assert half.dtype == np.float32
+    np.testing.assert_array_equal(half.numpy(), [2.0, 3.0])
+    assert (ints ** tc.Tensor([0.5, 2.0])).dtype == np.float32
+    np.testing.assert_array_equal((ints ** tc.Tensor([0, 1])).numpy(), [1, 9])
+    with pytest.raises(ValueError, match=r"integer tensor \(int64\) to a negative integer power "
+                                         r"\(-1\).*cast it to float"):
+        ints ** -1
+    with pytest.raises(ValueError, match=r"negative integer powers \(exponent int64 holds "
+                                         r"values < 0\)"):
+        ints ** tc.Tensor([1, -2])
+    np.testing.assert_allclose((ints.float() ** -1).numpy(), [0.25, 1 / 9], rtol=1e-7)
 
 
 def test_float32_gradients_stay_float32():

@@ -37,9 +37,16 @@ def as_tensor_operands(a, b) -> tuple[Tensor, Tensor]:
     """Turn Python numbers and arrays into Tensors next to a Tensor operand (PyTorch promotion).
 
     A Python number takes the Tensor's dtype when that is floating, or when both are integers;
-    a Python float next to an integer Tensor makes both float32.
+    a Python float next to an integer Tensor makes both float32. Of two Tensors, a floating one
+    next to an integer or bool one gives its dtype to both (int64 + float32 is float32, where
+    NumPy would say float64); otherwise NumPy's rules hold.
     """
     if isinstance(a, Tensor) and isinstance(b, Tensor):
+        a_float, b_float = a.dtype.kind == "f", b.dtype.kind == "f"
+        if a_float and not b_float:
+            b = cast(b, a.dtype)
+        elif b_float and not a_float:
+            a = cast(a, b.dtype)
         return a, b
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         return Tensor(a), Tensor(b)
@@ -383,9 +390,24 @@ def div(a, b) -> Tensor:
 
 
 def pow(x, exponent) -> Tensor:
-    """x ** exponent; the exponent may be a Python number (kept as a constant) or a Tensor."""
+    """x ** exponent; the exponent may be a Python number (kept as a constant) or a Tensor.
+
+    As in PyTorch, an integer tensor to a fractional power gives float32, and an integer tensor
+    to a negative integer power raises ValueError (cast to float first).
+    """
     if isinstance(x, Tensor) and isinstance(exponent, numbers.Number):
+        if x.dtype.kind in "biu":
+            if not isinstance(exponent, numbers.Integral):
+                x = cast(x, backend.DEFAULT_FLOAT)
+            elif exponent < 0:
+                raise ValueError(f"pow: an integer tensor ({x.dtype}) to a negative integer power "
+                                 f"({exponent}) is not allowed; cast it to float first")
         return Pow.apply(x, exponent)
+    x, exponent = as_tensor_operands(x, exponent)
+    if x.dtype.kind in "biu" and exponent.dtype.kind in "biu" and bool((exponent.data < 0).any()):
+        raise ValueError(f"pow: an integer tensor ({x.dtype}) to negative integer powers "
+                         f"(exponent {exponent.dtype} holds values < 0) is not allowed; cast to "
+                         f"float first")
     return _binary(Pow, x, exponent, "pow")
 
 
