@@ -22,6 +22,42 @@ def test_conv_output_size(size, kernel, stride, padding, dilation, expected):
     assert windows.conv_output_size(size, kernel, stride, padding, dilation) == expected
 
 
+@given(size=st.integers(1, 40), kernel=st.integers(1, 5), stride=st.integers(1, 4),
+       dilation=st.integers(1, 3))
+def test_conv_output_size_valid_and_same_agree_with_conv2d(size, kernel, stride, dilation):
+    import tinygrad_cnn as tc
+    import tinygrad_cnn.nn.functional as F
+
+    w = tc.zeros((1, 1, kernel, 1))
+    x = tc.zeros((1, 1, size, 1))
+    same = F.conv2d(x, w, stride=(stride, 1), padding="same", dilation=(dilation, 1))
+    assert windows.conv_output_size(size, kernel, stride, "same", dilation) == same.shape[2]
+    valid = windows.conv_output_size(size, kernel, stride, "valid", dilation)
+    if valid >= 1:
+        out = F.conv2d(x, w, stride=(stride, 1), padding="valid", dilation=(dilation, 1))
+        assert valid == out.shape[2]
+    else:  # the kernel does not fit: conv2d refuses, and its message gives the same number
+        with pytest.raises(ValueError, match=f"would be {valid}$"):
+            F.conv2d(x, w, stride=(stride, 1), dilation=(dilation, 1))
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"stride": 0}, ValueError, "stride must be positive, got 0"),
+    ({"dilation": -1}, ValueError, "dilation must be positive, got -1"),
+    ({"kernel_size": 0}, ValueError, "kernel_size must be positive, got 0"),
+    ({"size": -2}, ValueError, "size must be >= 0, got -2"),
+    ({"padding": -1}, ValueError, "padding must be non-negative, got -1"),
+    ({"padding": (0, -2)}, ValueError, r"padding must be non-negative, got \(0, -2\)"),
+    ({"padding": "full"}, ValueError, "padding must be .* 'valid' or 'same', got 'full'"),
+    ({"stride": 1.5}, TypeError, "stride must be an int, got 1.5"),
+    ({"padding": (1, 2, 3)}, TypeError, "padding must be an int or a pair of ints"),
+])
+def test_conv_output_size_names_bad_arguments(kwargs, error, message):
+    args = {"size": 5, "kernel_size": 3, **kwargs}
+    with pytest.raises(error, match=f"conv_output_size: {message}"):
+        windows.conv_output_size(**args)
+
+
 @pytest.mark.parametrize("padding, kernel, stride, expected", [
     ("valid", (3, 3), (1, 1), ((0, 0), (0, 0))),
     ("same", (3, 3), (1, 1), ((1, 1), (1, 1))),

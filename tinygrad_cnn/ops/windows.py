@@ -56,10 +56,38 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding=0,
     """Positions of a kernel along one axis: floor((W - D*(F-1) - 1 + 2P) / S) + 1.
 
     The article's formula (W - F + 2P) / S + 1, generalised to dilation D. ``padding`` is P on
-    both sides, or a pair (before, after) for asymmetric padding.
+    both sides, a pair (before, after) for asymmetric padding, "valid" (P = 0) or "same"
+    (ceil(W / S), the size conv2d's "same" gives). The result is 0 or negative when the kernel
+    does not fit the padded input; conv and pooling refuse that. Arguments that are not ints of
+    the right sign raise TypeError or ValueError naming them.
     """
-    before, after = (padding, padding) if isinstance(padding, numbers.Integral) else padding
+    op = "conv_output_size"
+    size = _int_at_least(size, 0, "size", op)
+    kernel_size = _int_at_least(kernel_size, 1, "kernel_size", op)
+    stride = _int_at_least(stride, 1, "stride", op)
+    dilation = _int_at_least(dilation, 1, "dilation", op)
+    if isinstance(padding, str):
+        if padding == "same":
+            return -(-size // stride)
+        if padding != "valid":
+            raise ValueError(f"{op}: padding must be an int, a pair (before, after), 'valid' or "
+                             f"'same', got {padding!r}")
+        before = after = 0
+    else:
+        before, after = pair(padding, "padding", op)
+        if before < 0 or after < 0:
+            raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
     return (size + before + after - dilation * (kernel_size - 1) - 1) // stride + 1
+
+
+def _int_at_least(value, least: int, name: str, op: str) -> int:
+    """``value`` as an int, or an error naming it when it is not an int >= ``least``."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"{op}: {name} must be an int, got {value!r}")
+    if value < least:
+        raise ValueError(f"{op}: {name} must be {'positive' if least == 1 else f'>= {least}'}, "
+                         f"got {value!r}")
+    return int(value)
 
 
 @dataclass(frozen=True)
