@@ -98,8 +98,9 @@ def _pool_out(size, k, s, p, d, ceil_mode):
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     """(values, flat indices): each window's maximum over the input elements it covers and the
-    row-major-first position of it (padding never wins); a window holding NaN gives NaN and the
-    position of its last NaN (PyTorch's kernel takes any NaN it meets)."""
+    row-major-first position of it (padding never wins: a window whose input is all -inf points
+    at its first input element); a window holding NaN gives NaN and the position of its last NaN
+    (PyTorch's kernel takes any NaN it meets)."""
     (kh, kw) = _pairs(kernel_size)
     (sh, sw) = _pairs(stride) if stride is not None else (kh, kw)
     (ph, pw), (dh, dw) = _pairs(padding), _pairs(dilation)
@@ -117,7 +118,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
                             if not (0 <= r < h and 0 <= s < wd):
                                 continue
                             v = x[n, c, r, s]
-                            if v > out[n, c, i, j] or np.isnan(v):
+                            if idx[n, c, i, j] < 0 or v > out[n, c, i, j] or np.isnan(v):
                                 out[n, c, i, j] = x[n, c, r, s]
                                 idx[n, c, i, j] = r * wd + s
     return out, idx

@@ -68,7 +68,8 @@ class MaxPool2d(Function):
             for _, rows, cols in taps[1:]:
                 xp.maximum(best, x_pad[:, :, rows, cols], out=best)
             return best
-        offsets = xp.zeros(best.shape, dtype=xp.int8 if len(taps) < 128 else xp.int32)
+        offsets = _first_input_offsets(xp, geo, best.shape,
+                                       xp.int8 if len(taps) < 128 else xp.int32)
         later = xp.empty(best.shape, dtype=bool)
         for k, rows, cols in taps[1:]:
             v = x_pad[:, :, rows, cols]
@@ -86,6 +87,23 @@ class MaxPool2d(Function):
     def backward(ctx, grad):
         return MaxPoolScatter.apply(grad, geometry=ctx.geometry, offsets=ctx.offsets,
                                     input_shape=ctx.input_shape)
+
+
+def _first_input_offsets(xp, geo: PoolGeometry, shape, dtype):
+    """(N, C, OH, OW) offsets k of each window's first tap that is not in the top or left
+    padding, where the search for the maximum starts. A window whose input values all equal the
+    padding value (-inf, or the smallest integer) so points at its first input element, as
+    PyTorch's does; padding after the input never comes first. 0 everywhere (the common case,
+    one fill) when no window starts in the padding."""
+    offsets = xp.zeros(shape, dtype=dtype)
+    if geo.h.pad_before == 0 and geo.w.pad_before == 0:
+        return offsets
+    first = []
+    for g in (geo.h, geo.w):
+        before = xp.maximum(g.pad_before - xp.arange(g.out) * g.stride, 0)  # padding cells ahead
+        first.append(-(-before // g.dilation))                    # (O,) first tap i inside
+    offsets[...] = first[0].reshape(-1, 1) * geo.w.kernel + first[1]          # (OH, OW)
+    return offsets
 
 
 def _point_nan_windows_at_last_nan(xp, x_pad, taps, best, offsets):
