@@ -14,6 +14,7 @@ element exactly once instead of adding. Ops come in adjoint pairs, each the othe
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 from tinygrad_cnn import backend
@@ -227,6 +228,7 @@ class LpRoot(Function):
 
 def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode) -> PoolGeometry:
     windows.check_4d(x, op)
+    _check_flag(op, "ceil_mode", ceil_mode)
     kernel = windows.positive_pair(kernel_size, "kernel_size", op)
     stride = kernel if stride is None or stride == () else windows.positive_pair(stride,
                                                                                  "stride", op)
@@ -253,7 +255,10 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     ``stride`` defaults to ``kernel_size``; padding (at most half the kernel) is -inf.
     ``return_indices=True`` also returns each maximum's flat index into its H*W input plane.
     """
-    geo = _pool_geometry("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode)
+    op = "max_pool2d"
+    geo = _pool_geometry(op, input, kernel_size, stride, padding, dilation, ceil_mode)
+    _check_flag(op, "return_indices", return_indices)
+    _check_orderable(op, input)
     if not return_indices:
         return MaxPool2d.apply(input, geometry=geo)
     indices = []
@@ -294,10 +299,15 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     op = "avg_pool2d"
     geo = _pool_geometry(op, input, kernel_size, stride, padding, 1, ceil_mode)
     _check_float(op, input)
+    _check_flag(op, "count_include_pad", count_include_pad)
     if divisor_override is not None:
+        if not isinstance(divisor_override, numbers.Integral) or isinstance(divisor_override,
+                                                                            bool):
+            raise TypeError(f"{op}: divisor_override must be an int (or None), "
+                            f"got {divisor_override!r}")
         if divisor_override <= 0:
             raise ValueError(f"{op}: divisor_override must be positive, got {divisor_override}")
-        divisor = divisor_override
+        divisor = int(divisor_override)
     else:
         pad = windows.pair(padding, "padding", op)
         xp = backend.array_module(input.data)
@@ -313,7 +323,9 @@ def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None,
     gradient 0. With ceil_mode, a window cut off by the border sums what it covers.
     """
     op = "lp_pool2d"
-    if not (isinstance(norm_type, (int, float)) and norm_type > 0 and math.isfinite(norm_type)):
+    if not isinstance(norm_type, numbers.Real) or isinstance(norm_type, bool):
+        raise TypeError(f"{op}: norm_type must be a number, got {norm_type!r}")
+    if not (norm_type > 0 and math.isfinite(norm_type)):
         raise ValueError(f"{op}: norm_type must be a positive finite number, got {norm_type!r}")
     geo = _pool_geometry(op, input, kernel_size, stride, 0, 1, ceil_mode)
     _check_float(op, input)
@@ -327,15 +339,30 @@ def _check_float(op, x):
         raise TypeError(f"{op}: expected floating-point input, got {x.dtype}")
 
 
+def _check_orderable(op, x):
+    """Max pooling takes floats and integers; bool (refused by PyTorch too) has no padding value
+    below every element."""
+    if x.dtype.kind not in "fiu":
+        raise TypeError(f"{op}: expected a floating-point or integer input, got {x.dtype}")
+
+
+def _check_flag(op, name, value):
+    """PyTorch's flags are bools; a string or a number there is a mistake, not a truth value."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{op}: {name} must be a bool, got {value!r}")
+
+
 def _adaptive_kernel(op, x, output_size) -> tuple[tuple[int, int], tuple[int, int]]:
     windows.check_4d(x, op)
     h, w = x.shape[2:]
-    if output_size is None or isinstance(output_size, int):
-        output_size = (output_size, output_size)
-    if len(output_size) != 2:
-        raise TypeError(f"{op}: output_size must be an int or a pair, got {output_size!r}")
-    out = tuple(size if o is None else o for o, size in zip(output_size, (h, w), strict=True))
-    if any(not isinstance(o, int) or o <= 0 for o in out):
+    sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
+    if len(sizes) != 2 or not all(
+            o is None or (isinstance(o, numbers.Integral) and not isinstance(o, bool))
+            for o in sizes):
+        raise TypeError(f"{op}: output_size must be an int or a pair of ints (or None), "
+                        f"got {output_size!r}")
+    out = tuple(size if o is None else int(o) for o, size in zip(sizes, (h, w), strict=True))
+    if any(o <= 0 for o in out):
         raise ValueError(f"{op}: output_size must be positive ints (or None), got {output_size!r}")
     return out, (h, w)
 
@@ -372,6 +399,8 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
     """
     op = "adaptive_max_pool2d"
     out, size = _adaptive_kernel(op, input, output_size)
+    _check_flag(op, "return_indices", return_indices)
+    _check_orderable(op, input)
     if size[0] % out[0] or size[1] % out[1]:
         raise NotImplementedError(
             f"{op}: output size {out[0]}x{out[1]} must divide the input size "
