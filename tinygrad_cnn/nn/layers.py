@@ -7,22 +7,21 @@ Shapes: N batch, C_in/C_out channels, H, W input size, KH, KW kernel, OH, OW out
 from __future__ import annotations
 
 import math
+import numbers
 
 from tinygrad_cnn import creation
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.ops import conv, dense, normalization, pool
 from tinygrad_cnn.ops import shape as shape_ops
-from tinygrad_cnn.ops.windows import conv_output_size
+from tinygrad_cnn.ops.windows import (
+    _int_at_least,
+    conv_output_size,
+    pair,
+    positive_pair,
+    resolve_padding,
+)
 from tinygrad_cnn.tensor import Tensor
-
-
-def _pair(value, name: str, layer: str) -> tuple[int, int]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (value, value)
-    if isinstance(value, (tuple, list)) and len(value) == 2:
-        return (value[0], value[1])
-    raise TypeError(f"{layer}: {name} must be an int or a pair of ints, got {value!r}")
 
 
 def _new_parameter(shape, device, dtype) -> Parameter:
@@ -43,18 +42,42 @@ def _check_channels(layer: Module, x: Tensor, expected: int) -> None:
                          f"(input shape {x.shape})")
 
 
-def _check_output_size(layer: Module, x: Tensor, kernel, stride, padding, dilation) -> None:
-    """Raise, naming the layer and showing the formula with its numbers, when the output
-    would have <= 0 rows or columns."""
-    for axis, size, k, s, p, d in zip(("height", "width"), x.shape[-2:], kernel, stride, padding,
-                                      dilation, strict=False):
+def _window_args(name: str, kernel_size, stride, dilation):
+    """kernel_size, stride and dilation as pairs of positive ints, or an error naming the layer
+    and the argument (checked before any output size is computed from them)."""
+    return (positive_pair(kernel_size, "kernel_size", name), positive_pair(stride, "stride", name),
+            positive_pair(dilation, "dilation", name))
+
+
+def _pool_padding(name: str, padding) -> tuple[tuple[int, int], tuple[int, int]]:
+    """A pool's padding (an int or a pair, as the pooling functions take) as
+    ((top, bottom), (left, right))."""
+    ph, pw = pair(padding, "padding", name)
+    if ph < 0 or pw < 0:
+        raise ValueError(f"{name}: padding must be non-negative, got {padding!r}")
+    return (ph, ph), (pw, pw)
+
+
+def _check_flag(name: str, arg: str, value) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name}: {arg} must be a bool, got {value!r}")
+
+
+def _check_output_size(layer: Module, x: Tensor, kernel, stride, pads, dilation) -> None:
+    """Raise, naming the layer and showing the formula with its numbers, when the kernel does not
+    fit the padded input (the output would have <= 0 rows or columns). Arguments are checked
+    pairs; ``pads`` is ((top, bottom), (left, right))."""
+    for axis, size, k, s, p, d in zip(("height", "width"), x.shape[-2:], kernel, stride, pads,
+                                      dilation, strict=True):
         out = conv_output_size(size, k, s, p, d)
         if out <= 0:
+            formula, padded = (("2P", f"2*{p[0]}") if p[0] == p[1]
+                               else ("P_before + P_after", f"{p[0]} + {p[1]}"))
             raise ValueError(
                 f"{layer!r}: output {axis} would be {out} pixels for input shape {x.shape}: "
-                f"floor((W + 2P - D*(K-1) - 1) / S) + 1 = floor(({size} + 2*{p} - {d}*({k}-1) "
-                f"- 1) / {s}) + 1 = {out}; use a smaller kernel or stride, more padding, or a "
-                "larger input"
+                f"floor((W + {formula} - D*(K-1) - 1) / S) + 1 = floor(({size} + {padded} - "
+                f"{d}*({k}-1) - 1) / {s}) + 1 = {out}; use a smaller kernel or dilation, more "
+                "padding, or a larger input"
             )
 
 
@@ -106,6 +129,33 @@ def _uniform_bias(bias: Parameter, weight: Parameter) -> None:
 # ---------------------------------------------------------------------- convolution
 
 
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _conv_padding(name: str, padding, allow_strings: bool):
+    """A conv layer's padding as stored: 'valid' or 'same' (Conv2d), a pair (ph, pw) when each
+    axis is padded alike, else ((top, bottom), (left, right)); an error naming the layer otherwise.
+    """
+    if isinstance(padding, str) and allow_strings:
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{name}: padding must be an int, a pair, ((top, bottom), (left, "
+                             f"right)), 'valid' or 'same', got {padding!r}")
+        return padding
+    (top, bottom), (left, right) = resolve_padding(padding, None, None, None, None, name,
+                                                   allow_strings=False)
+    return (top, left) if top == bottom and left == right else ((top, bottom), (left, right))
+
+
+def _check_output_padding(name: str, output_padding, stride, dilation) -> tuple[int, int]:
+    """output_padding as a pair, each >= 0 and smaller than the stride or the dilation of its axis
+    (a larger one would add rows that no input reaches)."""
+    extra = pair(output_padding, "output_padding", name)
+    if any(not 0 <= e < max(s, d) for e, s, d in zip(extra, stride, dilation, strict=True)):
+        raise ValueError(f"{name}: output_padding {output_padding!r} must be >= 0 and smaller "
+                         f"than the stride {stride} or the dilation {dilation} on each axis")
+    return extra
+
+
 class _ConvNd(Module):
     """Shared arguments, parameters and repr of Conv2d and ConvTranspose2d."""
 
@@ -115,23 +165,26 @@ class _ConvNd(Module):
                  bias, padding_mode, output_padding, device, dtype):
         super().__init__()
         name = type(self).__name__
-        if groups <= 0 or in_channels % groups or out_channels % groups:
+        in_channels = _int_at_least(in_channels, 1, "in_channels", name)
+        out_channels = _int_at_least(out_channels, 1, "out_channels", name)
+        groups = _int_at_least(groups, 1, "groups", name)
+        if in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
                              f"({out_channels}) must both be divisible by groups ({groups})")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got "
+                             f"{padding_mode!r}")
         if padding_mode != "zeros":
             raise NotImplementedError(f"{name}: padding_mode {padding_mode!r} is not supported, "
                                       "only 'zeros'")
-        if isinstance(padding, str) and padding not in ("same", "valid"):
-            raise ValueError(f"{name}: padding must be 'same', 'valid', an int or a pair, got "
-                             f"{padding!r}")
-        self.in_channels = int(in_channels)
-        self.out_channels = int(out_channels)
-        self.kernel_size = _pair(kernel_size, "kernel_size", name)
-        self.stride = _pair(stride, "stride", name)
-        self.padding = padding if isinstance(padding, str) else _pair(padding, "padding", name)
-        self.dilation = _pair(dilation, "dilation", name)
-        self.output_padding = _pair(output_padding, "output_padding", name)
-        self.groups = int(groups)
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size, self.stride, self.dilation = _window_args(name, kernel_size, stride,
+                                                                    dilation)
+        self.padding = _conv_padding(name, padding, allow_strings=not self._transposed)
+        self.output_padding = _check_output_padding(name, output_padding, self.stride,
+                                                    self.dilation)
+        self.groups = groups
         self.padding_mode = padding_mode
         if self._transposed:   # (C_in, C_out/groups, KH, KW)
             shape = (in_channels, out_channels // groups) + self.kernel_size
@@ -146,6 +199,16 @@ class _ConvNd(Module):
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             _uniform_bias(self.bias, self.weight)
+
+    def _geometry(self, x: Tensor):
+        """The checked (kernel, stride, ((top, bottom), (left, right)), dilation) for input x:
+        attributes changed after construction are checked again, naming the layer."""
+        name = type(self).__name__
+        kernel, stride, dilation = _window_args(name, self.kernel_size, self.stride,
+                                                self.dilation)
+        pads = resolve_padding(self.padding, x.shape[2:], kernel, stride, dilation, name,
+                               allow_strings=not self._transposed)
+        return kernel, stride, pads, dilation
 
     def extra_repr(self) -> str:
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -165,10 +228,12 @@ class _ConvNd(Module):
 
 class Conv2d(_ConvNd):
     """2-D convolution (cross-correlation): (N, C_in, H, W) -> (N, C_out, OH, OW),
-    OH = floor((H + 2*padding - dilation*(KH-1) - 1) / stride) + 1.
+    OH = floor((H + pad_top + pad_bottom - dilation*(KH-1) - 1) / stride) + 1.
 
-    ``padding`` is an int, a pair, "valid" or "same". weight (C_out, C_in/groups, KH, KW) and
-    bias (C_out,) are initialised as PyTorch's (kaiming_uniform_(a=sqrt(5)), U(+-1/sqrt(fan_in))).
+    ``padding`` is an int, a pair (h, w), ((top, bottom), (left, right)), "valid" or "same"
+    (OH = ceil(H / stride)). weight (C_out, C_in/groups, KH, KW) and bias (C_out,) are
+    initialised as PyTorch's (kaiming_uniform_(a=sqrt(5)), U(+-1/sqrt(fan_in))). Channel counts,
+    groups, kernel_size, stride, dilation and padding are checked at construction.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
@@ -180,20 +245,19 @@ class Conv2d(_ConvNd):
     def forward(self, x: Tensor) -> Tensor:
         _check_ndim(self, x, (4,), "(N, C, H, W)")
         _check_channels(self, x, self.in_channels)
-        if not isinstance(self.padding, str):
-            _check_output_size(self, x, self.kernel_size, self.stride, self.padding,
-                               self.dilation)
-        elif self.padding == "valid":
-            _check_output_size(self, x, self.kernel_size, self.stride, (0, 0), self.dilation)
-        return conv.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                           self.groups)
+        kernel, stride, pads, dilation = self._geometry(x)
+        _check_output_size(self, x, kernel, stride, pads, dilation)
+        return conv.conv2d(x, self.weight, self.bias, stride, pads, dilation, self.groups)
 
 
 class ConvTranspose2d(_ConvNd):
     """Transposed convolution (conv2d's input gradient): (N, C_in, H, W) -> (N, C_out, OH, OW),
-    OH = (H - 1)*stride - 2*padding + dilation*(KH-1) + output_padding + 1.
+    OH = (H - 1)*stride - pad_top - pad_bottom + dilation*(KH-1) + output_padding + 1.
 
-    weight (C_in, C_out/groups, KH, KW); PyTorch's default initialisation (fan_in from dim 1).
+    ``padding`` is an int, a pair (h, w) or ((top, bottom), (left, right)), as
+    F.conv_transpose2d takes. weight (C_in, C_out/groups, KH, KW); PyTorch's default
+    initialisation (fan_in from dim 1). ``forward(x, output_size=(OH, OW))`` picks the
+    output_padding that gives that size, as PyTorch's does.
     """
 
     _transposed = True
@@ -201,42 +265,87 @@ class ConvTranspose2d(_ConvNd):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
                  padding_mode: str = "zeros", device=None, dtype=None):
-        if isinstance(padding, str):
-            raise ValueError(f"ConvTranspose2d: padding must be an int or a pair, got {padding!r}")
+        if padding_mode != "zeros":   # PyTorch's check and message
+            raise ValueError(f'ConvTranspose2d: only "zeros" padding mode is supported, got '
+                             f"{padding_mode!r}")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, output_padding, device, dtype)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, output_size=None) -> Tensor:
+        """x (N, C_in, H, W) -> (N, C_out, OH, OW); ``output_size`` (OH, OW) or (N, C_out, OH, OW)
+        chooses output_padding (then ignoring the layer's own) so the output has that size."""
         _check_ndim(self, x, (4,), "(N, C, H, W)")
         _check_channels(self, x, self.in_channels)
-        for axis, size, k, s, p, d, e in zip(("height", "width"), x.shape[2:], self.kernel_size,
-                                             self.stride, self.padding, self.dilation,
-                                             self.output_padding, strict=False):
-            out = (size - 1) * s - 2 * p + d * (k - 1) + e + 1
+        name = type(self).__name__
+        kernel, stride, pads, dilation = self._geometry(x)
+        if output_size is None:
+            extra = _check_output_padding(name, self.output_padding, stride, dilation)
+        else:
+            extra = self._output_padding(x, output_size, kernel, stride, pads, dilation)
+        for axis, size, k, s, p, d, e in zip(("height", "width"), x.shape[2:], kernel, stride,
+                                             pads, dilation, extra, strict=True):
+            out = (size - 1) * s - p[0] - p[1] + d * (k - 1) + e + 1
             if out <= 0:
+                padded = f"2*{p[0]}" if p[0] == p[1] else f"{p[0]} - {p[1]}"
                 raise ValueError(
                     f"{self!r}: output {axis} would be {out} pixels for input shape {x.shape}: "
-                    f"(H - 1)*S - 2P + D*(K-1) + output_padding + 1 = ({size} - 1)*{s} - 2*{p} "
-                    f"+ {d}*({k}-1) + {e} + 1 = {out}; use less padding"
+                    f"(H - 1)*S - P_before - P_after + D*(K-1) + output_padding + 1 = ({size} - "
+                    f"1)*{s} - {padded} + {d}*({k}-1) + {e} + 1 = {out}; use less padding"
                 )
-        return conv.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
-                                     self.output_padding, self.groups, self.dilation)
+        return conv.conv_transpose2d(x, self.weight, self.bias, stride, pads, extra, self.groups,
+                                     dilation)
+
+    def _output_padding(self, x: Tensor, output_size, kernel, stride, pads, dilation):
+        """output_padding giving ``output_size``: each size must lie in [smallest, smallest +
+        stride - 1], smallest being the size with output_padding 0 (PyTorch's rule)."""
+        name = type(self).__name__
+        if isinstance(output_size, str) or not hasattr(output_size, "__len__"):
+            raise TypeError(f"{name}: output_size must be (OH, OW) or (N, C, OH, OW), got "
+                            f"{output_size!r}")
+        sizes = list(output_size)
+        if len(sizes) == 4:
+            sizes = sizes[2:]
+        if len(sizes) != 2:
+            raise ValueError(f"{name}: for a 4-D input, output_size must have 2 or 4 elements, "
+                             f"got {len(sizes)} ({output_size!r})")
+        wanted = pair(sizes, "output_size", name)
+        smallest = tuple((size - 1) * s - p[0] - p[1] + d * (k - 1) + 1 for size, k, s, p, d
+                         in zip(x.shape[2:], kernel, stride, pads, dilation, strict=True))
+        largest = tuple(lo + s - 1 for lo, s in zip(smallest, stride, strict=True))
+        if any(not lo <= n <= hi for n, lo, hi in zip(wanted, smallest, largest, strict=True)):
+            raise ValueError(f"{self!r}: requested an output size of {wanted}, but valid sizes "
+                             f"range from {smallest} to {largest} (for an input of "
+                             f"{x.shape[2:]})")
+        return tuple(n - lo for n, lo in zip(wanted, smallest, strict=True))
 
 
 # ---------------------------------------------------------------------- pooling
 
 
 class _Pool2d(Module):
-    def _check(self, x: Tensor, kernel, stride, padding, dilation) -> None:
-        _check_ndim(self, x, (4,), "(N, C, H, W)")
+    """Shared checks of the windowed pools. Their arguments are kept as given (PyTorch's repr)
+    and checked at construction and again in forward, before any output size is computed."""
+
+    def _geometry(self):
+        """(kernel, stride, ((top, bottom), (left, right)), dilation) as checked pairs."""
         name = type(self).__name__
-        _check_output_size(self, x, _pair(kernel, "kernel_size", name),
-                           _pair(stride, "stride", name), _pair(padding, "padding", name),
-                           _pair(dilation, "dilation", name))
+        kernel, stride, dilation = _window_args(name, self.kernel_size, self.stride,
+                                                getattr(self, "dilation", 1))
+        pads = _pool_padding(name, getattr(self, "padding", 0))
+        _check_flag(name, "ceil_mode", self.ceil_mode)
+        return kernel, stride, pads, dilation
+
+    def _check(self, x: Tensor) -> None:
+        _check_ndim(self, x, (4,), "(N, C, H, W)")
+        _check_output_size(self, x, *self._geometry())
 
 
 class MaxPool2d(_Pool2d):
-    """Max over KHxKW windows (stride defaults to kernel_size): (N, C, H, W) -> (N, C, OH, OW)."""
+    """Max over KHxKW windows (stride defaults to kernel_size): (N, C, H, W) -> (N, C, OH, OW),
+    OH = floor((H + 2*padding - dilation*(KH-1) - 1) / stride) + 1 (ceil with ceil_mode).
+
+    With ``return_indices`` also the flat index of each maximum in its H*W plane (N, C, OH, OW).
+    """
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
                  return_indices: bool = False, ceil_mode: bool = False):
@@ -247,9 +356,10 @@ class MaxPool2d(_Pool2d):
         self.dilation = dilation
         self.return_indices = return_indices
         self.ceil_mode = ceil_mode
+        self._geometry()
 
     def forward(self, x: Tensor):
-        self._check(x, self.kernel_size, self.stride, self.padding, self.dilation)
+        self._check(x)
         return pool.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
                                ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
@@ -259,7 +369,12 @@ class MaxPool2d(_Pool2d):
 
 
 class AvgPool2d(_Pool2d):
-    """Mean over KHxKW windows (stride defaults to kernel_size): (N, C, H, W) -> (N, C, OH, OW)."""
+    """Mean over KHxKW windows (stride defaults to kernel_size): (N, C, H, W) -> (N, C, OH, OW),
+    OH = floor((H + 2*padding - KH) / stride) + 1 (ceil with ceil_mode).
+
+    The zero padding counts towards the mean when ``count_include_pad``; ``divisor_override``, a
+    positive int, replaces the window size as the divisor.
+    """
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                  count_include_pad: bool = True, divisor_override=None):
@@ -270,18 +385,31 @@ class AvgPool2d(_Pool2d):
         self.ceil_mode = ceil_mode
         self.count_include_pad = count_include_pad
         self.divisor_override = divisor_override
+        self._geometry()
+
+    def _geometry(self):
+        name = type(self).__name__
+        _check_flag(name, "count_include_pad", self.count_include_pad)
+        if self.divisor_override is not None:
+            _int_at_least(self.divisor_override, 1, "divisor_override", name)
+        return super()._geometry()
 
     def forward(self, x: Tensor) -> Tensor:
-        self._check(x, self.kernel_size, self.stride, self.padding, 1)
+        self._check(x)
+        divisor = self.divisor_override
         return pool.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                               self.count_include_pad, self.divisor_override)
+                               self.count_include_pad, None if divisor is None else int(divisor))
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class LPPool2d(_Pool2d):
-    """Power-average pooling (sum of x**p over the window) ** (1/p)."""
+    """Power-average pooling (sum over the KHxKW window of x**p) ** (1/p), p = norm_type:
+    (N, C, H, W) -> (N, C, OH, OW), OH = floor((H - KH) / stride) + 1 (ceil with ceil_mode).
+
+    p = 1 is sum pooling, p = 2 L2-norm pooling; stride defaults to kernel_size; no padding.
+    """
 
     def __init__(self, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False):
         super().__init__()
@@ -289,42 +417,78 @@ class LPPool2d(_Pool2d):
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.ceil_mode = ceil_mode
+        self._geometry()
+
+    def _geometry(self):
+        name, p = type(self).__name__, self.norm_type
+        if not isinstance(p, numbers.Real) or isinstance(p, bool):
+            raise TypeError(f"{name}: norm_type must be a number, got {p!r}")
+        if not (p > 0 and math.isfinite(p)):
+            raise ValueError(f"{name}: norm_type must be positive and finite, got {p!r}")
+        return super()._geometry()
 
     def forward(self, x: Tensor) -> Tensor:
-        self._check(x, self.kernel_size, self.stride, 0, 1)
-        return pool.lp_pool2d(x, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+        self._check(x)
+        return pool.lp_pool2d(x, float(self.norm_type), self.kernel_size, self.stride,
+                              self.ceil_mode)
 
     def extra_repr(self) -> str:
         return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, ceil_mode={self.ceil_mode}")
 
 
+def _adaptive_size(name: str, output_size) -> tuple:
+    """output_size as (OH, OW), each a positive int or None (keep the input's size)."""
+    sizes = ((output_size, output_size)
+             if output_size is None or isinstance(output_size, numbers.Integral) else output_size)
+    if not isinstance(sizes, (tuple, list)) or len(sizes) != 2 or any(
+            s is not None and (not isinstance(s, numbers.Integral) or isinstance(s, bool))
+            for s in sizes):
+        raise TypeError(f"{name}: output_size must be an int, None or a pair of them, got "
+                        f"{output_size!r}")
+    if any(s is not None and s < 1 for s in sizes):
+        raise ValueError(f"{name}: output_size must be positive, got {output_size!r}")
+    return tuple(None if s is None else int(s) for s in sizes)
+
+
 class AdaptiveAvgPool2d(Module):
-    """Average pooling to a fixed output size (OH, OW) whatever the input size."""
+    """Average pooling to a fixed output size whatever the input size:
+    (N, C, H, W) -> (N, C, OH, OW), (OH, OW) = output_size (an int for both, None keeps that
+    input dim). Bin i covers rows floor(i*H/OH) .. ceil((i+1)*H/OH), so uneven bins overlap;
+    output_size 1 is global average pooling.
+    """
 
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
+        _adaptive_size(type(self).__name__, output_size)
 
     def forward(self, x: Tensor) -> Tensor:
         _check_ndim(self, x, (4,), "(N, C, H, W)")
-        return pool.adaptive_avg_pool2d(x, self.output_size)
+        size = _adaptive_size(type(self).__name__, self.output_size)
+        return pool.adaptive_avg_pool2d(x, size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
 
 class AdaptiveMaxPool2d(Module):
-    """Max pooling to a fixed output size (OH, OW) whatever the input size."""
+    """Max pooling to a fixed output size: (N, C, H, W) -> (N, C, OH, OW), (OH, OW) =
+    output_size (an int for both, None keeps that input dim), which must divide (H, W) (uneven
+    bins are not implemented). With ``return_indices`` also the flat index of each maximum in
+    its H*W plane (N, C, OH, OW).
+    """
 
     def __init__(self, output_size, return_indices: bool = False):
         super().__init__()
         self.output_size = output_size
         self.return_indices = return_indices
+        _adaptive_size(type(self).__name__, output_size)
 
     def forward(self, x: Tensor):
         _check_ndim(self, x, (4,), "(N, C, H, W)")
-        return pool.adaptive_max_pool2d(x, self.output_size, self.return_indices)
+        size = _adaptive_size(type(self).__name__, self.output_size)
+        return pool.adaptive_max_pool2d(x, size, self.return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
