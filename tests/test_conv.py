@@ -1,5 +1,7 @@
 """conv2d and conv_transpose2d: naive references, first and second derivatives, shapes, errors."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -94,8 +96,9 @@ def test_conv_transpose2d_matches_naive_reference(device, case, data):
 @given(case=tst.conv2d_geometries(max_size=6), data=st.data())
 def test_conv_transpose2d_gradcheck(case, data):
     g, w, args, extra = _transpose_case(case, data)
-    assert tc.gradcheck(lambda g, w: F.conv_transpose2d(g, w, output_padding=extra, **args),
-                        (g, w))
+    b = data.draw(tst.float_arrays((w.shape[1] * args["groups"],)))
+    assert tc.gradcheck(
+        lambda g, w, b: F.conv_transpose2d(g, w, b, output_padding=extra, **args), (g, w, b))
 
 
 @given(case=tst.conv2d_geometries(**SMALL), data=st.data())
@@ -115,6 +118,98 @@ def test_input_gradient_is_conv_transpose2d(case, data):
     np.testing.assert_allclose(x.grad.numpy(), direct.numpy(), rtol=0, atol=1e-12)
     np.testing.assert_allclose(
         x.grad.numpy(), ref.conv_transpose2d(g, w, output_padding=extra, **args), atol=1e-10)
+
+
+# conv_transpose2d's own geometries: padding beyond the kernel's reach, any output_padding
+
+
+def _transpose_geometry_args(case):
+    return {k: case[k] for k in ("stride", "padding", "output_padding", "groups", "dilation")}
+
+
+def _transpose_geometry_arrays(case, data):
+    """Input, weight and bias of a conv_transpose2d_geometries case."""
+    x = data.draw(tst.float_arrays(case["input_shape"]))
+    w = data.draw(tst.float_arrays(case["weight_shape"]))
+    b = data.draw(tst.float_arrays((case["weight_shape"][1] * case["groups"],)))
+    return x, w, b
+
+
+@given(case=tst.conv_transpose2d_geometries())
+def test_conv_transpose2d_geometries_are_valid(case):
+    n, c_in, h, w = case["input_shape"]
+    cin, cg_out, kh, kw = case["weight_shape"]
+    assert cin == c_in and c_in % case["groups"] == 0
+    stride = windows.pair(case["stride"], "stride", "test")
+    dilation = windows.pair(case["dilation"], "dilation", "test")
+    extra = windows.pair(case["output_padding"], "output_padding", "test")
+    pads = windows.resolve_padding(case["padding"], (h, w), (kh, kw), stride, dilation, "test")
+    for size, k, s, d, (lo, hi), e in zip((h, w), (kh, kw), stride, dilation, pads, extra,
+                                          strict=True):
+        assert 0 <= e < max(s, d)
+        assert (size - 1) * s - lo - hi + d * (k - 1) + e + 1 >= 1
+
+
+def test_conv_transpose2d_geometries_reach_beyond_conv2d_input_gradients():
+    """The strategy draws what conv2d's input gradients never give: padding > D*(K-1)."""
+    from hypothesis import find
+
+    def beyond(case):
+        kh = case["weight_shape"][2]
+        dh = windows.pair(case["dilation"], "dilation", "test")[0]
+        pads = case["padding"]
+        top = pads if isinstance(pads, int) else pads[0]
+        top = top if isinstance(top, int) else top[0]
+        return top > dh * (kh - 1)
+
+    case = find(tst.conv_transpose2d_geometries(), beyond,
+                settings=settings(database=None, max_examples=500))
+    out = F.conv_transpose2d(tc.zeros(case["input_shape"]), tc.zeros(case["weight_shape"]),
+                             **_transpose_geometry_args(case))
+    assert min(out.shape[2:]) >= 1
+
+
+@per_device
+@given(case=tst.conv_transpose2d_geometries(), data=st.data())
+def test_conv_transpose2d_any_geometry_matches_naive_reference(device, case, data):
+    x, w, b = _transpose_geometry_arrays(case, data)
+    args = _transpose_geometry_args(case)
+    out = F.conv_transpose2d(tc.Tensor(x, device=device), tc.Tensor(w, device=device),
+                             tc.Tensor(b, device=device), **args)
+    expected = ref.conv_transpose2d(x, w, b, **args)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.numpy(), expected, rtol=0, atol=1e-10)
+
+
+@given(case=tst.conv_transpose2d_geometries(max_size=4), data=st.data())
+def test_conv_transpose2d_any_geometry_gradcheck(case, data):
+    x, w, b = _transpose_geometry_arrays(case, data)
+    args = _transpose_geometry_args(case)
+    assert tc.gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, **args), (x, w, b))
+
+
+@given(case=tst.conv_transpose2d_geometries(max_batch=1, max_channels=4, max_size=3),
+       data=st.data())
+def test_conv_transpose2d_any_geometry_gradgradcheck(case, data):
+    x, w, b = _transpose_geometry_arrays(case, data)
+    args = _transpose_geometry_args(case)
+    assert tc.gradgradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, **args), (x, w, b))
+
+
+def test_empty_batch_keeps_working():
+    """N = 0: an empty output of the right shape, and zero weight and bias gradients."""
+    rng = np.random.default_rng(0)
+    for op, w_shape, kwargs in ((F.conv2d, (6, 2, 3, 3), {"groups": 2, "padding": 1}),
+                                (F.conv_transpose2d, (4, 3, 3, 3), {"groups": 2, "stride": 2})):
+        x = tc.Tensor(np.zeros((0, 4, 5, 5)), requires_grad=True)
+        w = tc.Tensor(rng.standard_normal(w_shape), requires_grad=True)
+        b = tc.Tensor(rng.standard_normal(6), requires_grad=True)
+        y = op(x, w, b, **kwargs)
+        assert y.shape == ((0, 6, 5, 5) if op is F.conv2d else (0, 6, 11, 11))
+        y.backward(tc.Tensor(np.zeros(y.shape)))
+        assert x.grad.shape == x.shape
+        np.testing.assert_array_equal(w.grad.numpy(), np.zeros(w_shape))
+        np.testing.assert_array_equal(b.grad.numpy(), np.zeros(6))
 
 
 @pytest.mark.parametrize("shape, weight_shape, kwargs", [
@@ -241,7 +336,7 @@ def test_conv2d_errors_name_the_numbers():
         F.conv2d(x, w, groups=2, stride=0)
     with pytest.raises(ValueError, match=r"dilation must be positive, got \(1, -2\)"):
         F.conv2d(x, w, groups=2, dilation=(1, -2))
-    with pytest.raises(ValueError, match="groups must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="conv2d: groups must be positive, got 0"):
         F.conv2d(x, w, groups=0)
     with pytest.raises(ValueError, match=r"padding must be an int, a pair, 'valid' or 'same', "
                                          r"got 'full'"):
@@ -250,6 +345,83 @@ def test_conv2d_errors_name_the_numbers():
         F.conv2d(x, w, tc.zeros(3), groups=2)
     with pytest.raises(TypeError, match="input is float32 but weight is float64"):
         F.conv2d(x, w.double(), groups=2)
+
+
+def test_conv2d_weight_layout_appears_once():
+    with pytest.raises(ValueError) as info:
+        F.conv2d(tc.zeros((2, 4, 5, 5)), tc.zeros((6, 4, 3)))
+    assert str(info.value) == ("conv2d: expected a 4-D weight (C_out, C_in/groups, KH, KW), "
+                               "got shape (6, 4, 3)")
+
+
+@pytest.mark.parametrize("op", [F.conv2d, F.conv_transpose2d])
+def test_bias_dtype_must_match_the_input(op):
+    """PyTorch: "Input type (float) and bias type (double) should be the same"."""
+    x = tc.zeros((2, 4, 5, 5))
+    w = tc.zeros((6, 4, 3, 3) if op is F.conv2d else (4, 6, 3, 3))
+    name = op.__name__
+    with pytest.raises(TypeError, match=f"{name}: input is float32 but bias is float64"):
+        op(x, w, tc.zeros(6).double())
+    with pytest.raises(TypeError, match=f"{name}: input is float64 but bias is float32"):
+        op(x.double(), w.double(), tc.zeros(6))
+    with pytest.raises(TypeError, match=f"{name}: input is float32 but bias is int64"):
+        op(x, w, tc.Tensor(np.zeros(6, dtype=np.int64)))
+    assert op(x, w, tc.zeros(6)).dtype == np.float32  # same dtype: no upcast
+
+
+@pytest.mark.parametrize("op, weight_shape, layout", [
+    (F.conv2d, (6, 4, 0, 3), "(C_out, C_in/groups, KH, KW)"),
+    (F.conv2d, (6, 4, 3, 0), "(C_out, C_in/groups, KH, KW)"),
+    (F.conv2d, (0, 4, 3, 3), "(C_out, C_in/groups, KH, KW)"),
+    (F.conv_transpose2d, (4, 6, 0, 3), "(C_in, C_out/groups, KH, KW)"),
+    (F.conv_transpose2d, (4, 0, 3, 3), "(C_in, C_out/groups, KH, KW)"),
+])
+def test_zero_size_weight_is_refused_naming_its_shape(op, weight_shape, layout):
+    """PyTorch refuses zero-size kernels and zero output channels too."""
+    shape = ", ".join(map(str, weight_shape))
+    with pytest.raises(ValueError, match=rf"{op.__name__}: weight {re.escape(layout)} = "
+                                         rf"\({shape}\) has a zero-size dimension"):
+        op(tc.zeros((2, 4, 5, 5)), tc.zeros(weight_shape))
+
+
+def test_zero_channels_and_empty_images_are_refused():
+    with pytest.raises(ValueError, match=r"weight .* = \(6, 0, 3, 3\) has a zero-size"):
+        F.conv2d(tc.zeros((2, 0, 5, 5)), tc.zeros((6, 0, 3, 3)))
+    with pytest.raises(ValueError, match=r"weight .* = \(0, 6, 3, 3\) has a zero-size"):
+        F.conv_transpose2d(tc.zeros((2, 0, 5, 5)), tc.zeros((0, 6, 3, 3)))
+    with pytest.raises(ValueError, match=r"conv2d: input \(N, C, H, W\) = \(2, 4, 0, 5\) has a "
+                                         r"zero height or width"):
+        F.conv2d(tc.zeros((2, 4, 0, 5)), tc.zeros((6, 4, 1, 1)), padding=1)
+    # PyTorch: "Only zero batch or zero channel inputs are supported"; ours would have made zeros
+    with pytest.raises(ValueError, match=r"conv_transpose2d: input \(N, C, H, W\) = "
+                                         r"\(1, 4, 3, 0\) has a zero height or width"):
+        F.conv_transpose2d(tc.zeros((1, 4, 3, 0)), tc.zeros((4, 6, 3, 3)))
+
+
+@pytest.mark.parametrize("op", [F.conv2d, F.conv_transpose2d])
+def test_groups_accepts_numpy_integers_and_refuses_other_types(op):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 4, 5, 5))
+    w = rng.standard_normal((6, 2, 3, 3) if op is F.conv2d else (4, 3, 3, 3))
+    expected = op(tc.Tensor(x), tc.Tensor(w), groups=2).numpy()
+    for groups in (np.int64(2), np.int32(2), np.uint8(2)):
+        np.testing.assert_array_equal(op(tc.Tensor(x), tc.Tensor(w), groups=groups).numpy(),
+                                      expected)
+    name = op.__name__
+    for groups in (2.0, np.float64(2.0), True, "2", None):
+        message = re.escape(f"{name}: groups must be an int, got {groups!r}")
+        with pytest.raises(TypeError, match=message):
+            op(tc.Tensor(x), tc.Tensor(w), groups=groups)
+    with pytest.raises(ValueError, match=rf"{name}: groups must be positive, got -2"):
+        op(tc.Tensor(x), tc.Tensor(w), groups=-2)
+
+
+@pytest.mark.parametrize("op", [F.conv2d, F.conv_transpose2d])
+def test_padding_array_is_a_type_error_not_an_ambiguous_truth_value(op):
+    x, w = tc.zeros((1, 4, 5, 5)), tc.zeros((4, 4, 3, 3))
+    with pytest.raises(TypeError, match=rf"{op.__name__}: padding must be an int or a pair of "
+                                        r"ints, got array\(\[1, 1\]\)"):
+        op(x, w, padding=np.array([1, 1]))
 
 
 def test_conv_transpose2d_errors_name_the_numbers():
@@ -264,6 +436,37 @@ def test_conv_transpose2d_errors_name_the_numbers():
         F.conv_transpose2d(x, w, stride=2, output_padding=2)
     with pytest.raises(ValueError, match=r"output height .* = -3 is not positive"):
         F.conv_transpose2d(tc.zeros((1, 4, 1, 3)), w, padding=(3, 0))
+    with pytest.raises(ValueError, match="output_padding 3 must be >= 0 and smaller than the "
+                                         r"stride 1 or the dilation 3"):
+        F.conv_transpose2d(x, w, dilation=3, output_padding=(0, 3))
+    with pytest.raises(ValueError, match="output_padding -1 must be >= 0"):
+        F.conv_transpose2d(x, w, stride=2, output_padding=-1)
+    with pytest.raises(ValueError, match=r"conv_transpose2d: expected a 4-D input \(N, C, H, W\), "
+                                         r"got shape \(4, 3, 3\)"):
+        F.conv_transpose2d(tc.zeros((4, 3, 3)), w)
+    with pytest.raises(ValueError, match=r"conv_transpose2d: expected a 4-D weight "
+                                         r"\(C_in, C_out/groups, KH, KW\), got shape \(4, 2, 3\)$"):
+        F.conv_transpose2d(x, tc.zeros((4, 2, 3)))
+    with pytest.raises(ValueError, match="input channels 4 are not divisible by groups=3"):
+        F.conv_transpose2d(x, w, groups=3)
+    with pytest.raises(ValueError, match=r"input has 4 channels but weight \(6, 2, 3, 3\) "
+                                         r"expects 6"):
+        F.conv_transpose2d(x, tc.zeros((6, 2, 3, 3)), groups=2)
+    # weight (4, 2, ..) with groups=2 gives 2 * 2 = 4 output channels, one bias each
+    with pytest.raises(ValueError, match=r"bias must have shape \(4,\) .* got \(2,\)"):
+        F.conv_transpose2d(x, w, tc.zeros(2), groups=2)
+    with pytest.raises(ValueError, match=r"bias must have shape \(2,\) .* got \(2, 1\)"):
+        F.conv_transpose2d(x, w, tc.zeros((2, 1)))
+    with pytest.raises(TypeError, match="conv_transpose2d: input is float32 but weight is "
+                                        "float64"):
+        F.conv_transpose2d(x, w.double())
+    with pytest.raises(TypeError, match="conv_transpose2d: expected floating-point input, got "
+                                        "int64"):
+        F.conv_transpose2d(tc.Tensor(np.zeros((1, 4, 3, 3), dtype=np.int64)),
+                           tc.Tensor(np.zeros((4, 2, 3, 3), dtype=np.int64)))
+    with pytest.raises(TypeError, match=r"output_padding must be an int or a pair of ints, "
+                                        r"got 0.5"):
+        F.conv_transpose2d(x, w, output_padding=0.5)
 
 
 # ---------------------------------------------------------------------- PyTorch cross-check

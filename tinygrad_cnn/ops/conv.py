@@ -220,15 +220,24 @@ class Conv2dWeight(Function):
 # ---------------------------------------------------------------------- lowercase functions
 
 
-def _check_operands(op, x, weight, groups, weight_layout):
+def _check_operands(op, x, weight, bias, groups, weight_layout) -> int:
+    """Shapes and dtypes of a conv's operands (never their data); returns groups as an int."""
     windows.check_4d(x, op)
-    windows.check_4d(weight, op, f"weight {weight_layout}")
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0:
-        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    windows.check_4d(weight, op, "weight", weight_layout)
+    groups = windows._int_at_least(groups, 1, "groups", op)
     if x.dtype != weight.dtype:
         raise TypeError(f"{op}: input is {x.dtype} but weight is {weight.dtype}; cast one of them")
+    if bias is not None and bias.dtype != x.dtype:
+        raise TypeError(f"{op}: input is {x.dtype} but bias is {bias.dtype}; cast one of them")
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: expected floating-point input, got {x.dtype}")
+    if 0 in weight.shape:
+        raise ValueError(f"{op}: weight {weight_layout} = {tuple(weight.shape)} has a zero-size "
+                         "dimension; every channel count and kernel size must be positive")
+    if 0 in x.shape[2:]:
+        raise ValueError(f"{op}: input (N, C, H, W) = {tuple(x.shape)} has a zero height or "
+                         "width; only the batch may be empty")
+    return groups
 
 
 def _add_bias(op, y: Tensor, bias, channels: int) -> Tensor:
@@ -250,7 +259,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     (output size ceil(H / stride); odd total padding puts the extra row/column at the bottom/right).
     """
     op = "conv2d"
-    _check_operands(op, input, weight, groups, "(C_out, C_in/groups, KH, KW)")
+    groups = _check_operands(op, input, weight, bias, groups, "(C_out, C_in/groups, KH, KW)")
     n, c, h, w = input.shape
     k, cg, kh, kw = weight.shape
     if c % groups:
@@ -279,7 +288,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     + output_padding + 1. ``padding`` is an int, a pair, or ((top, bottom), (left, right)).
     """
     op = "conv_transpose2d"
-    _check_operands(op, input, weight, groups, "(C_in, C_out/groups, KH, KW)")
+    groups = _check_operands(op, input, weight, bias, groups, "(C_in, C_out/groups, KH, KW)")
     n, c, h, w = input.shape
     cin, cg_out, kh, kw = weight.shape
     if c % groups:
@@ -289,7 +298,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
                          f"{cin} (its first dim)")
     stride = windows.positive_pair(stride, "stride", op)
     dilation = windows.positive_pair(dilation, "dilation", op)
-    if padding == "same":
+    if isinstance(padding, str) and padding == "same":
         raise ValueError(f"{op}: padding='same' cannot keep the size of a transposed convolution "
                          "(its output is larger by design); give an int or a pair")
     pads = windows.resolve_padding(padding, (h, w), (kh, kw), stride, dilation, op,

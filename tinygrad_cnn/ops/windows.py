@@ -193,10 +193,10 @@ def make_axis(op: str, name: str, size: int, kernel: int, stride: int, dilation:
     return Axis(size, kernel, stride, dilation, pad[0], out)
 
 
-def check_4d(x, op: str, what: str = "input") -> None:
-    """A ValueError unless ``x`` is (N, C, H, W)."""
+def check_4d(x, op: str, what: str = "input", layout: str = "(N, C, H, W)") -> None:
+    """A ValueError unless ``x`` is 4-D; the message names ``what`` and its ``layout``."""
     if x.ndim != 4:
-        raise ValueError(f"{op}: expected a 4-D {what} (N, C, H, W), got shape {tuple(x.shape)}")
+        raise ValueError(f"{op}: expected a 4-D {what} {layout}, got shape {tuple(x.shape)}")
 
 
 # ---------------------------------------------------------------------- padding and its adjoint

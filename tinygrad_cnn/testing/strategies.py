@@ -51,26 +51,45 @@ def float_arrays(draw, shape, dtype=np.float64, min_value: float = -3.0, max_val
     size = int(np.prod(shape))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
-    values = rng.uniform(min_value, max_value, size=size)
-    for point in avoid:
-        close = np.abs(values - point) < margin
-        values[close] = point + np.where(values[close] >= point, margin, -margin) * (
-            1 + rng.uniform(size=int(close.sum()))
-        )
+    intervals = _allowed_intervals(min_value, max_value, avoid, margin)
+    room = sum(hi - lo for lo, hi in intervals)
     if distinct and size > 1:
-        # replace the values by a shuffled evenly spaced grid; with the jitter below every gap
-        # is at least half a grid step, so a step >= 4 * margin leaves gaps >= 2 * margin, and
-        # moving the (at most one) value within margin of an `avoid` point out to exactly margin
-        # away still leaves every gap >= margin
-        spread = max(max_value - min_value, 4 * margin * size)
-        grid = min_value + spread * (np.arange(size) + 0.5) / size
-        jitter = rng.uniform(-0.25, 0.25, size=size) * spread / size
-        values = rng.permutation(grid + jitter)
-        for point in avoid:
-            offset = values - point
-            close = np.abs(offset) < margin
-            values[close] = point + np.where(offset[close] >= 0, margin, -margin)
-    return values.reshape(shape).astype(dtype)
+        # a shuffled evenly spaced grid over the allowed room; with the jitter every gap is at
+        # least half a grid step, and a step >= 4 * margin leaves gaps >= 2 * margin (when the
+        # room is too small the grid runs on past max_value)
+        spread = max(room, 4 * margin * size)
+        jitter = rng.uniform(-0.25, 0.25, size=size)
+        u = rng.permutation(spread * (np.arange(size) + 0.5 + jitter) / size)
+    else:
+        u = rng.uniform(0.0, room, size=size)
+    return _place(u, intervals).reshape(shape).astype(dtype)
+
+
+def _allowed_intervals(min_value, max_value, avoid, margin) -> list[tuple[float, float]]:
+    """[min_value, max_value] less the open intervals within ``margin`` of each ``avoid`` point,
+    as sorted disjoint (lo, hi) pieces; a ValueError when nothing is left."""
+    pieces, start = [], float(min_value)
+    for lo, hi in sorted((p - margin, p + margin) for p in avoid):
+        if lo > start:
+            pieces.append((start, min(lo, max_value)))
+        start = max(start, hi)
+    if start < max_value:
+        pieces.append((start, float(max_value)))
+    pieces = [(lo, hi) for lo, hi in pieces if hi > lo]
+    if not pieces:
+        raise ValueError(f"float_arrays: nothing in [{min_value}, {max_value}] is at least "
+                         f"{margin} away from {tuple(avoid)}")
+    return pieces
+
+
+def _place(u, intervals):
+    """Map offsets u >= 0 into the allowed pieces, laid end to end (monotone: gaps never
+    shrink); offsets past the end run on from the last piece's end."""
+    lows = np.array([lo for lo, _ in intervals])
+    ends = np.cumsum([hi - lo for lo, hi in intervals])
+    begins = np.concatenate(([0.0], ends[:-1]))
+    piece = np.minimum(np.searchsorted(ends, u, side="right"), len(intervals) - 1)
+    return lows[piece] + (u - begins[piece])
 
 
 # ---------------------------------------------------------------------- convolution geometry
@@ -124,6 +143,58 @@ def conv2d_geometries(draw, max_batch: int = 2, max_channels: int = 4, max_size:
         "weight_shape": (c_out, c_in // groups, kh, kw),
         "stride": (sh, sw) if sh != sw else sh,
         "padding": padding,
+        "dilation": (dh, dw) if dh != dw else dh,
+        "groups": groups,
+    }
+
+
+@st.composite
+def conv_transpose2d_geometries(draw, max_batch: int = 2, max_channels: int = 4,
+                                max_size: int = 5, max_kernel: int = 3, max_stride: int = 3,
+                                max_dilation: int = 2, depthwise: bool = True):
+    """Valid arguments of ``conv_transpose2d``: a dict with input_shape (N, C_in, H, W),
+    weight_shape (C_in, C_out/groups, KH, KW), stride, padding, output_padding, dilation and
+    groups (pairs or ints; padding may also be ((top, bottom), (left, right))).
+
+    Unlike the input gradients of ``conv2d_geometries``, padding goes up to and beyond
+    dilation*(kernel-1) (as far as the output keeps at least one row and column), and
+    output_padding is any value in [0, max(stride, dilation) - 1] (PyTorch's rule), so the
+    output size (H-1)*stride - pad_top - pad_bottom + dilation*(KH-1) + output_padding + 1 is
+    anything from 1 up.
+    """
+    kh, kw = draw(st.integers(1, max_kernel)), draw(st.integers(1, max_kernel))
+    dh, dw = draw(st.integers(1, max_dilation)), draw(st.integers(1, max_dilation))
+    sh, sw = draw(st.integers(1, max_stride)), draw(st.integers(1, max_stride))
+    h, w = draw(st.integers(1, max_size)), draw(st.integers(1, max_size))
+    eh, ew = draw(st.integers(0, max(sh, dh) - 1)), draw(st.integers(0, max(sw, dw) - 1))
+    # the most total padding that leaves one output row: (H-1)*S + D*(K-1) + output_padding
+    room_h, room_w = (h - 1) * sh + dh * (kh - 1) + eh, (w - 1) * sw + dw * (kw - 1) + ew
+    kind = draw(st.sampled_from(["int", "pair", "asymmetric"]))
+    if kind == "int":
+        padding = draw(st.integers(0, min(room_h, room_w) // 2))
+    elif kind == "pair":
+        padding = (draw(st.integers(0, room_h // 2)), draw(st.integers(0, room_w // 2)))
+    else:
+        top, left = draw(st.integers(0, room_h)), draw(st.integers(0, room_w))
+        padding = ((top, draw(st.integers(0, room_h - top))),
+                   (left, draw(st.integers(0, room_w - left))))
+    groups_kind = draw(st.sampled_from(["one", "two"] + (["depthwise"] if depthwise else [])))
+    if groups_kind == "one":
+        groups = 1
+        c_in, c_out = draw(st.integers(1, max_channels)), draw(st.integers(1, max_channels))
+    elif groups_kind == "two":
+        groups = 2
+        c_in = 2 * draw(st.integers(1, max(1, max_channels // 2)))
+        c_out = 2 * draw(st.integers(1, max(1, max_channels // 2)))
+    else:
+        groups = c_in = draw(st.integers(1, max_channels))
+        c_out = c_in * draw(st.integers(1, max(1, max_channels // c_in)))
+    return {
+        "input_shape": (draw(st.integers(1, max_batch)), c_in, h, w),
+        "weight_shape": (c_in, c_out // groups, kh, kw),
+        "stride": (sh, sw) if sh != sw else sh,
+        "padding": padding,
+        "output_padding": (eh, ew) if eh != ew else eh,
         "dilation": (dh, dw) if dh != dw else dh,
         "groups": groups,
     }
