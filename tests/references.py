@@ -176,12 +176,18 @@ def adaptive_avg_pool2d(x, output_size):
     return out
 
 
-def adaptive_max_pool2d(x, output_size):
-    """Each bin's maximum (bins as in adaptive_avg_pool2d)."""
+def adaptive_max_pool2d(x, output_size, return_indices=False):
+    """Each bin's maximum (bins as in adaptive_avg_pool2d), and with ``return_indices`` the flat
+    index r * W + c of its row-major-first position."""
     oh, ow = _pairs(output_size)
-    h, wd = x.shape[2:]
+    n_batch, chans, h, wd = x.shape
     out = np.zeros(x.shape[:2] + (oh, ow))
+    idx = np.zeros(x.shape[:2] + (oh, ow), dtype=np.int64)
     for i, (r0, r1) in enumerate(_bins(h, oh)):
         for j, (c0, c1) in enumerate(_bins(wd, ow)):
             out[:, :, i, j] = x[:, :, r0:r1, c0:c1].max(axis=(2, 3))
-    return out
+            for n in range(n_batch):
+                for c in range(chans):
+                    r, s = np.unravel_index(np.argmax(x[n, c, r0:r1, c0:c1]), (r1 - r0, c1 - c0))
+                    idx[n, c, i, j] = (r0 + r) * wd + c0 + s
+    return (out, idx) if return_indices else out

@@ -100,6 +100,61 @@ def test_max_pool2d_nan_rule_by_hand():
     np.testing.assert_array_equal(idx.numpy(), [[[[4, 3]]]])  # the last NaN, at (1, 0)
 
 
+def _plant(data, x, value):
+    """x with ``value`` at a drawn share (half, most or all) of its elements, so that many
+    windows hold nothing else."""
+    share = data.draw(st.sampled_from([0.5, 0.9, 1.0]))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    return np.where(rng.uniform(size=x.shape) < share, value, x).astype(x.dtype)
+
+
+@per_device
+@given(case=tst.pool_geometries("max"), data=st.data())
+def test_max_pool2d_all_neg_inf_windows_point_at_their_first_input_element(device, case, data):
+    # -inf is also the padding value: such a window must still point at an input element
+    x = _plant(data, data.draw(tst.float_arrays(case["input_shape"], distinct=True)), -np.inf)
+    xt = tc.Tensor(x, device=device, requires_grad=True)
+    out, idx = F.max_pool2d(xt, return_indices=True, **_args(case))
+    expected, expected_idx = ref.max_pool2d(x, **_args(case))
+    np.testing.assert_array_equal(out.numpy(), expected)
+    np.testing.assert_array_equal(idx.numpy(), expected_idx)
+    g = np.random.default_rng(2).standard_normal(out.shape)
+    out.backward(tc.Tensor(g, device=device))
+    np.testing.assert_allclose(xt.grad.numpy(), _scatter_by_index(g, expected_idx, x.shape),
+                               rtol=0, atol=1e-12)
+
+
+def _int_arrays(data, shape, dtype):
+    """Integers of ``dtype`` with ties, the smallest value planted at a drawn share."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    low = 0 if np.iinfo(dtype).min == 0 else -50
+    return _plant(data, rng.integers(low, low + 100, size=shape).astype(dtype),
+                  np.iinfo(dtype).min)
+
+
+@per_device
+@given(case=tst.pool_geometries("max"),
+       dtype=st.sampled_from([np.int8, np.uint8, np.int32, np.int64]), data=st.data())
+def test_max_pool2d_integer_input(device, case, dtype, data):
+    x = _int_arrays(data, case["input_shape"], dtype)
+    out, idx = F.max_pool2d(tc.Tensor(x, device=device), return_indices=True, **_args(case))
+    expected, expected_idx = ref.max_pool2d(x.astype(np.float64), **_args(case))  # exact
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out.numpy(), expected)
+    np.testing.assert_array_equal(idx.numpy(), expected_idx)
+
+
+def test_max_pool2d_all_neg_inf_window_by_hand():
+    """The audit's case; the indices and gradient are PyTorch's."""
+    x = np.full((1, 1, 3, 3), -np.inf)
+    x[0, 0, 2, 2] = 1.0
+    xt = tc.Tensor(x, requires_grad=True)
+    out, idx = F.max_pool2d(xt, 3, stride=1, padding=1, return_indices=True)
+    out.backward(tc.Tensor(np.ones(out.shape)))
+    np.testing.assert_array_equal(idx.numpy(), [[[[0, 0, 1], [0, 8, 8], [3, 8, 8]]]])
+    np.testing.assert_array_equal(xt.grad.numpy(), [[[[3, 1, 0], [1, 0, 0], [0, 0, 4]]]])
+
+
 def test_max_pool2d_overlapping_windows_add_up():
     """A maximum shared by overlapping windows receives every window's gradient."""
     x = np.zeros((1, 1, 3, 3))
@@ -122,26 +177,30 @@ def test_max_pool2d_tiled_fast_path_and_float32():
 # ---------------------------------------------------------------------- average pooling
 
 
+divisor_overrides = st.one_of(st.none(), st.integers(1, 10))
+
+
 @per_device
-@given(case=tst.pool_geometries("avg"), data=st.data())
-def test_avg_pool2d_matches_naive_reference(device, case, data):
+@given(case=tst.pool_geometries("avg"), divisor=divisor_overrides, data=st.data())
+def test_avg_pool2d_matches_naive_reference(device, case, divisor, data):
     x = data.draw(tst.float_arrays(case["input_shape"]))
-    out = F.avg_pool2d(tc.Tensor(x, device=device), **_args(case))
-    expected = ref.avg_pool2d(x, **_args(case))
+    out = F.avg_pool2d(tc.Tensor(x, device=device), divisor_override=divisor, **_args(case))
+    expected = ref.avg_pool2d(x, divisor_override=divisor, **_args(case))
     assert out.shape == expected.shape
     np.testing.assert_allclose(out.numpy(), expected, rtol=0, atol=1e-10)
 
 
-@given(case=tst.pool_geometries("avg"), data=st.data())
-def test_avg_pool2d_gradcheck(case, data):
+@given(case=tst.pool_geometries("avg"), divisor=divisor_overrides, data=st.data())
+def test_avg_pool2d_gradcheck(case, divisor, data):
     x = data.draw(tst.float_arrays(case["input_shape"]))
-    assert tc.gradcheck(lambda x: F.avg_pool2d(x, **_args(case)), (x,))
+    assert tc.gradcheck(lambda x: F.avg_pool2d(x, divisor_override=divisor, **_args(case)), (x,))
 
 
-@given(case=tst.pool_geometries("avg", **SMALL), data=st.data())
-def test_avg_pool2d_gradgradcheck(case, data):
+@given(case=tst.pool_geometries("avg", **SMALL), divisor=divisor_overrides, data=st.data())
+def test_avg_pool2d_gradgradcheck(case, divisor, data):
     x = data.draw(tst.float_arrays(case["input_shape"]))
-    assert tc.gradgradcheck(lambda x: F.avg_pool2d(x, **_args(case)), (x,))
+    assert tc.gradgradcheck(lambda x: F.avg_pool2d(x, divisor_override=divisor, **_args(case)),
+                            (x,))
 
 
 def test_avg_pool2d_divisor_override():
@@ -165,13 +224,17 @@ def test_lp_pool2d_matches_naive_reference(device, case, p, data):
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12, atol=1e-10)
 
 
-@given(case=tst.pool_geometries("lp", **SMALL), p=st.sampled_from([2, 3]), data=st.data())
+@given(case=tst.pool_geometries("lp", **SMALL), p=st.sampled_from([1, 1.5, 2, 3]),
+       data=st.data())
 def test_lp_pool2d_gradcheck_and_gradgradcheck(case, p, data):
-    # signed inputs: x**2 and x**3 are smooth everywhere
+    # signed inputs for p = 1 (a window sum) and p = 2 (x**2 is smooth, sums of squares stay
+    # positive away from 0); kept off 0 by 0.1 so no window's sum is near the root's kink
     x = data.draw(tst.float_arrays(case["input_shape"], avoid=(0.0,), margin=0.1))
     args = {k: case[k] for k in ("kernel_size", "stride", "ceil_mode")}
-    if p == 3:
-        x = np.abs(x)  # sums of cubes must stay positive for the cube root
+    if p in (1.5, 3):
+        # x**1.5 is NaN below 0 and its second derivative 0.75 / sqrt(x) blows up at 0; sums of
+        # cubes must stay positive for the cube root: so positive inputs, at least 0.1
+        x = np.abs(x)
     assert tc.gradcheck(lambda x: F.lp_pool2d(x, p, **args), (x,))
     assert tc.gradgradcheck(lambda x: F.lp_pool2d(x, p, **args), (x,))
 
@@ -228,9 +291,11 @@ def test_adaptive_max_pool2d(case, data):
     x = data.draw(tst.float_arrays(shape, distinct=True))
     full_size = (size[0], shape[3] if size[1] is None else size[1])
     out, idx = F.adaptive_max_pool2d(tc.Tensor(x), size, return_indices=True)
-    np.testing.assert_allclose(out.numpy(), ref.adaptive_max_pool2d(x, full_size), atol=1e-10)
-    assert idx.shape == out.shape
+    expected, expected_idx = ref.adaptive_max_pool2d(x, full_size, return_indices=True)
+    np.testing.assert_array_equal(out.numpy(), expected)
+    np.testing.assert_array_equal(idx.numpy(), expected_idx)
     assert tc.gradcheck(lambda x: F.adaptive_max_pool2d(x, size), (x,))
+    assert tc.gradgradcheck(lambda x: F.adaptive_max_pool2d(x, size), (x,), fast_mode=True)
 
 
 # ---------------------------------------------------------------------- errors
@@ -269,6 +334,62 @@ def test_pool_errors_name_the_numbers():
         F.avg_pool2d(tc.Tensor(np.zeros((1, 1, 2, 2), dtype=np.int64)), 2)
 
 
+def test_pool_argument_types_name_the_argument():
+    x = tc.zeros((1, 2, 4, 4))
+    flags = tc.Tensor(np.zeros((1, 1, 2, 2), dtype=bool))
+    with pytest.raises(TypeError, match="max_pool2d: expected a floating-point or integer "
+                                        "input, got bool"):
+        F.max_pool2d(flags, 2)
+    with pytest.raises(TypeError, match="adaptive_max_pool2d: expected a floating-point or "
+                                        "integer input, got bool"):
+        F.adaptive_max_pool2d(flags, 1)
+    for pool in (lambda **kw: F.max_pool2d(x, 2, **kw), lambda **kw: F.avg_pool2d(x, 2, **kw),
+                 lambda **kw: F.lp_pool2d(x, 2, 2, **kw)):
+        with pytest.raises(TypeError, match="pool2d: ceil_mode must be a bool, got 'yes'"):
+            pool(ceil_mode="yes")
+        with pytest.raises(TypeError, match="ceil_mode must be a bool, got 1"):
+            pool(ceil_mode=1)
+    with pytest.raises(TypeError, match="max_pool2d: return_indices must be a bool, got 1"):
+        F.max_pool2d(x, 2, return_indices=1)
+    with pytest.raises(TypeError, match="adaptive_max_pool2d: return_indices must be a bool, "
+                                        "got 'yes'"):
+        F.adaptive_max_pool2d(x, 2, return_indices="yes")
+    with pytest.raises(TypeError, match="avg_pool2d: count_include_pad must be a bool, got 0"):
+        F.avg_pool2d(x, 2, count_include_pad=0)
+    for bad in (1.5, "2", True):
+        with pytest.raises(TypeError, match=rf"avg_pool2d: divisor_override must be an int "
+                                            rf"\(or None\), got {bad!r}"):
+            F.avg_pool2d(x, 2, divisor_override=bad)
+    with pytest.raises(ValueError, match="divisor_override must be positive, got 0"):
+        F.avg_pool2d(x, 2, divisor_override=0)
+    for bad in ("2", True, None):
+        with pytest.raises(TypeError, match=f"lp_pool2d: norm_type must be a number, got {bad!r}"):
+            F.lp_pool2d(x, bad, 2)
+    with pytest.raises(ValueError, match="norm_type must be a positive finite number, got inf"):
+        F.lp_pool2d(x, float("inf"), 2)
+    for bad in (1.0, (1.0, 1), (1, 2, 3), "1", (True, 1)):
+        with pytest.raises(TypeError, match=r"adaptive_avg_pool2d: output_size must be an int or "
+                                            r"a pair of ints \(or None\), got "):
+            F.adaptive_avg_pool2d(x, bad)
+    with pytest.raises(TypeError, match=r"adaptive_max_pool2d: output_size .* got 2.0"):
+        F.adaptive_max_pool2d(x, 2.0)
+
+
+def test_pools_accept_numpy_numbers():
+    x = np.random.default_rng(4).uniform(0.1, 2.0, size=(1, 2, 4, 4))
+    xt = tc.Tensor(x)
+    np.testing.assert_array_equal(F.lp_pool2d(xt, np.int64(2), 2).numpy(),
+                                  F.lp_pool2d(xt, 2, 2).numpy())
+    np.testing.assert_array_equal(F.lp_pool2d(xt, np.float32(1.5), 2).numpy(),
+                                  F.lp_pool2d(xt, 1.5, 2).numpy())
+    np.testing.assert_allclose(F.avg_pool2d(xt, 2, divisor_override=np.int64(3)).numpy(),
+                               ref.avg_pool2d(x, 2, divisor_override=3), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(F.adaptive_avg_pool2d(xt, np.int64(2)).numpy(),
+                                  F.adaptive_avg_pool2d(xt, 2).numpy())
+    np.testing.assert_array_equal(F.adaptive_max_pool2d(xt, (np.int32(2), None)).numpy(),
+                                  ref.adaptive_max_pool2d(x, (2, 4)))
+
+
 # ---------------------------------------------------------------------- PyTorch cross-check
 
 
@@ -301,11 +422,11 @@ def test_max_pool2d_nan_rule_matches_pytorch(case, data):
     np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
 
 
-@given(case=tst.pool_geometries("avg"), data=st.data())
-def test_avg_pool2d_matches_pytorch(case, data):
+@given(case=tst.pool_geometries("avg"), divisor=divisor_overrides, data=st.data())
+def test_avg_pool2d_matches_pytorch(case, divisor, data):
     torch = pytest.importorskip("torch")
     x = data.draw(tst.float_arrays(case["input_shape"]))
-    args = _args(case)
+    args = {**_args(case), "divisor_override": divisor}
     targs = {**args, "stride": args["stride"] or args["kernel_size"]}
     xt, tx = tc.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     out = F.avg_pool2d(xt, **args)
@@ -315,6 +436,83 @@ def test_avg_pool2d_matches_pytorch(case, data):
     out.backward(tc.Tensor(g))
     tout.backward(torch.tensor(g))
     np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), atol=1e-12)
+
+
+@given(case=tst.pool_geometries("max"), data=st.data())
+def test_max_pool2d_all_neg_inf_windows_match_pytorch(case, data):
+    torch = pytest.importorskip("torch")
+    x = _plant(data, data.draw(tst.float_arrays(case["input_shape"], distinct=True)), -np.inf)
+    args = _args(case)
+    targs = {**args, "stride": args["stride"] or args["kernel_size"]}
+    xt, tx = tc.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, idx = F.max_pool2d(xt, return_indices=True, **args)
+    tout, tidx = torch.nn.functional.max_pool2d(tx, return_indices=True, **targs)
+    np.testing.assert_array_equal(out.numpy(), tout.detach().numpy())
+    np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
+    g = np.random.default_rng(0).standard_normal(out.shape)
+    out.backward(tc.Tensor(g))
+    tout.backward(torch.tensor(g))
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=0, atol=1e-12)
+
+
+@given(case=tst.pool_geometries("max"),
+       dtype=st.sampled_from([np.int8, np.uint8, np.int32, np.int64]), data=st.data())
+def test_max_pool2d_integer_input_matches_pytorch(case, dtype, data):
+    torch = pytest.importorskip("torch")
+    x = _int_arrays(data, case["input_shape"], dtype)
+    args = _args(case)
+    targs = {**args, "stride": args["stride"] or args["kernel_size"]}
+    out, idx = F.max_pool2d(tc.Tensor(x), return_indices=True, **args)
+    tout, tidx = torch.nn.functional.max_pool2d(torch.tensor(x), return_indices=True, **targs)
+    np.testing.assert_array_equal(out.numpy(), tout.numpy())
+    np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
+
+
+@given(case=tst.pool_geometries("lp"), p=st.sampled_from([1, 1.5, 2, 3]), data=st.data())
+def test_lp_pool2d_matches_pytorch(case, p, data):
+    # without ceil_mode: PyTorch scales a window cut off by the border by KH*KW / its size
+    torch = pytest.importorskip("torch")
+    x = data.draw(tst.float_arrays(case["input_shape"], min_value=0.1, max_value=3.0))
+    stride = case["stride"] or case["kernel_size"]
+    xt, tx = tc.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out = F.lp_pool2d(xt, p, case["kernel_size"], case["stride"])
+    tout = torch.nn.functional.lp_pool2d(tx, p, case["kernel_size"], stride)
+    np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), rtol=1e-12, atol=1e-12)
+    g = np.random.default_rng(0).standard_normal(out.shape)
+    out.backward(tc.Tensor(g))
+    tout.backward(torch.tensor(g))
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@given(case=adaptive_cases(), data=st.data())
+def test_adaptive_avg_pool2d_matches_pytorch(case, data):
+    torch = pytest.importorskip("torch")
+    shape, size = case
+    x = data.draw(tst.float_arrays(shape))
+    xt, tx = tc.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out = F.adaptive_avg_pool2d(xt, size)
+    tout = torch.nn.functional.adaptive_avg_pool2d(tx, size)
+    np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), rtol=0, atol=1e-12)
+    g = np.random.default_rng(0).standard_normal(out.shape)
+    out.backward(tc.Tensor(g))
+    tout.backward(torch.tensor(g))
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=0, atol=1e-12)
+
+
+@given(case=adaptive_cases(divisible=True), data=st.data())
+def test_adaptive_max_pool2d_matches_pytorch(case, data):
+    torch = pytest.importorskip("torch")
+    shape, size = case
+    x = data.draw(tst.float_arrays(shape, distinct=True))
+    xt, tx = tc.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, idx = F.adaptive_max_pool2d(xt, size, return_indices=True)
+    tout, tidx = torch.nn.functional.adaptive_max_pool2d(tx, size, return_indices=True)
+    np.testing.assert_array_equal(out.numpy(), tout.detach().numpy())
+    np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
+    g = np.random.default_rng(0).standard_normal(out.shape)
+    out.backward(tc.Tensor(g))
+    tout.backward(torch.tensor(g))
+    np.testing.assert_array_equal(xt.grad.numpy(), tx.grad.numpy())
 
 
 def test_lp_and_adaptive_pools_match_pytorch():
