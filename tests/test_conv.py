@@ -500,6 +500,29 @@ def test_conv2d_and_its_gradients_match_pytorch(case, data):
     np.testing.assert_allclose(xt.grad.numpy(), leaf.grad.numpy(), atol=1e-10)
 
 
+@given(case=tst.conv_transpose2d_geometries(), data=st.data())
+def test_conv_transpose2d_and_its_gradients_match_pytorch(case, data):
+    torch = pytest.importorskip("torch")
+    x, w, b = _transpose_geometry_arrays(case, data)
+    args = _transpose_geometry_args(case)
+    leaves = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    padding = args["padding"]
+    if isinstance(padding, int) or isinstance(padding[0], int):
+        ty = torch.nn.functional.conv_transpose2d(*leaves, **args)
+    else:  # PyTorch has no asymmetric padding: no padding, then crop what it would remove
+        (top, bottom), (left, right) = padding
+        full = torch.nn.functional.conv_transpose2d(*leaves, **{**args, "padding": 0})
+        ty = full[:, :, top:full.shape[2] - bottom, left:full.shape[3] - right]
+    xt, wt, bt = (tc.Tensor(a, requires_grad=True) for a in (x, w, b))
+    y = F.conv_transpose2d(xt, wt, bt, **args)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=0, atol=1e-10)
+    g = np.random.default_rng(0).standard_normal(y.shape)
+    ty.backward(torch.tensor(g))
+    y.backward(tc.Tensor(g))
+    for ours, theirs in zip((xt, wt, bt), leaves, strict=True):
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=0, atol=1e-10)
+
+
 def test_chunked_conv_bounds_peak_memory(monkeypatch):
     """Forward+backward with a 256 KiB budget on a batch whose columns take 9 times that: the
     peak of NumPy buffers (tracemalloc) stays near 2 budgets plus the tensors themselves."""
