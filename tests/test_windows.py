@@ -81,6 +81,23 @@ def test_resolve_padding_errors():
                                 allow_strings=False)
 
 
+def test_resolve_padding_refuses_arrays_with_the_pair_message():
+    with pytest.raises(TypeError, match=r"op: padding must be an int or a pair of ints, "
+                                        r"got array\(\[1, 1\]\)"):
+        windows.resolve_padding(np.array([1, 1]), (5, 5), (3, 3), (1, 1), (1, 1), "op")
+
+
+def test_check_4d_names_each_layout_once():
+    windows.check_4d(np.zeros((1, 2, 3, 4)), "op")
+    with pytest.raises(ValueError) as info:
+        windows.check_4d(np.zeros((2, 3, 4)), "op")  # the default, as pooling calls it
+    assert str(info.value) == "op: expected a 4-D input (N, C, H, W), got shape (2, 3, 4)"
+    with pytest.raises(ValueError) as info:
+        windows.check_4d(np.zeros((6, 4, 3)), "op", "weight", "(C_out, C_in/groups, KH, KW)")
+    assert str(info.value) == ("op: expected a 4-D weight (C_out, C_in/groups, KH, KW), "
+                               "got shape (6, 4, 3)")
+
+
 def _axes(case):
     n, c, h, w = case["input_shape"]
     kh, kw = case["weight_shape"][2:]
