@@ -26,6 +26,10 @@ from tinygrad_cnn.tensor import Tensor
 
 @dataclass(frozen=True)
 class PoolGeometry:
+    """The windows of a 2-D pool: one Axis per spatial dimension (height ``h``, width ``w``), each
+    with its input size, kernel, stride, dilation, padding before and output size. Windows read
+    the (N, C, h.span, w.span) padded input and give (N, C, h.out, w.out) outputs."""
+
     h: Axis
     w: Axis
 
@@ -36,6 +40,9 @@ class PoolGeometry:
 
     @property
     def tiles(self) -> bool:
+        """The windows partition the input (stride = kernel, no padding, dilation 1, nothing left
+        over on either axis): every input element lies in exactly one window under exactly one
+        tap, so a backward may write each tap's gradient instead of adding it."""
         return self.h.tiles and self.w.tiles
 
 
@@ -205,8 +212,9 @@ class AvgPoolScatter(Function):
 
 
 class LpRoot(Function):
-    """y = s ** (1/p), with gradient y / (p s) where s != 0 and 0 on all-zero windows (s = 0),
-    where the exact derivative is infinite but the chain through d(x**p)/dx = 0 gives 0."""
+    """s (N, C, OH, OW) -> y (N, C, OH, OW): y = s ** (1/p) elementwise, s being lp_pool2d's
+    window sums of x**p. Gradient y / (p s) where s != 0, and 0 where s = 0 (all-zero windows):
+    there the exact derivative is infinite, but the chain through d(x**p)/dx = 0 gives 0."""
 
     @staticmethod
     def forward(ctx, s, p):
