@@ -62,7 +62,8 @@ def _scatter_buffer(xp, shape, geo: PoolGeometry, dtype):
 
 class MaxPool2d(Function):
     """(N, C, H, W) -> (N, C, OH, OW): each window's maximum; the gradient goes to its first
-    maximum in row-major window order, or to its last NaN if it holds one (PyTorch's rules).
+    maximum in row-major window order (padding never: an all -inf window's goes to its first
+    input element), or to its last NaN if it holds one (PyTorch's rules).
     ``ctx.offsets`` holds that offset k."""
 
     @staticmethod
