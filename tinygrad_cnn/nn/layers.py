@@ -308,7 +308,9 @@ class ConvTranspose2d(_ConvNd):
         if len(sizes) != 2:
             raise ValueError(f"{name}: for a 4-D input, output_size must have 2 or 4 elements, "
                              f"got {len(sizes)} ({output_size!r})")
-        wanted = pair(sizes, "output_size", name)
+        if any(not isinstance(n, numbers.Integral) or isinstance(n, bool) for n in sizes):
+            raise TypeError(f"{name}: output_size must hold ints, got {output_size!r}")
+        wanted = (int(sizes[0]), int(sizes[1]))
         smallest = tuple((size - 1) * s - p[0] - p[1] + d * (k - 1) + 1 for size, k, s, p, d
                          in zip(x.shape[2:], kernel, stride, pads, dilation, strict=True))
         largest = tuple(lo + s - 1 for lo, s in zip(smallest, stride, strict=True))
@@ -335,9 +337,12 @@ class _Pool2d(Module):
         _check_flag(name, "ceil_mode", self.ceil_mode)
         return kernel, stride, pads, dilation
 
-    def _check(self, x: Tensor) -> None:
+    def _check(self, x: Tensor):
+        """Checked (kernel, stride, (pad_h, pad_w), dilation) pairs of plain ints for input x."""
         _check_ndim(self, x, (4,), "(N, C, H, W)")
-        _check_output_size(self, x, *self._geometry())
+        kernel, stride, pads, dilation = self._geometry()
+        _check_output_size(self, x, kernel, stride, pads, dilation)
+        return kernel, stride, (pads[0][0], pads[1][0]), dilation
 
 
 class MaxPool2d(_Pool2d):
@@ -359,9 +364,9 @@ class MaxPool2d(_Pool2d):
         self._geometry()
 
     def forward(self, x: Tensor):
-        self._check(x)
-        return pool.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                               ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+        kernel, stride, padding, dilation = self._check(x)
+        return pool.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode=self.ceil_mode,
+                               return_indices=self.return_indices)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -395,10 +400,10 @@ class AvgPool2d(_Pool2d):
         return super()._geometry()
 
     def forward(self, x: Tensor) -> Tensor:
-        self._check(x)
+        kernel, stride, padding, _ = self._check(x)
         divisor = self.divisor_override
-        return pool.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                               self.count_include_pad, None if divisor is None else int(divisor))
+        return pool.avg_pool2d(x, kernel, stride, padding, self.ceil_mode, self.count_include_pad,
+                               None if divisor is None else int(divisor))
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -428,9 +433,8 @@ class LPPool2d(_Pool2d):
         return super()._geometry()
 
     def forward(self, x: Tensor) -> Tensor:
-        self._check(x)
-        return pool.lp_pool2d(x, float(self.norm_type), self.kernel_size, self.stride,
-                              self.ceil_mode)
+        kernel, stride, _, _ = self._check(x)
+        return pool.lp_pool2d(x, float(self.norm_type), kernel, stride, self.ceil_mode)
 
     def extra_repr(self) -> str:
         return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
