@@ -253,8 +253,9 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
            dilation=1, groups: int = 1) -> Tensor:
     """2-D cross-correlation, as PyTorch's F.conv2d.
 
-    input (N, C_in, H, W), weight (C_out, C_in/groups, KH, KW), bias (C_out,) or None
-    -> (N, C_out, OH, OW), OH = floor((H + pad_top + pad_bottom - dilation*(KH-1) - 1)/stride) + 1.
+    input (N, C_in, H, W), weight (C_out, C_in/groups, KH, KW), bias (C_out,) or None, all of one
+    floating dtype -> (N, C_out, OH, OW),
+    OH = floor((H + pad_top + pad_bottom - dilation*(KH-1) - 1)/stride) + 1.
     ``padding``: an int, a pair (h, w), ((top, bottom), (left, right)), "valid", or "same"
     (output size ceil(H / stride); odd total padding puts the extra row/column at the bottom/right).
     """
@@ -283,9 +284,11 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
                      padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
     """Transposed 2-D convolution (the input gradient of conv2d), as PyTorch's F.conv_transpose2d.
 
-    input (N, C_in, H, W), weight (C_in, C_out/groups, KH, KW), bias (C_out,) or None
-    -> (N, C_out, OH, OW) with OH = (H-1)*stride - pad_top - pad_bottom + dilation*(KH-1)
-    + output_padding + 1. ``padding`` is an int, a pair, or ((top, bottom), (left, right)).
+    input (N, C_in, H, W), weight (C_in, C_out/groups, KH, KW), bias (C_out,) or None, all of one
+    floating dtype -> (N, C_out, OH, OW) with
+    OH = (H-1)*stride - pad_top - pad_bottom + dilation*(KH-1) + output_padding + 1.
+    ``padding`` is an int, a pair, or ((top, bottom), (left, right)), and may exceed
+    dilation*(KH-1) while OH stays >= 1; 0 <= output_padding < max(stride, dilation).
     """
     op = "conv_transpose2d"
     groups = _check_operands(op, input, weight, bias, groups, "(C_in, C_out/groups, KH, KW)")
