@@ -44,7 +44,9 @@ def float_arrays(draw, shape, dtype=np.float64, min_value: float = -3.0, max_val
     """Float arrays of ``shape`` (a shape or a strategy for one) with values in
     [min_value, max_value], kept at least ``margin`` away from each point in ``avoid`` (the kinks
     of the op under test, e.g. ``avoid=(0.0,)`` for ReLU). ``distinct=True`` makes all values
-    differ by at least ``margin`` (no ties, for max-type ops).
+    differ by at least ``margin`` (no ties, for max-type ops); when the range is too short for
+    that, the values run on past ``max_value``, still avoiding every point. A ValueError says so
+    when ``avoid`` leaves nothing of the range.
     """
     if not isinstance(shape, tuple):
         shape = draw(shape)
@@ -55,9 +57,13 @@ def float_arrays(draw, shape, dtype=np.float64, min_value: float = -3.0, max_val
     room = sum(hi - lo for lo, hi in intervals)
     if distinct and size > 1:
         # a shuffled evenly spaced grid over the allowed room; with the jitter every gap is at
-        # least half a grid step, and a step >= 4 * margin leaves gaps >= 2 * margin (when the
-        # room is too small the grid runs on past max_value)
+        # least half a grid step, and a step >= 4 * margin leaves gaps >= 2 * margin
         spread = max(room, 4 * margin * size)
+        top = max_value
+        while room < spread:  # too little room for distinct values: run on past max_value
+            top += spread - room
+            intervals = _allowed_intervals(min_value, top, avoid, margin)
+            room = sum(hi - lo for lo, hi in intervals)
         jitter = rng.uniform(-0.25, 0.25, size=size)
         u = rng.permutation(spread * (np.arange(size) + 0.5 + jitter) / size)
     else:
@@ -83,8 +89,8 @@ def _allowed_intervals(min_value, max_value, avoid, margin) -> list[tuple[float,
 
 
 def _place(u, intervals):
-    """Map offsets u >= 0 into the allowed pieces, laid end to end (monotone: gaps never
-    shrink); offsets past the end run on from the last piece's end."""
+    """Map offsets 0 <= u < total length into the allowed pieces, laid end to end (monotone:
+    gaps never shrink)."""
     lows = np.array([lo for lo, _ in intervals])
     ends = np.cumsum([hi - lo for lo, hi in intervals])
     begins = np.concatenate(([0.0], ends[:-1]))
