@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, find, given, settings
 from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
@@ -152,8 +152,6 @@ def test_conv_transpose2d_geometries_are_valid(case):
 
 def test_conv_transpose2d_geometries_reach_beyond_conv2d_input_gradients():
     """The strategy draws what conv2d's input gradients never give: padding > D*(K-1)."""
-    from hypothesis import find
-
     def beyond(case):
         kh = case["weight_shape"][2]
         dh = windows.pair(case["dilation"], "dilation", "test")[0]
