@@ -89,7 +89,9 @@ def test_max_pool2d_nan_windows_give_nan_and_point_at_their_last_nan(device, cas
     np.testing.assert_array_equal(idx.numpy(), expected_idx)
     g = np.random.default_rng(1).standard_normal(out.shape)
     out.backward(tc.Tensor(g, device=device))
-    np.testing.assert_array_equal(xt.grad.numpy(), _scatter_by_index(g, expected_idx, x.shape))
+    # sums of several windows' gradients: equal up to the order of the additions
+    np.testing.assert_allclose(xt.grad.numpy(), _scatter_by_index(g, expected_idx, x.shape),
+                               rtol=0, atol=1e-12)
 
 
 def test_max_pool2d_nan_rule_by_hand():
