@@ -210,8 +210,9 @@ def conv_transpose2d_geometries(draw, max_batch: int = 2, max_channels: int = 4,
 def pool_geometries(draw, kind: str = "max", max_batch: int = 2, max_channels: int = 3,
                     max_size: int = 7, max_kernel: int = 3, max_stride: int = 3):
     """Valid arguments of a pooling op: a dict with input_shape (N, C, H, W), kernel_size,
-    stride (None means the kernel size), padding (at most half the kernel), ceil_mode, and
-    dilation for kind="max" or count_include_pad for kind="avg" (kind="lp": no padding).
+    stride (None means the kernel size), ceil_mode, padding (at most half the kernel; not for
+    kind="lp"), and dilation for kind="max" or count_include_pad for kind="avg". Less
+    input_shape, the dict is the op's keyword arguments: ``F.max_pool2d(x, **args)``.
 
     Every window holds at least one input element (none lies wholly in the padding).
     """
@@ -237,6 +238,8 @@ def pool_geometries(draw, kind: str = "max", max_batch: int = 2, max_channels: i
         "padding": padding,
         "ceil_mode": ceil_mode,
     }
+    if kind == "lp":
+        del case["padding"]  # lp_pool2d takes no padding
     if kind == "max":
         case["dilation"] = dilation
     if kind == "avg":
