@@ -240,13 +240,15 @@ def _check_operands(op, x, weight, bias, groups, weight_layout) -> int:
     return groups
 
 
-def _add_bias(op, y: Tensor, bias, channels: int) -> Tensor:
-    if bias is None:
-        return y
-    if tuple(bias.shape) != (channels,):
+def _check_bias(op, bias, channels: int) -> None:
+    """Checked before the convolution runs, so a wrong bias costs nothing."""
+    if bias is not None and tuple(bias.shape) != (channels,):
         raise ValueError(f"{op}: bias must have shape ({channels},) (one per output channel), "
                          f"got {tuple(bias.shape)}")
-    return y + shape_ops.reshape(bias, (1, channels, 1, 1))
+
+
+def _add_bias(y: Tensor, bias, channels: int) -> Tensor:
+    return y if bias is None else y + shape_ops.reshape(bias, (1, channels, 1, 1))
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
@@ -271,13 +273,14 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     if c != cg * groups:
         raise ValueError(f"{op}: input has {c} channels but weight {tuple(weight.shape)} with "
                          f"groups={groups} expects {cg * groups} (= {cg} x {groups})")
+    _check_bias(op, bias, k)
     stride = windows.positive_pair(stride, "stride", op)
     dilation = windows.positive_pair(dilation, "dilation", op)
     pads = windows.resolve_padding(padding, (h, w), (kh, kw), stride, dilation, op)
     gh = windows.make_axis(op, "height", h, kh, stride[0], dilation[0], pads[0])
     gw = windows.make_axis(op, "width", w, kw, stride[1], dilation[1], pads[1])
     y = Conv2d.apply(input, weight, geometry=ConvGeometry(gh, gw, groups))
-    return _add_bias(op, y, bias, k)
+    return _add_bias(y, bias, k)
 
 
 def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
@@ -299,6 +302,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     if c != cin:
         raise ValueError(f"{op}: input has {c} channels but weight {tuple(weight.shape)} expects "
                          f"{cin} (its first dim)")
+    _check_bias(op, bias, cg_out * groups)
     stride = windows.positive_pair(stride, "stride", op)
     dilation = windows.positive_pair(dilation, "dilation", op)
     if isinstance(padding, str) and padding == "same":
@@ -320,4 +324,4 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
                              f"output_padding {e} + 1 = {out_size} is not positive")
         axes.append(Axis(out_size, kernel, s, d, p[0], size))
     y = ConvTranspose2d.apply(input, weight, geometry=ConvGeometry(axes[0], axes[1], groups))
-    return _add_bias(op, y, bias, cg_out * groups)
+    return _add_bias(y, bias, cg_out * groups)
