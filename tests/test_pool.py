@@ -390,6 +390,10 @@ def test_pools_accept_numpy_numbers():
                                   F.adaptive_avg_pool2d(xt, 2).numpy())
     np.testing.assert_array_equal(F.adaptive_max_pool2d(xt, (np.int32(2), None)).numpy(),
                                   ref.adaptive_max_pool2d(x, (2, 4)))
+    # a NumPy stride (it was compared with () and raised NumPy's "truth value" error)
+    np.testing.assert_array_equal(F.max_pool2d(xt, 2, np.int64(1)).numpy(),
+                                  ref.max_pool2d(x, 2, 1)[0])
+    np.testing.assert_array_equal(F.avg_pool2d(xt, 2, ()).numpy(), F.avg_pool2d(xt, 2).numpy())
 
 
 # ---------------------------------------------------------------------- PyTorch cross-check

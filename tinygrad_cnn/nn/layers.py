@@ -15,8 +15,8 @@ from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.ops import conv, dense, normalization, pool
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.ops.windows import (
-    _int_at_least,
     conv_output_size,
+    int_at_least,
     pair,
     positive_pair,
     resolve_padding,
@@ -165,9 +165,9 @@ class _ConvNd(Module):
                  bias, padding_mode, output_padding, device, dtype):
         super().__init__()
         name = type(self).__name__
-        in_channels = _int_at_least(in_channels, 1, "in_channels", name)
-        out_channels = _int_at_least(out_channels, 1, "out_channels", name)
-        groups = _int_at_least(groups, 1, "groups", name)
+        in_channels = int_at_least(in_channels, 1, "in_channels", name)
+        out_channels = int_at_least(out_channels, 1, "out_channels", name)
+        groups = int_at_least(groups, 1, "groups", name)
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
                              f"({out_channels}) must both be divisible by groups ({groups})")
@@ -396,7 +396,7 @@ class AvgPool2d(_Pool2d):
         name = type(self).__name__
         _check_flag(name, "count_include_pad", self.count_include_pad)
         if self.divisor_override is not None:
-            _int_at_least(self.divisor_override, 1, "divisor_override", name)
+            int_at_least(self.divisor_override, 1, "divisor_override", name)
         return super()._geometry()
 
     def forward(self, x: Tensor) -> Tensor:

@@ -224,7 +224,7 @@ def _check_operands(op, x, weight, bias, groups, weight_layout) -> int:
     """Shapes and dtypes of a conv's operands (never their data); returns groups as an int."""
     windows.check_4d(x, op)
     windows.check_4d(weight, op, "weight", weight_layout)
-    groups = windows._int_at_least(groups, 1, "groups", op)
+    groups = windows.int_at_least(groups, 1, "groups", op)
     if x.dtype != weight.dtype:
         raise TypeError(f"{op}: input is {x.dtype} but weight is {weight.dtype}; cast one of them")
     if bias is not None and bias.dtype != x.dtype:

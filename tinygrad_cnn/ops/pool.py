@@ -239,8 +239,10 @@ def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode) -> 
     windows.check_4d(x, op)
     _check_flag(op, "ceil_mode", ceil_mode)
     kernel = windows.positive_pair(kernel_size, "kernel_size", op)
-    stride = kernel if stride is None or stride == () else windows.positive_pair(stride,
-                                                                                 "stride", op)
+    if stride is None or (isinstance(stride, (tuple, list)) and not stride):  # PyTorch: () too
+        stride = kernel
+    else:
+        stride = windows.positive_pair(stride, "stride", op)
     dilation = windows.positive_pair(dilation, "dilation", op)
     pad = windows.pair(padding, "padding", op)
     if pad[0] < 0 or pad[1] < 0:

@@ -62,10 +62,10 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding=0,
     the right sign raise TypeError or ValueError naming them.
     """
     op = "conv_output_size"
-    size = _int_at_least(size, 0, "size", op)
-    kernel_size = _int_at_least(kernel_size, 1, "kernel_size", op)
-    stride = _int_at_least(stride, 1, "stride", op)
-    dilation = _int_at_least(dilation, 1, "dilation", op)
+    size = int_at_least(size, 0, "size", op)
+    kernel_size = int_at_least(kernel_size, 1, "kernel_size", op)
+    stride = int_at_least(stride, 1, "stride", op)
+    dilation = int_at_least(dilation, 1, "dilation", op)
     if isinstance(padding, str):
         if padding == "same":
             return -(-size // stride)
@@ -80,7 +80,7 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding=0,
     return (size + before + after - dilation * (kernel_size - 1) - 1) // stride + 1
 
 
-def _int_at_least(value, least: int, name: str, op: str) -> int:
+def int_at_least(value, least: int, name: str, op: str) -> int:
     """``value`` as an int, or an error naming it when it is not an int >= ``least``."""
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         raise TypeError(f"{op}: {name} must be an int, got {value!r}")
