@@ -1,6 +1,7 @@
 """gradcheck / gradgradcheck: they pass on right gradients and report wrong ones usefully."""
 
 import re
+import textwrap
 import warnings
 from pathlib import Path
 
@@ -176,10 +177,12 @@ def test_gradcheck_error_attributes_for_full_mode_without_raise():
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
-@pytest.mark.parametrize("name", ["gradcheck.md", "custom_ops.md", "architecture.md"])
+@pytest.mark.parametrize("name", ["gradcheck.md", "custom_ops.md", "architecture.md", "ops.md"])
 def test_docs_examples_run_and_show_their_real_output(name, capsys):
     text = (DOCS / name).read_text()
-    code = "\n".join(re.findall(r"```python\n(.*?)```", text, re.S))
+    # blocks inside list items are indented: dedent each one
+    code = "\n".join(textwrap.dedent(block)
+                     for block in re.findall(r"```python\n(.*?)```", text, re.S))
     exec(compile(code, str(DOCS / name), "exec"), {"__name__": "docs_example"})
     if name == "gradcheck.md":  # the reports printed in the page are the ones the code prints
         printed = capsys.readouterr().out.splitlines()
