@@ -132,17 +132,7 @@ def conv2d_geometries(draw, max_batch: int = 2, max_channels: int = 4, max_size:
     for k, d, (lo, hi) in zip((kh, kw), (dh, dw), pads, strict=True):
         smallest = max(1, d * (k - 1) + 1 - lo - hi)
         sizes.append(draw(st.integers(smallest, max(smallest, max_size))))
-    groups_kind = draw(st.sampled_from(["one", "two"] + (["depthwise"] if depthwise else [])))
-    if groups_kind == "one":
-        groups = 1
-        c_in, c_out = draw(st.integers(1, max_channels)), draw(st.integers(1, max_channels))
-    elif groups_kind == "two":
-        groups = 2
-        c_in = 2 * draw(st.integers(1, max(1, max_channels // 2)))
-        c_out = 2 * draw(st.integers(1, max(1, max_channels // 2)))
-    else:
-        groups = c_in = draw(st.integers(1, max_channels))
-        c_out = c_in * draw(st.integers(1, max(1, max_channels // c_in)))
+    groups, c_in, c_out = _draw_channels(draw, max_channels, depthwise)
     n = draw(st.integers(1, max_batch))
     return {
         "input_shape": (n, c_in, sizes[0], sizes[1]),
@@ -184,17 +174,7 @@ def conv_transpose2d_geometries(draw, max_batch: int = 2, max_channels: int = 4,
         top, left = draw(st.integers(0, room_h)), draw(st.integers(0, room_w))
         padding = ((top, draw(st.integers(0, room_h - top))),
                    (left, draw(st.integers(0, room_w - left))))
-    groups_kind = draw(st.sampled_from(["one", "two"] + (["depthwise"] if depthwise else [])))
-    if groups_kind == "one":
-        groups = 1
-        c_in, c_out = draw(st.integers(1, max_channels)), draw(st.integers(1, max_channels))
-    elif groups_kind == "two":
-        groups = 2
-        c_in = 2 * draw(st.integers(1, max(1, max_channels // 2)))
-        c_out = 2 * draw(st.integers(1, max(1, max_channels // 2)))
-    else:
-        groups = c_in = draw(st.integers(1, max_channels))
-        c_out = c_in * draw(st.integers(1, max(1, max_channels // c_in)))
+    groups, c_in, c_out = _draw_channels(draw, max_channels, depthwise)
     return {
         "input_shape": (draw(st.integers(1, max_batch)), c_in, h, w),
         "weight_shape": (c_in, c_out // groups, kh, kw),
@@ -204,6 +184,19 @@ def conv_transpose2d_geometries(draw, max_batch: int = 2, max_channels: int = 4,
         "dilation": (dh, dw) if dh != dw else dh,
         "groups": groups,
     }
+
+
+def _draw_channels(draw, max_channels: int, depthwise: bool) -> tuple[int, int, int]:
+    """(groups, C_in, C_out): one group, two groups, or depthwise (groups = C_in, C_out a
+    multiple of it); both channel counts divisible by groups."""
+    groups_kind = draw(st.sampled_from(["one", "two"] + (["depthwise"] if depthwise else [])))
+    if groups_kind == "one":
+        return 1, draw(st.integers(1, max_channels)), draw(st.integers(1, max_channels))
+    if groups_kind == "two":
+        return (2, 2 * draw(st.integers(1, max(1, max_channels // 2))),
+                2 * draw(st.integers(1, max(1, max_channels // 2))))
+    c_in = draw(st.integers(1, max_channels))
+    return c_in, c_in, c_in * draw(st.integers(1, max(1, max_channels // c_in)))
 
 
 @st.composite
