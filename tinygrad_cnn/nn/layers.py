@@ -15,8 +15,10 @@ from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.ops import conv, dense, normalization, pool
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.ops.windows import (
+    check_flag,
     conv_output_size,
     int_at_least,
+    output_padding_pair,
     pair,
     positive_pair,
     resolve_padding,
@@ -56,11 +58,6 @@ def _pool_padding(name: str, padding) -> tuple[tuple[int, int], tuple[int, int]]
     if ph < 0 or pw < 0:
         raise ValueError(f"{name}: padding must be non-negative, got {padding!r}")
     return (ph, ph), (pw, pw)
-
-
-def _check_flag(name: str, arg: str, value) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name}: {arg} must be a bool, got {value!r}")
 
 
 def _check_output_size(layer: Module, x: Tensor, kernel, stride, pads, dilation) -> None:
@@ -146,16 +143,6 @@ def _conv_padding(name: str, padding, allow_strings: bool):
     return (top, left) if top == bottom and left == right else ((top, bottom), (left, right))
 
 
-def _check_output_padding(name: str, output_padding, stride, dilation) -> tuple[int, int]:
-    """output_padding as a pair, each >= 0 and smaller than the stride or the dilation of its axis
-    (a larger one would add rows that no input reaches)."""
-    extra = pair(output_padding, "output_padding", name)
-    if any(not 0 <= e < max(s, d) for e, s, d in zip(extra, stride, dilation, strict=True)):
-        raise ValueError(f"{name}: output_padding {output_padding!r} must be >= 0 and smaller "
-                         f"than the stride {stride} or the dilation {dilation} on each axis")
-    return extra
-
-
 class _ConvNd(Module):
     """Shared arguments, parameters and repr of Conv2d and ConvTranspose2d."""
 
@@ -182,7 +169,7 @@ class _ConvNd(Module):
         self.kernel_size, self.stride, self.dilation = _window_args(name, kernel_size, stride,
                                                                     dilation)
         self.padding = _conv_padding(name, padding, allow_strings=not self._transposed)
-        self.output_padding = _check_output_padding(name, output_padding, self.stride,
+        self.output_padding = output_padding_pair(name, output_padding, self.stride,
                                                     self.dilation)
         self.groups = groups
         self.padding_mode = padding_mode
@@ -279,7 +266,7 @@ class ConvTranspose2d(_ConvNd):
         name = type(self).__name__
         kernel, stride, pads, dilation = self._geometry(x)
         if output_size is None:
-            extra = _check_output_padding(name, self.output_padding, stride, dilation)
+            extra = output_padding_pair(name, self.output_padding, stride, dilation)
         else:
             extra = self._output_padding(x, output_size, kernel, stride, pads, dilation)
         for axis, size, k, s, p, d, e in zip(("height", "width"), x.shape[2:], kernel, stride,
@@ -334,7 +321,7 @@ class _Pool2d(Module):
         kernel, stride, dilation = _window_args(name, self.kernel_size, self.stride,
                                                 getattr(self, "dilation", 1))
         pads = _pool_padding(name, getattr(self, "padding", 0))
-        _check_flag(name, "ceil_mode", self.ceil_mode)
+        check_flag(name, "ceil_mode", self.ceil_mode)
         return kernel, stride, pads, dilation
 
     def _check(self, x: Tensor):
@@ -394,9 +381,9 @@ class AvgPool2d(_Pool2d):
 
     def _geometry(self):
         name = type(self).__name__
-        _check_flag(name, "count_include_pad", self.count_include_pad)
+        check_flag(name, "count_include_pad", self.count_include_pad)
         if self.divisor_override is not None:
-            int_at_least(self.divisor_override, 1, "divisor_override", name)
+            pool.check_divisor_override(name, self.divisor_override)
         return super()._geometry()
 
     def forward(self, x: Tensor) -> Tensor:
@@ -425,11 +412,7 @@ class LPPool2d(_Pool2d):
         self._geometry()
 
     def _geometry(self):
-        name, p = type(self).__name__, self.norm_type
-        if not isinstance(p, numbers.Real) or isinstance(p, bool):
-            raise TypeError(f"{name}: norm_type must be a number, got {p!r}")
-        if not (p > 0 and math.isfinite(p)):
-            raise ValueError(f"{name}: norm_type must be positive and finite, got {p!r}")
+        pool.check_norm_type(type(self).__name__, self.norm_type)
         return super()._geometry()
 
     def forward(self, x: Tensor) -> Tensor:

@@ -310,13 +310,10 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
                          "(its output is larger by design); give an int or a pair")
     pads = windows.resolve_padding(padding, (h, w), (kh, kw), stride, dilation, op,
                                    allow_strings=False)
-    extra = windows.pair(output_padding, "output_padding", op)
+    extra = windows.output_padding_pair(op, output_padding, stride, dilation)
     axes = []
     for name, size, kernel, s, d, p, e in zip(("height", "width"), (h, w), (kh, kw), stride,
                                               dilation, pads, extra, strict=True):
-        if not 0 <= e < max(s, d):
-            raise ValueError(f"{op}: output_padding {e} must be >= 0 and smaller than the "
-                             f"stride {s} or the dilation {d}")
         out_size = (size - 1) * s - p[0] - p[1] + d * (kernel - 1) + e + 1
         if out_size < 1:
             raise ValueError(f"{op}: the output {name} (input {size} - 1) * stride {s} - padding "

@@ -237,7 +237,7 @@ class LpRoot(Function):
 
 def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode) -> PoolGeometry:
     windows.check_4d(x, op)
-    _check_flag(op, "ceil_mode", ceil_mode)
+    windows.check_flag(op, "ceil_mode", ceil_mode)
     kernel = windows.positive_pair(kernel_size, "kernel_size", op)
     if stride is None or (isinstance(stride, (tuple, list)) and not stride):  # PyTorch: () too
         stride = kernel
@@ -268,7 +268,7 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     """
     op = "max_pool2d"
     geo = _pool_geometry(op, input, kernel_size, stride, padding, dilation, ceil_mode)
-    _check_flag(op, "return_indices", return_indices)
+    windows.check_flag(op, "return_indices", return_indices)
     _check_orderable(op, input)
     if not return_indices:
         return MaxPool2d.apply(input, geometry=geo)
@@ -310,20 +310,35 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     op = "avg_pool2d"
     geo = _pool_geometry(op, input, kernel_size, stride, padding, 1, ceil_mode)
     _check_float(op, input)
-    _check_flag(op, "count_include_pad", count_include_pad)
+    windows.check_flag(op, "count_include_pad", count_include_pad)
     if divisor_override is not None:
-        if not isinstance(divisor_override, numbers.Integral) or isinstance(divisor_override,
-                                                                            bool):
-            raise TypeError(f"{op}: divisor_override must be an int (or None), "
-                            f"got {divisor_override!r}")
-        if divisor_override <= 0:
-            raise ValueError(f"{op}: divisor_override must be positive, got {divisor_override}")
-        divisor = int(divisor_override)
+        divisor = check_divisor_override(op, divisor_override)
     else:
         pad = windows.pair(padding, "padding", op)
         xp = backend.array_module(input.data)
         divisor = _avg_divisor(xp, geo, pad, count_include_pad, input.dtype)
     return AvgPool2d.apply(input, geometry=geo, divisor=divisor, input_shape=input.shape)
+
+
+def check_divisor_override(op: str, divisor_override) -> int:
+    """avg_pool2d's divisor_override as a positive int, or an error naming it (also used by
+    nn.AvgPool2d, which names itself)."""
+    if not isinstance(divisor_override, numbers.Integral) or isinstance(divisor_override, bool):
+        raise TypeError(f"{op}: divisor_override must be an int (or None), "
+                        f"got {divisor_override!r}")
+    if divisor_override <= 0:
+        raise ValueError(f"{op}: divisor_override must be positive, got {divisor_override}")
+    return int(divisor_override)
+
+
+def check_norm_type(op: str, norm_type) -> float:
+    """lp_pool2d's p as a positive finite float, or an error naming it (also used by
+    nn.LPPool2d)."""
+    if not isinstance(norm_type, numbers.Real) or isinstance(norm_type, bool):
+        raise TypeError(f"{op}: norm_type must be a number, got {norm_type!r}")
+    if not (norm_type > 0 and math.isfinite(norm_type)):
+        raise ValueError(f"{op}: norm_type must be a positive finite number, got {norm_type!r}")
+    return float(norm_type)
 
 
 def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None,
@@ -334,10 +349,7 @@ def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None,
     gradient 0. With ceil_mode, a window cut off by the border sums what it covers.
     """
     op = "lp_pool2d"
-    if not isinstance(norm_type, numbers.Real) or isinstance(norm_type, bool):
-        raise TypeError(f"{op}: norm_type must be a number, got {norm_type!r}")
-    if not (norm_type > 0 and math.isfinite(norm_type)):
-        raise ValueError(f"{op}: norm_type must be a positive finite number, got {norm_type!r}")
+    norm_type = check_norm_type(op, norm_type)
     geo = _pool_geometry(op, input, kernel_size, stride, 0, 1, ceil_mode)
     _check_float(op, input)
     powered = input if norm_type == 1 else elementwise.pow(input, norm_type)
@@ -355,12 +367,6 @@ def _check_orderable(op, x):
     below every element."""
     if x.dtype.kind not in "fiu":
         raise TypeError(f"{op}: expected a floating-point or integer input, got {x.dtype}")
-
-
-def _check_flag(op, name, value):
-    """PyTorch's flags are bools; a string or a number there is a mistake, not a truth value."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{op}: {name} must be a bool, got {value!r}")
 
 
 def _adaptive_kernel(op, x, output_size) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -410,7 +416,7 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
     """
     op = "adaptive_max_pool2d"
     out, size = _adaptive_kernel(op, input, output_size)
-    _check_flag(op, "return_indices", return_indices)
+    windows.check_flag(op, "return_indices", return_indices)
     _check_orderable(op, input)
     if size[0] % out[0] or size[1] % out[1]:
         raise NotImplementedError(

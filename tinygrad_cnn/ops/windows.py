@@ -121,6 +121,23 @@ class Axis:
 # ---------------------------------------------------------------------- argument checking
 
 
+def check_flag(op: str, name: str, value) -> None:
+    """PyTorch's flags are bools; a string or a number there is a mistake, not a truth value."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{op}: {name} must be a bool, got {value!r}")
+
+
+def output_padding_pair(op: str, output_padding, stride, dilation) -> tuple[int, int]:
+    """A transposed conv's output_padding as (h, w), each >= 0 and smaller than its axis's
+    stride or dilation (a larger one would add rows that no input reaches)."""
+    extra = pair(output_padding, "output_padding", op)
+    for e, s, d in zip(extra, stride, dilation, strict=True):
+        if not 0 <= e < max(s, d):
+            raise ValueError(f"{op}: output_padding {e} must be >= 0 and smaller than the "
+                             f"stride {s} or the dilation {d}")
+    return extra
+
+
 def pair(value, name: str, op: str) -> tuple[int, int]:
     """An int or a pair of ints as (h, w), or a TypeError naming the argument."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
