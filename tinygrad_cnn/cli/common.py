@@ -1,0 +1,134 @@
+"""What the subcommands share: constants, the user-error type, data and checkpoint helpers."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import tinygrad_cnn as tc
+from tinygrad_cnn import models
+from tinygrad_cnn.data import (
+    ImageFolder,
+    TransformedDataset,
+    load_digits,
+    load_fashion_mnist,
+    load_mnist,
+    train_val_split,
+)
+from tinygrad_cnn.data.transforms import Normalize, Resize
+
+PROG = "tinygrad-cnn"
+CHECKPOINT_FORMAT = "tinygrad_cnn.cli.checkpoint"
+DATASETS = ("digits", "mnist", "fashion-mnist", "folder")
+DEFAULT_MODEL = {"digits": "digits_cnn", "mnist": "lenet5", "fashion-mnist": "lenet5",
+                 "folder": "article_cnn"}
+DEFAULT_INPUT = {"digits_cnn": (1, 8, 8), "lenet5": (1, 28, 28), "article_cnn": (3, 64, 64),
+                 "simple_cnn": (3, 32, 32)}
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+DEFAULT_LR = {"adam": 3e-3, "adamw": 3e-3, "sgd": 0.05, "rmsprop": 1e-3}
+
+
+class CLIError(Exception):
+    """A user error: printed as one line, exit status 1."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (no usage block) and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'64' -> (64, 64); '64x48' or '64,48' -> (64, 48) as (height, width)."""
+    parts = text.lower().replace(",", "x").split("x")
+    try:
+        size = tuple(int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid image size {text!r}: use 64 or 64x48") from None
+    if len(size) == 1:
+        size = size * 2
+    if len(size) != 2 or min(size) < 1:
+        raise argparse.ArgumentTypeError(f"invalid image size {text!r}: use 64 or 64x48")
+    return size
+
+
+def dataset_spec(values) -> tuple[str, str | None]:
+    """--dataset NAME [PATH] -> (name, path)."""
+    name, rest = values[0].lower(), values[1:]
+    if name not in DATASETS:
+        raise CLIError(f"unknown dataset {values[0]!r}: choose digits, mnist PATH, "
+                       "fashion-mnist PATH or folder PATH")
+    if name == "digits":
+        if rest:
+            raise CLIError("--dataset digits takes no path (the data ships with scikit-learn)")
+        return name, None
+    if len(rest) != 1:
+        raise CLIError(f"--dataset {name} needs exactly one PATH, "
+                       f"e.g. --dataset {name} ~/data/{name}")
+    return name, rest[0]
+
+
+def load_data(name, path, image_size, seed, test_split):
+    """(train, test, classes, in_channels, (H, W)) with images as float32 in [0, 1]."""
+    if name == "digits":
+        full = load_digits()
+        train, test = train_val_split(full, test_split, seed=seed)
+        native = (8, 8)
+    elif name in ("mnist", "fashion-mnist"):
+        loader = load_mnist if name == "mnist" else load_fashion_mnist
+        full = train = loader(path, train=True)
+        try:
+            test = loader(path, train=False)
+        except FileNotFoundError:  # only the training files: hold out a test split from them
+            train, test = train_val_split(full, test_split, seed=seed)
+        native = tuple(full.tensors[0].shape[-2:])
+    else:
+        full = ImageFolder(path, image_size=image_size or (64, 64), on_error="skip")
+        for skipped, reason in full.skipped:
+            print(f"skipped unreadable image {skipped}: {reason}", file=sys.stderr)
+        if len(full) < 4:
+            raise CLIError(f"{path}: only {len(full)} readable images; need at least 4")
+        train, test = train_val_split(full, test_split, seed=seed)
+        native = full.image_size
+    size = tuple(image_size) if image_size else native
+    if size != native:
+        train = TransformedDataset(train, Resize(size))
+        test = TransformedDataset(test, Resize(size))
+    in_channels = int(full[0][0].shape[0])
+    return train, test, list(full.classes), in_channels, size
+
+
+def normalized(dataset, mean, std):
+    return TransformedDataset(dataset, Normalize(mean, std))
+
+
+def build(name, in_channels, num_classes, image_size):
+    kwargs = models.model_kwargs(name, in_channels, num_classes, image_size)
+    return models.build_model(name, **kwargs), kwargs
+
+
+def make_optimizer(name, params, lr):
+    if name == "adam":
+        return tc.optim.Adam(params, lr=lr)
+    if name == "adamw":
+        return tc.optim.AdamW(params, lr=lr)
+    if name == "sgd":
+        return tc.optim.SGD(params, lr=lr, momentum=0.9)
+    return tc.optim.RMSprop(params, lr=lr)
+
+
+def read_checkpoint(path):
+    if not os.path.isfile(path):
+        raise CLIError(f"checkpoint not found: {path}")
+    ckpt = tc.load(path)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CLIError(f"{path} is not a checkpoint written by `{PROG} train --save`")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt, device):
+    model = models.build_model(ckpt["model_name"], **ckpt["model_kwargs"])
+    model.load_state_dict(ckpt["model"])
+    return model.to(device)
