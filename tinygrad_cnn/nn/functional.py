@@ -32,3 +32,6 @@ from tinygrad_cnn.ops.loss import (
     nll_loss,
     smooth_l1_loss,
 )
+
+# [ops-bugs] more activations (ops/activation.py)
+from tinygrad_cnn.ops.activation import hardtanh, relu6

@@ -1,4 +1,4 @@
-"""Activations beyond the core elementwise set: erf, gelu, softplus."""
+"""Activations beyond the core elementwise set: erf, gelu, softplus, hardtanh, relu6, ..."""
 
 from __future__ import annotations
 
@@ -98,3 +98,31 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     if beta != 1.0:
         soft = soft * (1.0 / beta)
     return elementwise.where(scaled > threshold, x, soft)
+
+
+class Hardtanh(Function):
+    """y = clamp(x, min_val, max_val); the gradient passes strictly inside (min_val, max_val)."""
+
+    @staticmethod
+    def forward(ctx, x, min_val, max_val):
+        xp = ctx.xp
+        ctx.save_for_backward(((x > min_val) & (x < max_val)).astype(x.dtype))
+        return xp.clip(x, min_val, max_val).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (inside,) = ctx.saved_tensors     # piecewise linear: the mask is a constant
+        return grad * inside, None, None
+
+
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """clamp(x, min_val, max_val); gradient 1 strictly between them, 0 elsewhere (as PyTorch)."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
+                         f"({max_val})")
+    return Hardtanh.apply(x, min_val, max_val)
+
+
+def relu6(x: Tensor) -> Tensor:
+    """min(max(x, 0), 6) = hardtanh(x, 0, 6); gradient 0 at x = 0 and x = 6 (as PyTorch)."""
+    return Hardtanh.apply(x, 0, 6)
