@@ -152,3 +152,28 @@ CORE_ABOVE_BACKEND = ["tensor.py", "creation.py", "autograd/function.py", "autog
 def test_only_backend_imports_numpy(path):
     source = (ROOT / "tinygrad_cnn" / path).read_text()
     assert not re.search(r"^\s*(import numpy|from numpy|import cupy|from cupy)", source, re.M)
+
+
+class _GeneratorWithoutPermutation:
+    """CuPy 14's Generator: random() and integers(), no permutation()."""
+
+    def __init__(self, seed):
+        self._rng = np.random.default_rng(seed)
+
+    def random(self, size=None, dtype=np.float64):
+        return self._rng.random(size, dtype=dtype)
+
+    def integers(self, low, high=None, size=None):
+        return self._rng.integers(low, high, size=size)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 17, 1000])
+def test_randperm_with_a_generator_that_has_no_permutation(monkeypatch, n):
+    # `tinygrad-cnn gradcheck --device gpu` crashed: CuPy's Generator has no .permutation
+    monkeypatch.setattr(tc.backend, "generator", lambda device=None: _GeneratorWithoutPermutation(n))
+    values = tc.randperm(n).numpy()
+    assert values.dtype == np.int64
+    np.testing.assert_array_equal(np.sort(values), np.arange(n))
+    if n > 2:  # seeded: the same draws give the same permutation, and it is not the identity
+        np.testing.assert_array_equal(tc.randperm(n).numpy(), values)
+        assert not np.array_equal(values, np.arange(n))

@@ -293,3 +293,14 @@ def generator(device: str = CPU):
         seed = _seed if _seed is not None else int(_np_generator.integers(2**63))
         _cupy_generator = cupy.random.default_rng(seed)
     return _cupy_generator
+
+
+def permutation(generator, n: int):
+    """A random permutation of 0..n-1, shape (n,), drawn from ``generator``.
+
+    NumPy's Generator has ``permutation``; CuPy's has not (CuPy 14), so there it is the order
+    that sorts n uniform draws (ties in float64 draws are vanishingly rare, and harmless: argsort
+    still returns a permutation)."""
+    if hasattr(generator, "permutation"):
+        return generator.permutation(n)
+    return generator.random(n).argsort()

@@ -122,6 +122,7 @@ def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
 
 
 def randperm(n: int, dtype=None, device=None) -> Tensor:
-    """A random permutation of 0..n-1."""
+    """A random permutation of 0..n-1, shape (n,), from the library's seeded generator."""
     _, dtype, device, xp = _prepare((), dtype, device, backend.DEFAULT_INT)
-    return _wrap(backend.generator(device).permutation(n).astype(dtype, copy=False), False)
+    values = backend.permutation(backend.generator(device), n)
+    return _wrap(values.astype(dtype, copy=False), False)
