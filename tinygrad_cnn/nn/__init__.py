@@ -42,3 +42,19 @@ from tinygrad_cnn.nn.module import (
     Sequential,
 )
 from tinygrad_cnn.nn import utils
+
+# [layers-vocab] 1-D conv and pools, padding layers, pixel shuffle
+from tinygrad_cnn.nn.conv1d import AvgPool1d, Conv1d, MaxPool1d
+from tinygrad_cnn.nn.padding import (
+    CircularPad1d,
+    CircularPad2d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ZeroPad1d,
+    ZeroPad2d,
+)
+from tinygrad_cnn.nn.upsampling import PixelShuffle, PixelUnshuffle

@@ -1,0 +1,162 @@
+"""1-D layers: Conv1d, MaxPool1d, AvgPool1d. They call ops/conv1d.py, which runs the 2-D ops on a
+unit height. PyTorch's names, arguments, defaults and default initialisation.
+
+Shapes: N batch, C_in/C_out channels, L input length, K kernel, OL output length.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tinygrad_cnn import creation
+from tinygrad_cnn.nn import init
+from tinygrad_cnn.nn.module import Module, Parameter
+from tinygrad_cnn.ops import conv1d as conv1d_ops
+from tinygrad_cnn.ops.windows import check_flag, int_at_least
+from tinygrad_cnn.tensor import Tensor
+
+
+def _check_input(layer: Module, x) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{layer!r}: expected a Tensor input, got {type(x).__name__}")
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{layer!r}: expected a 3-D input (N, C, L) or a 2-D unbatched one "
+                         f"(C, L), got shape {x.shape}")
+
+
+class Conv1d(Module):
+    """1-D convolution (cross-correlation): (N, C_in, L) -> (N, C_out, OL),
+    OL = floor((L + 2*padding - dilation*(K-1) - 1) / stride) + 1 (ceil(L / stride) for "same").
+
+    weight (C_out, C_in/groups, K) and bias (C_out,) are initialised as PyTorch's
+    (kaiming_uniform_(a=sqrt(5)), U(+-1/sqrt(fan_in))). Computed by conv2d on a unit height.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 device=None, dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        self.in_channels = int_at_least(in_channels, 1, "in_channels", name)
+        self.out_channels = int_at_least(out_channels, 1, "out_channels", name)
+        self.groups = int_at_least(groups, 1, "groups", name)
+        if self.in_channels % self.groups or self.out_channels % self.groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
+                             f"({out_channels}) must both be divisible by groups ({groups})")
+        if padding_mode != "zeros":
+            raise NotImplementedError(f"{name}: padding_mode {padding_mode!r} is not supported, "
+                                      "only 'zeros'")
+        self.kernel_size = (conv1d_ops.positive_single(kernel_size, "kernel_size", name),)
+        self.stride = (conv1d_ops.positive_single(stride, "stride", name),)
+        self.dilation = (conv1d_ops.positive_single(dilation, "dilation", name),)
+        if isinstance(padding, str):
+            if padding not in ("valid", "same"):
+                raise ValueError(f"{name}: padding must be an int, a 1-tuple, 'valid' or 'same', "
+                                 f"got {padding!r}")
+            self.padding = padding
+        else:
+            p = conv1d_ops.single(padding, "padding", name)
+            if p < 0:
+                raise ValueError(f"{name}: padding must be non-negative, got {padding!r}")
+            self.padding = (p,)
+        self.padding_mode = padding_mode
+        shape = (self.out_channels, self.in_channels // self.groups, self.kernel_size[0])
+        self.weight = Parameter(creation.zeros(shape, dtype=dtype, device=device))
+        self.bias = (Parameter(creation.zeros((self.out_channels,), dtype=dtype, device=device))
+                     if bias else None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
+            bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_input(self, x)
+        if x.shape[-2] != self.in_channels:
+            raise ValueError(f"{self!r}: expected {self.in_channels} input channels, got "
+                             f"{x.shape[-2]} (input shape {x.shape})")
+        return conv1d_ops.conv1d(x, self.weight, self.bias, self.stride, self.padding,
+                                 self.dilation, self.groups)
+
+    def extra_repr(self) -> str:
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        if self.padding != (0,):
+            s += f", padding={self.padding!r}"
+        if self.dilation != (1,):
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class MaxPool1d(Module):
+    """Max over windows of kernel_size (stride defaults to it): (N, C, L) -> (N, C, OL),
+    OL = floor((L + 2*padding - dilation*(K-1) - 1) / stride) + 1 (ceil with ceil_mode).
+    With ``return_indices`` also each maximum's index into L."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
+                 return_indices: bool = False, ceil_mode: bool = False):
+        super().__init__()
+        name = type(self).__name__
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = return_indices
+        self.ceil_mode = ceil_mode
+        k = conv1d_ops.positive_single(kernel_size, "kernel_size", name)
+        conv1d_ops.positive_single(self.stride, "stride", name)
+        conv1d_ops.positive_single(dilation, "dilation", name)
+        p = conv1d_ops.single(padding, "padding", name)
+        if not 0 <= p <= k // 2:
+            raise ValueError(f"{name}: padding must be between 0 and half the kernel size {k} "
+                             f"(at most {k // 2}), got {padding!r}")
+        check_flag(name, "ceil_mode", ceil_mode)
+        check_flag(name, "return_indices", return_indices)
+
+    def forward(self, x: Tensor):
+        _check_input(self, x)
+        return conv1d_ops.max_pool1d(x, self.kernel_size, self.stride, self.padding,
+                                     self.dilation, self.ceil_mode, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class AvgPool1d(Module):
+    """Mean over windows of kernel_size (stride defaults to it): (N, C, L) -> (N, C, OL),
+    OL = floor((L + 2*padding - K) / stride) + 1 (ceil with ceil_mode); the zero padding counts
+    towards the mean when ``count_include_pad``."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True):
+        super().__init__()
+        name = type(self).__name__
+        self.kernel_size = (conv1d_ops.positive_single(kernel_size, "kernel_size", name),)
+        self.stride = (self.kernel_size if stride is None
+                       else (conv1d_ops.positive_single(stride, "stride", name),))
+        p = conv1d_ops.single(padding, "padding", name)
+        if not 0 <= p <= self.kernel_size[0] // 2:
+            raise ValueError(f"{name}: padding must be between 0 and half the kernel size "
+                             f"{self.kernel_size[0]} (at most {self.kernel_size[0] // 2}), got "
+                             f"{padding!r}")
+        self.padding = (p,)
+        check_flag(name, "ceil_mode", ceil_mode)
+        check_flag(name, "count_include_pad", count_include_pad)
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_input(self, x)
+        return conv1d_ops.avg_pool1d(x, self.kernel_size, self.stride, self.padding,
+                                     self.ceil_mode, self.count_include_pad)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
