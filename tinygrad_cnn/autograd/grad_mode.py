@@ -1,19 +1,30 @@
-"""Grad mode: whether operations record a graph for backward."""
+"""Grad mode: whether operations record a graph for backward.
+
+The mode is per thread, as in PyTorch: ``no_grad`` in one thread (or the engine switching
+recording off inside ``backward``) never changes what another thread records. A new thread
+starts with recording on.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import threading
 
-_grad_enabled = True
+_state = threading.local()  # .enabled: this thread's mode (absent: True, the default)
 
 
 def is_grad_enabled() -> bool:
-    """True when operations on tensors that require grad record the graph."""
-    return _grad_enabled
+    """True when operations on tensors that require grad record the graph (in this thread)."""
+    return getattr(_state, "enabled", True)
+
+
+def _set(mode: bool) -> None:
+    _state.enabled = mode
 
 
 class set_grad_enabled(contextlib.ContextDecorator):
-    """Turn graph recording on or off inside a ``with`` block or a decorated function."""
+    """Turn graph recording on or off inside a ``with`` block or a decorated function, in the
+    calling thread only."""
 
     def __init__(self, mode: bool):
         self.mode = bool(mode)
@@ -24,14 +35,12 @@ class set_grad_enabled(contextlib.ContextDecorator):
         return set_grad_enabled(self.mode)
 
     def __enter__(self):
-        global _grad_enabled
-        self.previous = _grad_enabled
-        _grad_enabled = self.mode
+        self.previous = is_grad_enabled()
+        _set(self.mode)
         return self
 
     def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self.previous
+        _set(self.previous)
         return False
 
 
