@@ -43,17 +43,17 @@ def _as_grad_tensor(grad, like, node, index):
 
     if not isinstance(grad, Tensor):  # an array (either device) or a number
         grad = Tensor._from_array(array_module(like.data).asarray(grad))
-    if grad.shape != like.shape:
+    if grad.data.shape != like.data.shape:
         raise RuntimeError(
             f"{type(node).__name__}.backward returned a gradient of shape {grad.shape} for "
             f"input {index}, whose shape is {like.shape}"
         )
-    if grad.device != like.device:
+    if type(grad.data) is not type(like.data) and grad.device != like.device:
         raise RuntimeError(
             f"{type(node).__name__}.backward returned a gradient on {grad.device} for input "
             f"{index}, which lives on {like.device}"
         )
-    if grad.dtype != like.dtype:
+    if grad.data.dtype != like.data.dtype:
         grad = grad.astype(like.dtype)
     return grad
 

@@ -43,15 +43,15 @@ class Function:
     positional input of forward (a Tensor, an array, or None), shaped like that input.
     """
 
-    def __init__(self):
-        self.xp = array_module()  # numpy until apply() sees the inputs
-        self.needs_input_grad: tuple[bool, ...] = ()
-        self.inputs: tuple[Tensor | None, ...] = ()
-        self._to_save: tuple = ()
-        self._saved: list | None = None
-        self._freed = False
-        self._output_ref = None
-        self._retained_output_ref = None
+    # A node's defaults live on the class, so making one in apply() sets only what differs.
+    xp = array_module()  # numpy until apply() sees the inputs
+    needs_input_grad: tuple[bool, ...] = ()
+    inputs: tuple[Tensor | None, ...] = ()
+    _to_save: tuple = ()
+    _saved: list | None = None
+    _freed = False
+    _output_ref = None
+    _retained_output_ref = None
 
     # ------------------------------------------------------------------ used inside forward
 
@@ -101,20 +101,23 @@ class Function:
     def apply(cls, *args, **kwargs) -> Tensor:
         """Run forward on the arrays of ``args`` and, when grad mode needs it, record the node."""
         ctx = cls()
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
-        ctx.xp = array_module(*[a.data for a in args if isinstance(a, Tensor)])
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        arrays, datas, needs = [], [], []
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                datas.append(a.data)
+                needs.append(a._requires_grad)
+            else:
+                arrays.append(a)
+                needs.append(False)
+        ctx.xp = array_module(*datas)
+        ctx.needs_input_grad = needs = tuple(needs)
         out = cls.forward(ctx, *arrays, **kwargs)
         if not hasattr(out, "dtype") or not hasattr(out, "shape"):
             raise TypeError(
                 f"{cls.__name__}.forward must return one backend array, got {type(out).__name__}"
             )
-        record = (
-            is_grad_enabled()
-            and any(ctx.needs_input_grad)
-            and out.dtype.kind == "f"
-        )
-        if not record:
+        if not (True in needs and is_grad_enabled() and out.dtype.kind == "f"):
             return Tensor._from_array(out)
         result = Tensor._from_array(out, requires_grad=True, node=ctx)
         ctx.inputs = tuple(a if isinstance(a, Tensor) else None for a in args)

@@ -1,17 +1,53 @@
-"""Fully connected (dense) layer math: linear."""
+"""Fully connected (dense) layer math: linear, one fused op (product and bias in one node)."""
 
 from __future__ import annotations
 
-from tinygrad_cnn.ops import linalg
+from tinygrad_cnn.autograd.function import Function
+from tinygrad_cnn.ops import linalg, reduction
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.tensor import Tensor
+
+
+class Linear(Function):
+    """y = x @ w.T + b: x (*, in), w (out, in), b (out,) or None -> (*, out).
+
+    One node instead of transpose, matmul and a broadcast add (three nodes, two of them with a
+    backward of their own); the bias is added in place into the product, and the weight
+    gradient comes out as one contiguous (out, in) product, which ``.grad`` can own as it is.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        y = ctx.xp.matmul(x, w.T)                                           # (*, out)
+        if b is not None:
+            if b.dtype == y.dtype:
+                y += b
+            else:
+                y = y + b
+        ctx.save_for_backward(x, w)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w = ctx.saved_tensors
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_x = linalg.matmul(grad, w)                                 # (*, in)
+        rows = grad if grad.ndim == 2 else shape_ops.reshape(grad, (-1, w.shape[0]))  # (M, out)
+        if ctx.needs_input_grad[1]:
+            x_rows = x if x.ndim == 2 else shape_ops.reshape(x, (-1, w.shape[1]))      # (M, in)
+            grad_w = linalg.matmul(shape_ops.transpose(rows, 0, 1), x_rows)           # (out, in)
+        if ctx.needs_input_grad[2]:
+            grad_b = reduction.sum(rows, 0)                                 # (out,)
+        return grad_x, grad_w, grad_b
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = input @ weight.T + bias.
 
     input (*, in_features), weight (out_features, in_features), bias (out_features,)
-    -> (*, out_features). Built from matmul and add, so it is twice differentiable.
+    -> (*, out_features). One fused op whose backward is made of matmul, transpose and sum, so
+    it is twice differentiable.
     """
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape "
@@ -23,5 +59,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         )
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"linear: bias has shape {bias.shape}, expected ({weight.shape[0]},)")
-    out = linalg.matmul(input, shape_ops.transpose(weight, 0, 1))   # (*, out_features)
-    return out if bias is None else out + bias
+    if input.ndim == 1:  # (in,): matmul's rule for a 1-D operand, then the bias
+        out = linalg.matmul(input, shape_ops.transpose(weight, 0, 1))
+        return out if bias is None else out + bias
+    return Linear.apply(input, weight, bias)

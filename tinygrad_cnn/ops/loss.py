@@ -13,9 +13,7 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x, dim):
-        xp = ctx.xp
-        shifted = x - xp.max(x, axis=dim, keepdims=True)
-        y = shifted - xp.log(xp.sum(xp.exp(shifted), axis=dim, keepdims=True))
+        y = _log_softmax_array(ctx.xp, x, dim)
         ctx.dim = dim
         ctx.save_for_backward(y)
         return y
@@ -27,6 +25,12 @@ class LogSoftmax(Function):
         return grad - elementwise.exp(y) * reduction.sum(grad, ctx.dim, keepdim=True), None
 
 
+def _log_softmax_array(xp, x, dim):
+    """log_softmax on an array: x - max - log(sum(exp(x - max)))."""
+    shifted = x - xp.max(x, axis=dim, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=dim, keepdims=True))
+
+
 def log_softmax(x: Tensor, dim: int) -> Tensor:
     """log(softmax(x)) along ``dim``, computed without overflow."""
     d = shape_ops.normalize_dim(dim, x.ndim, "log_softmax")
@@ -36,6 +40,86 @@ def log_softmax(x: Tensor, dim: int) -> Tensor:
 def softmax(x: Tensor, dim: int) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``, computed without overflow."""
     return elementwise.exp(log_softmax(x, dim))
+
+
+# ---------------------------------------------------------------------- fused cross-entropy
+# Shapes: N rows, C classes. ``onehot`` (N, C) marks each row's target class; ``coef`` (N,) is
+# the class weight of that target (1 without weights), 0 for ignored rows. Both are constants.
+
+
+def _row_scale(xp, g, coef, reduction):
+    """(N,) factor of each row's gradient: coef * g / sum(coef) ("mean"), coef * g ("sum"),
+    coef * g_i ("none", g of shape (N,))."""
+    if reduction == "mean":
+        return coef * (g / coef.sum())
+    return coef * g
+
+
+class SoftmaxCrossEntropy(Function):
+    """loss_i = -coef_i * log_softmax(x)_i[t_i] for logits x (N, C), reduced: one node for
+    log_softmax and the pick (which are some ten nodes as separate ops).
+
+    Its backward is SoftmaxCrossEntropyGrad, (softmax(x) - onehot) times each row's scale.
+    """
+
+    @staticmethod
+    def forward(ctx, x, onehot, coef, reduction):
+        xp = ctx.xp
+        loss = -(_log_softmax_array(xp, x, 1) * onehot).sum(axis=1) * coef     # (N,)
+        ctx.onehot, ctx.coef, ctx.reduction = onehot, coef, reduction
+        ctx.save_for_backward(x)
+        if reduction == "none":
+            return loss
+        total = loss.sum()
+        return xp.asarray(total / coef.sum() if reduction == "mean" else total, dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return SoftmaxCrossEntropyGrad.apply(x, grad, onehot=ctx.onehot, coef=ctx.coef,
+                                             reduction=ctx.reduction)
+
+
+class SoftmaxCrossEntropyGrad(Function):
+    """dx = (softmax(x) - onehot) * scale_i: the gradient of SoftmaxCrossEntropy with upstream
+    gradient g (0-d, or (N,) for reduction "none"), scale from _row_scale. -> (N, C)."""
+
+    @staticmethod
+    def forward(ctx, x, g, onehot, coef, reduction):
+        xp = ctx.xp
+        ctx.onehot, ctx.coef, ctx.reduction = onehot, coef, reduction
+        ctx.save_for_backward(x, g)
+        p = xp.exp(_log_softmax_array(xp, x, 1))
+        p -= onehot
+        p *= _row_scale(xp, g, coef, reduction)[:, None]
+        return p
+
+    @staticmethod
+    def backward(ctx, grad):
+        # written with Tensor ops, so derivatives of every order follow
+        x, g = ctx.saved_tensors
+        p = softmax(x, 1)                                                        # (N, C)
+        coef = Tensor._from_array(ctx.coef[:, None])                             # (N, 1)
+        weighted = grad * coef                                                   # (N, C)
+        grad_x = grad_g = None
+        if ctx.needs_input_grad[0]:
+            if ctx.reduction == "mean":
+                u = weighted * (g / float(ctx.coef.sum()))
+            elif ctx.reduction == "sum":
+                u = weighted * g
+            else:
+                u = weighted * shape_ops.reshape(g, (-1, 1))
+            # softmax's Jacobian (diag(p) - p p^T) applied to u, row by row
+            grad_x = p * (u - reduction.sum(p * u, 1, keepdim=True))
+        if ctx.needs_input_grad[1]:
+            rows = reduction.sum(weighted * (p - Tensor._from_array(ctx.onehot)), 1)  # (N,)
+            if ctx.reduction == "none":
+                grad_g = rows
+            else:
+                grad_g = reduction.sum(rows)
+                if ctx.reduction == "mean":
+                    grad_g = grad_g / float(ctx.coef.sum())
+        return grad_x, grad_g
 
 
 # ---------------------------------------------------------------------- losses
@@ -182,6 +266,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         out = cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
         return shape_ops.reshape(out, ()) if squeeze else out
     classes = input.shape[1]
+    if input.ndim == 2 and target.dtype.kind in "iu" and label_smoothing == 0.0:
+        return _fused_cross_entropy(input, target, weight, ignore_index, reduction)
     log_p = log_softmax(input, 1)                                         # (N, C, d1, ...)
     if target.dtype.kind == "f":
         return _cross_entropy_probabilities(log_p, target, weight, ignore_index, reduction,
@@ -206,6 +292,19 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     else:
         smooth = _reduce(smooth, reduction, "cross_entropy")
     return nll * (1.0 - label_smoothing) + smooth * (label_smoothing / classes)
+
+
+def _fused_cross_entropy(input, target, weight, ignore_index, reduction):
+    """cross_entropy of (N, C) logits and class indices, without label smoothing: one node."""
+    valid, safe = _check_class_targets(input, target, ignore_index, "cross_entropy")
+    xp = backend.array_module(input.data)
+    onehot = (safe[:, None] == xp.arange(input.shape[1])).astype(input.dtype)   # (N, C)
+    if weight is not None:
+        weight = _check_weight(weight, input.shape[1], input, "cross_entropy")
+        coef = (weight.data[safe] * valid).astype(input.dtype)                  # (N,)
+    else:
+        coef = valid.astype(input.dtype)
+    return SoftmaxCrossEntropy.apply(input, onehot=onehot, coef=coef, reduction=reduction)
 
 
 def _cross_entropy_probabilities(log_p, target, weight, ignore_index, reduction,
