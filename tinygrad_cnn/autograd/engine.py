@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 from tinygrad_cnn.autograd.grad_mode import set_grad_enabled
 from tinygrad_cnn.backend import array_module
+
+
+_queued = threading.local()  # .stack: one list of callbacks per backward pass running here
+
+
+def queue_callback(callback) -> None:
+    """Run ``callback()`` once the backward pass now running in this thread has finished
+    (PyTorch's ``Variable._execution_engine.queue_callback``). Only valid inside a backward
+    function; DistributedDataParallel averages gradients there."""
+    stack = getattr(_queued, "stack", None)
+    if not stack:
+        raise RuntimeError("queue_callback: only a backward function may queue a callback")
+    stack[-1].append(callback)
 
 
 def topological_order(roots: Sequence) -> list:
@@ -59,6 +73,23 @@ def _as_grad_tensor(grad, like, node, index):
 
 
 def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, inputs=None):
+    """Propagate ``root_grads`` from ``roots`` back through the graph, then run the callbacks
+    that its backward functions queued (``queue_callback``)."""
+    if not hasattr(_queued, "stack"):
+        _queued.stack = []
+    _queued.stack.append([])
+    try:
+        result = _walk_backward(roots, root_grads, retain_graph=retain_graph,
+                                create_graph=create_graph, inputs=inputs)
+        callbacks = _queued.stack[-1]
+    finally:
+        _queued.stack.pop()
+    for callback in callbacks:
+        callback()
+    return result
+
+
+def _walk_backward(roots, root_grads, *, retain_graph=False, create_graph=False, inputs=None):
     """Propagate ``root_grads`` from ``roots`` back through the graph.
 
     With ``inputs=None`` (``Tensor.backward``), gradients accumulate into ``.grad`` of the leaves
