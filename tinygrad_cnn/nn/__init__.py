@@ -58,3 +58,10 @@ from tinygrad_cnn.nn.padding import (
     ZeroPad2d,
 )
 from tinygrad_cnn.nn.upsampling import PixelShuffle, PixelUnshuffle
+from tinygrad_cnn.nn.normalization import (
+    Dropout2d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LayerNorm,
+)

@@ -1,0 +1,205 @@
+"""LayerNorm, GroupNorm, InstanceNorm1d/2d and Dropout2d (ops/norms.py). PyTorch's names,
+arguments, defaults (InstanceNorm: affine=False, track_running_stats=False) and initialisation
+(weight ones, bias zeros). BatchNorm is in nn/layers.py.
+
+Shapes: N batch, C channels, then any spatial dims (L, or H and W).
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+from tinygrad_cnn import creation
+from tinygrad_cnn.nn import init
+from tinygrad_cnn.nn.module import Module, Parameter
+from tinygrad_cnn.ops import norms
+from tinygrad_cnn.ops import shape as shape_ops
+from tinygrad_cnn.ops.windows import int_at_least
+from tinygrad_cnn.tensor import Tensor
+
+
+def _ones(shape, device, dtype) -> Parameter:
+    return Parameter(creation.ones(shape, dtype=dtype, device=device))
+
+
+def _zeros(shape, device, dtype) -> Parameter:
+    return Parameter(creation.zeros(shape, dtype=dtype, device=device))
+
+
+class LayerNorm(Module):
+    """Normalize over the last dims (normalized_shape) of each item: (*, *normalized_shape) ->
+    same. With ``elementwise_affine``, weight (ones) and bias (zeros, unless bias=False) of
+    shape normalized_shape."""
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, device=None, dtype=None):
+        super().__init__()
+        self.normalized_shape = norms.normalized_shape_tuple(normalized_shape, "LayerNorm")
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = _ones(self.normalized_shape, device, dtype)
+            self.bias = _zeros(self.normalized_shape, device, dtype) if bias else None
+        else:
+            self.weight = None
+            self.bias = None
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        try:
+            return norms.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        except ValueError as e:
+            raise ValueError(f"{self!r}: {e}") from None
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
+
+
+class GroupNorm(Module):
+    """Normalize each item's groups of num_channels / num_groups channels: (N, C, *) -> same.
+    num_groups=1 normalizes the whole item (LayerNorm over C, H, W), num_groups=C each channel
+    (InstanceNorm). With ``affine``, weight (ones) and bias (zeros) of shape (C,)."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
+                 affine: bool = True, device=None, dtype=None, *, bias: bool = True):
+        super().__init__()
+        name = type(self).__name__
+        self.num_groups = int_at_least(num_groups, 1, "num_groups", name)
+        self.num_channels = int_at_least(num_channels, 1, "num_channels", name)
+        if self.num_channels % self.num_groups:
+            raise ValueError(f"{name}: num_channels ({num_channels}) must be divisible by "
+                             f"num_groups ({num_groups})")
+        self.eps = eps
+        self.affine = affine
+        if affine:
+            self.weight = _ones((self.num_channels,), device, dtype)
+            self.bias = _zeros((self.num_channels,), device, dtype) if bias else None
+        else:
+            self.weight = None
+            self.bias = None
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if isinstance(x, Tensor) and x.ndim >= 2 and x.shape[1] != self.num_channels:
+            raise ValueError(f"{self!r}: expected {self.num_channels} channels, got "
+                             f"{x.shape[1]} (input shape {x.shape})")
+        return norms.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
+
+
+class _InstanceNorm(Module):
+    _spatial = 2
+    _layout = "(N, C, H, W) or (C, H, W)"
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = False, track_running_stats: bool = False, device=None,
+                 dtype=None, *, bias: bool = True):
+        super().__init__()
+        name = type(self).__name__
+        self.num_features = int_at_least(num_features, 1, "num_features", name)
+        if momentum is not None and not isinstance(momentum, numbers.Real):
+            raise TypeError(f"{name}: momentum must be a number or None, got {momentum!r}")
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = _ones((self.num_features,), device, dtype)
+            self.bias = _zeros((self.num_features,), device, dtype) if bias else None
+        else:
+            self.weight = None
+            self.bias = None
+        if track_running_stats:
+            self.register_buffer("running_mean", creation.zeros(self.num_features, dtype=dtype,
+                                                                device=device))
+            self.register_buffer("running_var", creation.ones(self.num_features, dtype=dtype,
+                                                              device=device))
+            self.register_buffer("num_batches_tracked", creation.zeros((), dtype="int64",
+                                                                       device=device))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            init.zeros_(self.running_mean)
+            init.ones_(self.running_var)
+            self.num_batches_tracked.data[...] = 0
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{self!r}: expected a Tensor input, got {type(x).__name__}")
+        if x.ndim not in (self._spatial + 1, self._spatial + 2):
+            raise ValueError(f"{self!r}: expected an input {self._layout}, got shape {x.shape}")
+        unbatched = x.ndim == self._spatial + 1
+        if unbatched:
+            x = shape_ops.unsqueeze(x, 0)
+        if x.shape[1] != self.num_features:
+            if self.affine or self.track_running_stats:
+                raise ValueError(f"{self!r}: expected {self.num_features} channels, got "
+                                 f"{x.shape[1]} (input shape {x.shape})")
+            warnings.warn(f"{type(self).__name__}: the input has {x.shape[1]} channels but "
+                          f"num_features={self.num_features}; num_features is not used because "
+                          "affine=False and track_running_stats=False", UserWarning, stacklevel=2)
+        # as PyTorch's InstanceNorm: num_batches_tracked is kept but never counted, and
+        # momentum=None (a cumulative average for BatchNorm) leaves the running statistics as
+        # they are
+        factor = 0.0 if self.momentum is None else self.momentum
+        use_input_stats = self.training or not self.track_running_stats
+        out = norms.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                                  use_input_stats, factor, self.eps)
+        return shape_ops.squeeze(out, 0) if unbatched else out
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Normalize each channel of each item over L: (N, C, L) or (C, L) -> same."""
+
+    _spatial = 1
+    _layout = "(N, C, L) or (C, L)"
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Normalize each channel of each item over H and W: (N, C, H, W) or (C, H, W) -> same.
+    PyTorch's defaults: affine=False, track_running_stats=False (the statistics of each input
+    normalize it in training and eval); with track_running_stats the running averages are
+    updated in training and used in eval, as BatchNorm's."""
+
+
+class Dropout2d(Module):
+    """In training, zero whole channels with probability p and scale the others by 1/(1-p):
+    (N, C, H, W) -> same (a 3-D input is read as (N, C, L), as PyTorch's); the identity in eval
+    mode."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        super().__init__()
+        if not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout2d: probability p must be between 0 and 1, got {p!r}")
+        self.p = p
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return norms.dropout2d(x, self.p, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
