@@ -185,19 +185,22 @@ def test_checkpoint_resume_equals_uninterrupted_training(tmp_path):
     np.testing.assert_allclose(history["loss"], full_history["loss"], rtol=1e-6)
 
 
-def test_ctrl_c_saves_checkpoint_and_resume_repeats_the_epoch(tmp_path):
+def test_ctrl_c_saves_its_own_checkpoint_and_resume_continues_the_epoch(tmp_path):
     path = tmp_path / "ckpt.npz"
     checkpoint = ModelCheckpoint(path)
     model, history = _run(3, callbacks=[checkpoint, _InterruptAt(epoch=2, batch=1)])
     assert history.interrupted and len(history) == 1
-    assert "interrupted (Ctrl-C) during epoch 2" in history.stop_reason
-    saved = tc.load(path)
-    assert saved["epoch"] == 1  # the last finished epoch: a resume repeats epoch 2
+    assert history.stop_reason == "interrupted (Ctrl-C) during epoch 2, after batch 2 of 5"
+    assert tc.load(path)["epoch"] == 1  # the end-of-epoch file is left alone
+    saved = tc.load(tmp_path / "ckpt.interrupted.npz")
+    assert (saved["epoch"], saved["batch"]) == (2, 2)
     for key, value in _state(model).items():  # the weights as they were when stopped
         np.testing.assert_array_equal(saved["model"][key].numpy(), value, err_msg=key)
-    resumed, history = _run(3, resume=path, init_seed=99)
+    resumed, history = _run(3, resume=tmp_path / "ckpt.interrupted.npz", init_seed=99)
+    full_model, _ = _run(3)
     assert history.epochs == [1, 2, 3] and not history.interrupted
-    assert history["accuracy"][-1] > 0.8
+    for key, value in _state(full_model).items():
+        np.testing.assert_array_equal(_state(resumed)[key], value, err_msg=key)
 
 
 def test_ctrl_c_without_checkpoint_returns_history():

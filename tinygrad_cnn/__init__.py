@@ -15,6 +15,7 @@ from tinygrad_cnn.backend import (
     float32,
     float64,
     get_default_device,
+    get_rng_state,
     gpu_available,
     int8,
     int16,
@@ -22,6 +23,7 @@ from tinygrad_cnn.backend import (
     int64,
     manual_seed,
     set_default_device,
+    set_rng_state,
     uint8,
 )
 from tinygrad_cnn.creation import (

@@ -280,6 +280,8 @@ _cupy_generator = None
 def manual_seed(seed: int) -> None:
     """Seed every random draw of the library (factories, init, dropout, shuffling)."""
     global _seed, _np_generator, _cupy_generator
+    if int(seed) < 0:  # NumPy's generators take no negative seed
+        raise ValueError(f"manual_seed: seed must be a non-negative integer, got {seed!r}")
     _seed = int(seed)
     _np_generator = np.random.default_rng(_seed)
     _cupy_generator = None  # re-created from the seed on its next use
@@ -306,3 +308,36 @@ def permutation(generator, n: int):
     if hasattr(generator, "permutation"):
         return generator.permutation(n)
     return generator.random(n).argsort()
+
+
+def get_rng_state() -> dict:
+    """The state of the library's CPU generator (and its seed) as plain data, for a checkpoint;
+    ``set_rng_state`` puts it back, so the draws that follow repeat exactly (as
+    ``torch.get_rng_state``). The GPU generator's state is not included: after a restore it is
+    re-created from the seed."""
+    return {"seed": _seed, "cpu": _np_generator.bit_generator.state}
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what ``get_rng_state`` returned, in place (holders of the generator see it)."""
+    global _seed, _cupy_generator
+    if not isinstance(state, dict) or "cpu" not in state:
+        raise TypeError(f"set_rng_state: expected the dict get_rng_state returns, got {state!r:.80}")
+    _np_generator.bit_generator.state = state["cpu"]
+    _seed = state.get("seed")
+    _cupy_generator = None
+
+
+def is_random_generator(obj) -> bool:
+    """True for a NumPy ``Generator`` (the kind whose state a checkpoint can hold)."""
+    return isinstance(obj, np.random.Generator)
+
+
+def random_generator_state(gen) -> dict:
+    """The state of a NumPy Generator as plain data (its bit generator's ``state``)."""
+    return gen.bit_generator.state
+
+
+def set_random_generator_state(gen, state: dict) -> None:
+    """Put back what ``random_generator_state`` returned, in place."""
+    gen.bit_generator.state = state

@@ -2,6 +2,10 @@
 
 Every hook receives the ``Trainer`` state (model, optimizer, history, epoch, stop_training, ...).
 Set ``trainer.stop_training = True`` to end training after the current epoch.
+
+At the end of an epoch ``fit`` calls every callback's ``on_epoch_end`` (in list order), then
+every callback's ``on_epoch_complete``: by then the epoch's state is final whatever the order
+(schedulers have stepped), and that is where ModelCheckpoint writes.
 """
 
 from __future__ import annotations
@@ -9,8 +13,10 @@ from __future__ import annotations
 import csv
 import math
 import os
+import warnings
 
 from tinygrad_cnn import serialization
+from tinygrad_cnn.train import state as train_state
 
 
 class Callback:
@@ -24,10 +30,21 @@ class Callback:
 
     def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None: ...
 
+    def on_epoch_complete(self, trainer, epoch: int, logs: dict) -> None:
+        """Called after every callback's on_epoch_end: the epoch's state is final."""
+
     def on_train_end(self, trainer) -> None: ...
 
     def on_interrupt(self, trainer) -> None:
-        """Called when Ctrl-C stops training (before fit returns)."""
+        """Called when Ctrl-C stops training (before fit returns). ``trainer.position`` is
+        where training stands (None when it stopped in the middle of an update)."""
+
+    def state_dict(self) -> dict | None:
+        """What a resume needs to carry on as if never stopped (None: nothing)."""
+        return None
+
+    def load_state_dict(self, state: dict) -> None:
+        """Put back what state_dict returned (fit(resume=...) calls it after on_train_begin)."""
 
 
 def _better(mode: str, min_delta: float):
@@ -51,10 +68,17 @@ def _monitored(logs: dict, monitor: str, who: str) -> float:
     return float(logs[monitor])
 
 
+def _nan_warning(who: str, monitor: str, value: float, epoch: int, consequence: str) -> None:
+    warnings.warn(f"{who}: {monitor} is {value} at epoch {epoch}; {consequence} (a NaN or "
+                  "infinite value never counts as an improvement)", RuntimeWarning, stacklevel=3)
+
+
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
 
-    With ``restore_best_weights=True`` the model gets the weights of its best epoch back.
+    With ``restore_best_weights=True`` the model gets the weights of its best epoch back when
+    training ends after an early stop. A NaN or infinite ``monitor`` value never counts as an
+    improvement (it counts towards ``patience``) and is reported with a RuntimeWarning.
     """
 
     def __init__(self, monitor: str = "val_loss", patience: int = 3, min_delta: float = 0.0,
@@ -73,10 +97,15 @@ class EarlyStopping(Callback):
         self.wait = 0
         self.best_state = None
         self.stopped_epoch = None
+        self.non_finite_epochs: list[int] = []
 
     def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
         value = _monitored(logs, self.monitor, "EarlyStopping")
-        if self.is_better(value, self.best):
+        if not math.isfinite(value):
+            self.non_finite_epochs.append(epoch)
+            _nan_warning("EarlyStopping", self.monitor, value, epoch,
+                         f"counted as not improving ({self.wait + 1} of patience {self.patience})")
+        elif self.is_better(value, self.best):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
                 self.best_state = _snapshot(trainer.model)
@@ -86,11 +115,30 @@ class EarlyStopping(Callback):
             self.stopped_epoch = epoch
             trainer.stop_training = True
             trainer.history.stopped_early = True
+            if self.best_epoch is None:
+                best = f"no finite value yet; it was NaN/inf at epochs {self.non_finite_epochs}"
+            else:
+                best = f"best {self.best:.4f} at epoch {self.best_epoch}"
             trainer.history.stop_reason = (
-                f"early stopping: {self.monitor} did not improve for {self.wait} epochs "
-                f"(best {self.best:.4f} at epoch {self.best_epoch})")
-            if self.restore_best_weights and self.best_state is not None:
-                trainer.model.load_state_dict(self.best_state)
+                f"early stopping: {self.monitor} did not improve for {self.wait} epochs ({best})")
+
+    def on_train_end(self, trainer) -> None:
+        # after the last checkpoint was written, so that one holds the last epoch's weights
+        if self.stopped_epoch is not None and self.restore_best_weights \
+                and self.best_state is not None:
+            trainer.model.load_state_dict(self.best_state)
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
+                "stopped_epoch": self.stopped_epoch,
+                "non_finite_epochs": list(self.non_finite_epochs),
+                "best_state": self.best_state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
+        self.stopped_epoch = state.get("stopped_epoch")
+        self.non_finite_epochs = list(state.get("non_finite_epochs", []))
+        self.best_state = state.get("best_state")
 
 
 def _snapshot(model) -> dict:
@@ -102,57 +150,80 @@ class ModelCheckpoint(Callback):
     """Save a checkpoint with ``tc.save`` after each epoch (or only when ``monitor`` improves).
 
     The checkpoint is a dict: ``model`` (state_dict), ``optimizer`` (state_dict), ``epoch``,
-    ``history`` and everything in ``extra`` (e.g. how to rebuild the model). ``fit(resume=path)``
-    continues from it; resuming from an end-of-epoch checkpoint with the same ``seed`` gives
-    exactly the weights of an uninterrupted run. ``filepath`` may contain ``{epoch}``.
+    ``history``, ``callbacks`` (schedulers', EarlyStopping's, ModelCheckpoint's own state),
+    ``rng`` (the random generators' states) and everything in ``extra`` (e.g. how to rebuild
+    the model). It is written after every callback's ``on_epoch_end``, so it holds the epoch's
+    final state whatever the callbacks' order. ``fit(resume=path)`` continues from it bit for
+    bit. ``filepath`` may contain ``{epoch}``.
 
-    On Ctrl-C the current (mid-epoch) weights are saved with ``epoch`` = the last finished
-    epoch, so a resume runs the interrupted epoch again, starting from them.
+    With ``save_best_only``, a NaN or infinite ``monitor`` value is never an improvement: no
+    file is written and a RuntimeWarning says so.
+
+    On Ctrl-C the end-of-epoch and best files are left alone: the state where training stopped
+    goes to ``interrupt_filepath`` (default: ``filepath`` with ``.interrupted`` before its
+    extension, e.g. ``run.interrupted.ckpt``; ``{epoch}`` and ``{batch}`` are filled in; None:
+    no interrupt file), labelled with its position: ``epoch`` (the epoch it stopped in) and
+    ``batch`` (the batches of that epoch done; None when the epoch had finished).
+    ``fit(resume=...)`` from it continues with the next batch.
     """
 
     def __init__(self, filepath, monitor: str = "val_loss", save_best_only: bool = False,
-                 mode: str = "auto", extra: dict | None = None):
+                 mode: str = "auto", extra: dict | None = None, interrupt_filepath="auto"):
         self.filepath = os.fspath(filepath)
         self.monitor = monitor
         self.save_best_only = save_best_only
         self.mode = _resolve_mode(mode, monitor)
         self.is_better = _better(self.mode, 0.0)
         self.extra = dict(extra or {})
+        if interrupt_filepath == "auto":
+            root, ext = os.path.splitext(self.filepath)
+            interrupt_filepath = f"{root}.interrupted{ext}"
+        self.interrupt_filepath = None if interrupt_filepath is None else \
+            os.fspath(interrupt_filepath)
         self.best = math.inf if self.mode == "min" else -math.inf
         self.last_saved: str | None = None
+        self._due = False
 
-    def checkpoint(self, trainer, epoch: int) -> dict:
-        """The dict this callback writes (epoch = the last finished epoch, 1-based)."""
-        schedulers = [cb.scheduler.state_dict() for cb in trainer.callbacks
-                      if isinstance(cb, LRSchedulerCallback)]
-        return {
-            **self.extra,
-            "model": trainer.model.state_dict(),
-            "optimizer": trainer.optimizer.state_dict(),
-            "schedulers": schedulers,
-            "epoch": int(epoch),
-            "history": trainer.history.to_dict(),
-        }
+    def checkpoint(self, trainer) -> dict:
+        """The dict this callback writes: the trainer's state at ``trainer.position``."""
+        return {**self.extra, **train_state.checkpoint(trainer)}
 
-    def _save(self, trainer, epoch: int) -> None:
-        path = self.filepath.format(epoch=epoch)
+    def _write(self, trainer, path: str) -> None:
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
-        serialization.save(self.checkpoint(trainer, epoch), path)
+        serialization.save(self.checkpoint(trainer), path)
         self.last_saved = path
 
     def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
+        self._due = True
         if self.save_best_only:
             value = _monitored(logs, self.monitor, "ModelCheckpoint")
-            if not self.is_better(value, self.best):
-                return
-            self.best = value
-        self._save(trainer, epoch)
+            if not math.isfinite(value):
+                _nan_warning("ModelCheckpoint", self.monitor, value, epoch,
+                             f"{self.filepath.format(epoch=epoch)} is not written")
+                self._due = False
+            elif not self.is_better(value, self.best):
+                self._due = False
+            else:
+                self.best = value
+
+    def on_epoch_complete(self, trainer, epoch: int, logs: dict) -> None:
+        if self._due:
+            self._due = False
+            self._write(trainer, self.filepath.format(epoch=epoch))
 
     def on_interrupt(self, trainer) -> None:
-        # Keep the work done so far: the weights as they are now. ``epoch`` stays the last
-        # finished one, so a resume runs the interrupted epoch again (from these weights).
-        self._save(trainer, trainer.epoch - 1)
+        position = trainer.position
+        if self.interrupt_filepath is None or position is None:
+            return
+        self._write(trainer, self.interrupt_filepath.format(epoch=position["epoch"],
+                                                            batch=position["batch"]))
+
+    def state_dict(self) -> dict:
+        return {"best": self.best}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best = state["best"]
 
 
 class LRSchedulerCallback(Callback):
@@ -171,6 +242,12 @@ class LRSchedulerCallback(Callback):
         else:
             self.scheduler.step()
 
+    def state_dict(self) -> dict:
+        return self.scheduler.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.scheduler.load_state_dict(state)
+
 
 class CSVLogger(Callback):
     """Append one row per epoch (epoch, then every logged number) to a CSV file."""
@@ -181,7 +258,8 @@ class CSVLogger(Callback):
         self._keys: list[str] | None = None
 
     def on_train_begin(self, trainer) -> None:
-        if not self.append and os.path.exists(self.filename):
+        # a resumed run keeps the rows of the epochs it restored
+        if not self.append and not trainer.resumed and os.path.exists(self.filename):
             os.remove(self.filename)
         self._keys = None
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
+import warnings
 
 from tinygrad_cnn import backend, serialization
 from tinygrad_cnn.autograd.grad_mode import no_grad
@@ -11,7 +14,7 @@ from tinygrad_cnn.data.dataset import TensorDataset, train_val_split
 from tinygrad_cnn.data.loader import DataLoader
 from tinygrad_cnn.ops.shape import cat
 from tinygrad_cnn.tensor import Tensor
-from tinygrad_cnn.train.callbacks import LRSchedulerCallback
+from tinygrad_cnn.train import state as train_state
 from tinygrad_cnn.train.history import History
 from tinygrad_cnn.train.progress import Progress
 
@@ -25,7 +28,14 @@ class NonFiniteLossError(FloatingPointError):
 
 
 class Trainer:
-    """The state callbacks see: model, optimizer, loss_fn, history, epoch, stop_training."""
+    """The state callbacks see: model, optimizer, loss_fn, history, epoch, stop_training.
+
+    ``position``: where training stands, as a checkpoint records it: ``epoch``, ``batch`` (the
+    batches of that epoch done; None once the epoch has finished), the random generators' states
+    there and the epoch's running totals; None while an update is in progress (between a
+    batch's forward and the end of its optimizer step, and while epoch-end callbacks run).
+    ``resumed``: fit was given a checkpoint to resume from.
+    """
 
     def __init__(self, model, optimizer, loss_fn, history, callbacks, device):
         self.model = model
@@ -36,6 +46,38 @@ class Trainer:
         self.device = device
         self.epoch = 0
         self.stop_training = False
+        self.resumed = False
+        self.position: dict | None = None
+        self.generators: list = []  # the data pipeline's own random generators
+
+    def _at_epoch_end(self, epoch: int) -> None:
+        self.position = {"epoch": epoch, "batch": None,
+                         "rng": train_state.rng_state(self.generators)}
+
+
+class _StopRequest:
+    """Ctrl-C during fit (SIGINT, main thread): the first finishes the current batch and then
+    stops at that consistent point; a second one stops at once (KeyboardInterrupt)."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread() \
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
 
 
 # --------------------------------------------------------------------------- data
@@ -116,6 +158,13 @@ class _Totals:
         self.loss = 0.0
         self.sums = {name: 0.0 for name, _ in metric_fns}
 
+    def state_dict(self) -> dict:
+        return {"count": self.count, "loss": self.loss, "sums": dict(self.sums)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.count, self.loss = int(state["count"]), float(state["loss"])
+        self.sums.update({k: float(v) for k, v in state["sums"].items() if k in self.sums})
+
     def add(self, loss_value, outputs, targets) -> None:
         n = len(targets)
         self.count += n
@@ -153,17 +202,26 @@ def fit(model, optimizer, loss_fn, train_data, epochs: int, batch_size: int = 32
         device: "cpu" or "gpu"; the model is moved there. Default: where the model is.
         verbose: 0 silent; 1 progress bar on a terminal + a line per epoch; 2 lines only.
         seed: makes shuffling and the validation split reproducible, epoch by epoch.
-        resume: a checkpoint path written by ModelCheckpoint: model, optimizer, history and
-            the epoch count are restored and training continues after that epoch.
+        resume: a checkpoint path written by ModelCheckpoint (end-of-epoch, best or
+            interrupt file): model, optimizer, callbacks' state, history and the random
+            generators are restored and training continues where it stopped, bit for bit as
+            if it had never stopped.
 
     Returns:
         History with per-epoch ``loss``, each metric, their ``val_`` forms, ``lr`` and ``time``.
 
     Raises:
-        NonFiniteLossError: when the loss becomes NaN or infinite, naming epoch and batch.
+        NonFiniteLossError: when the loss becomes NaN or infinite, naming epoch and batch (the
+            model's buffers, e.g. BatchNorm's running statistics, are as before that batch).
+        ValueError: empty data, or ``resume`` from a checkpoint that already reached ``epochs``.
+
+    Ctrl-C finishes the current batch, then stops: every ModelCheckpoint writes its interrupt
+    file (never its end-of-epoch or best file) and fit returns the History with
+    ``interrupted=True``. A second Ctrl-C stops at once.
     """
     if int(epochs) != epochs or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+    epochs = int(epochs)
     device = _model_device(model, device)
     if val_split is not None:
         if val_data is not None:
@@ -174,42 +232,57 @@ def fit(model, optimizer, loss_fn, train_data, epochs: int, batch_size: int = 32
         train_data, val_data = train_val_split(_as_dataset(train_data, "train_data"), val_split,
                                                seed=seed)
     train_loader = _loader(train_data, batch_size, True, device, seed, "train_data")
+    _check_not_empty(train_loader, "fit: train_data")
     val_loader = None if val_data is None else _loader(val_data, max(batch_size, 256), False,
                                                        device, None, "val_data")
+    if val_loader is not None:
+        _check_not_empty(val_loader, "fit: val_data")
     metric_fns = _metric_fns(metrics)
     history = History()
     trainer = Trainer(model, optimizer, loss_fn, history, callbacks, device)
-    start_epoch = 0
+    trainer.generators = train_state.data_generators(train_loader)
+    start_epoch, partial, saved_callbacks = 1, None, None
     if resume is not None:
-        start_epoch = _restore(trainer, resume)
-    progress = Progress(verbose, int(epochs))
+        trainer.resumed = True
+        done, partial, saved_callbacks = _restore(trainer, resume)
+        if done >= epochs:
+            raise ValueError(f"fit: {resume} has finished epoch {done}, so epochs={epochs} "
+                             f"leaves nothing to train; pass epochs > {done} to continue")
+        start_epoch = done + 1
+    trainer._at_epoch_end(start_epoch - 1)
+    progress = Progress(verbose, epochs)
     for cb in trainer.callbacks:
         cb.on_train_begin(trainer)
+    if saved_callbacks is not None:
+        train_state.load_callback_states(trainer.callbacks, saved_callbacks)
     epoch = start_epoch
     try:
-        for epoch in range(start_epoch + 1, int(epochs) + 1):
-            trainer.epoch = epoch
-            logs = _train_epoch(trainer, train_loader, metric_fns, epoch, progress)
-            if val_loader is not None:
-                logs.update(_evaluate_loader(model, val_loader, loss_fn, metric_fns, "val_"))
-            logs["lr"] = float(optimizer.param_groups[0]["lr"])
-            logs["time"] = time.perf_counter() - logs.pop("_start")
-            history.append(epoch, logs)
-            progress.end_epoch(epoch, logs, logs["time"])
-            for cb in trainer.callbacks:
-                cb.on_epoch_end(trainer, epoch, logs)
-            if trainer.stop_training:
-                progress.message(history.stop_reason or f"training stopped after epoch {epoch}")
-                break
+        with _StopRequest() as stop:
+            for epoch in range(start_epoch, epochs + 1):
+                trainer.epoch = epoch
+                logs = _train_epoch(trainer, train_loader, metric_fns, epoch, progress, stop,
+                                    partial if epoch == start_epoch else None)
+                if val_loader is not None:
+                    logs.update(_evaluate_loader(model, val_loader, loss_fn, metric_fns, "val_",
+                                                 f"fit: validation after epoch {epoch}"))
+                logs["lr"] = float(optimizer.param_groups[0]["lr"])
+                logs["time"] = time.perf_counter() - logs.pop("_start")
+                trainer.position = None  # callbacks change state (schedulers step) from here
+                history.append(epoch, logs)
+                progress.end_epoch(epoch, logs, logs["time"])
+                for cb in trainer.callbacks:
+                    cb.on_epoch_end(trainer, epoch, logs)
+                trainer._at_epoch_end(epoch)
+                for cb in trainer.callbacks:
+                    cb.on_epoch_complete(trainer, epoch, logs)
+                if stop.requested:
+                    raise KeyboardInterrupt
+                if trainer.stop_training:
+                    progress.message(history.stop_reason or f"training stopped after epoch {epoch}")
+                    break
     except KeyboardInterrupt:
         progress.close()
-        history.interrupted = True
-        history.stop_reason = f"interrupted (Ctrl-C) during epoch {epoch}"
-        for cb in trainer.callbacks:
-            cb.on_interrupt(trainer)
-        saved = [cb.last_saved for cb in trainer.callbacks if getattr(cb, "last_saved", None)]
-        where = f"; checkpoint saved to {saved[-1]}" if saved else ""
-        progress.message(f"{history.stop_reason}{where}")
+        _interrupted(trainer, epoch, progress)
     finally:
         progress.close()
     for cb in trainer.callbacks:
@@ -217,7 +290,41 @@ def fit(model, optimizer, loss_fn, train_data, epochs: int, batch_size: int = 32
     return history
 
 
-def _train_epoch(trainer, loader, metric_fns, epoch, progress) -> dict:
+def _check_not_empty(loader, what: str) -> None:
+    n = len(loader.dataset)
+    if n == 0:
+        raise ValueError(f"{what} is empty (0 samples)")
+    if len(loader) == 0:
+        raise ValueError(f"{what} gives no batch: {n} samples with batch_size {loader.batch_size} "
+                         "and drop_last=True")
+
+
+def _interrupted(trainer, epoch: int, progress) -> None:
+    """Ctrl-C: record it in the History and let callbacks write their interrupt files."""
+    history, position = trainer.history, trainer.position
+    history.interrupted = True
+    if position is None:
+        where = f"during epoch {epoch}, in the middle of an update"
+    elif position["batch"] is None:
+        where = f"after epoch {position['epoch']}"
+    else:
+        where = (f"during epoch {position['epoch']}, after batch {position['batch']} of "
+                 f"{position['batches']}")
+    history.stop_reason = f"interrupted (Ctrl-C) {where}"
+    for cb in trainer.callbacks:
+        cb.on_interrupt(trainer)
+    saved = [cb.last_saved for cb in trainer.callbacks if getattr(cb, "last_saved", None)]
+    if position is None:
+        note = "; no interrupt checkpoint (the state was mid-update), earlier files are intact"
+    elif saved:
+        note = f"; checkpoint saved to {saved[-1]} (resume continues from there)"
+    else:
+        note = ""
+    progress.message(f"{history.stop_reason}{note}")
+
+
+def _train_epoch(trainer, loader, metric_fns, epoch, progress, stop, partial=None) -> dict:
+    """One epoch of training steps; ``partial`` (from an interrupt checkpoint) continues one."""
     model, optimizer, loss_fn = trainer.model, trainer.optimizer, trainer.loss_fn
     start = time.perf_counter()
     model.train()
@@ -225,66 +332,118 @@ def _train_epoch(trainer, loader, metric_fns, epoch, progress) -> dict:
     for cb in trainer.callbacks:
         cb.on_epoch_begin(trainer, epoch)
     totals = _Totals(metric_fns)
-    progress.start_epoch(epoch, len(loader))
-    for b, (x, y) in enumerate(loader):
+    if partial is not None:  # the generators as they were when the interrupted epoch began
+        train_state.set_rng_state(partial["epoch_rng"], trainer.generators, "fit(resume=...)")
+    epoch_rng = train_state.rng_state(trainer.generators)  # what this epoch's order comes from
+    n = len(loader)
+    batches = iter(loader)
+    first = 0
+    if partial is not None:
+        first = int(partial["batch"])
+        for _ in range(first):  # re-draw the epoch's order; these batches were trained on
+            next(batches)
+        train_state.set_rng_state(partial["rng"], trainer.generators, "fit(resume=...)")
+        totals.load_state_dict(partial["totals"])
+    trainer.position = {"epoch": epoch, "batch": first, "batches": n, "epoch_rng": epoch_rng,
+                        "rng": train_state.rng_state(trainer.generators),
+                        "totals": totals.state_dict()}
+    progress.start_epoch(epoch, n)
+    buffers = list(model.buffers())
+    for b, (x, y) in enumerate(batches, start=first):
+        trainer.position = None
+        # a non-finite batch must leave no trace: BatchNorm updates its statistics in forward
+        kept = [(buf, buf.clone()) for buf in buffers]
         outputs = model(x)
         loss = loss_fn(outputs, y)
         value = float(loss.item())
         if not math.isfinite(value):
+            for buf, copy in kept:
+                buf.data = copy.data
             progress.close()
             lr = optimizer.param_groups[0]["lr"]
             raise NonFiniteLossError(
                 f"training stopped: the loss became {value} at epoch {epoch}, batch {b + 1} of "
-                f"{len(loader)}; try a lower learning rate (now {lr:g}) and check the inputs for "
+                f"{n}; try a lower learning rate (now {lr:g}) and check the inputs for "
                 "NaN/inf values", epoch=epoch, batch=b + 1, history=trainer.history)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         with no_grad():
             totals.add(value, outputs.detach(), y)
+        trainer.position = {"epoch": epoch, "batch": b + 1, "batches": n, "epoch_rng": epoch_rng,
+                            "rng": train_state.rng_state(trainer.generators),
+                            "totals": totals.state_dict()}
         running = totals.logs()
         progress.update(running)
         for cb in trainer.callbacks:
             cb.on_batch_end(trainer, b, {"loss": value, **running})
+        if stop.requested and b + 1 < n:  # Ctrl-C: stop here, at a consistent point
+            raise KeyboardInterrupt
     logs = totals.logs()
     logs["_start"] = start
     return logs
 
 
-def _restore(trainer, path) -> int:
-    """Load a ModelCheckpoint file into the trainer; returns the last finished epoch."""
+def _restore(trainer, path):
+    """Load a ModelCheckpoint file into the trainer: returns (the last finished epoch, what
+    continuing an interrupted epoch needs or None, the callbacks' saved states or None)."""
     ckpt = serialization.load(path)
-    for key in ("model", "optimizer", "epoch"):
-        if key not in ckpt:
-            raise ValueError(f"resume: {path} has no {key!r} entry; it was not written by "
-                             "ModelCheckpoint")
+    if not isinstance(ckpt, dict):
+        raise ValueError(f"resume: {path} holds a {type(ckpt).__name__}, not a checkpoint "
+                         "written by ModelCheckpoint")
+    missing = [k for k in ("model", "optimizer", "epoch") if k not in ckpt]
+    if missing:
+        raise ValueError(f"resume: {path} has no {', '.join(map(repr, missing))} entry; it was "
+                         "not written by ModelCheckpoint")
     trainer.model.load_state_dict(ckpt["model"])
     trainer.optimizer.load_state_dict(ckpt["optimizer"])
-    schedulers = [cb.scheduler for cb in trainer.callbacks if isinstance(cb, LRSchedulerCallback)]
-    for scheduler, state in zip(schedulers, ckpt.get("schedulers", []), strict=False):
-        scheduler.load_state_dict(state)
+    callbacks = ckpt.get("callbacks")
+    if callbacks is None and "schedulers" in ckpt:  # written before callbacks had state
+        callbacks = [{"type": "LRSchedulerCallback", "state": s} for s in ckpt["schedulers"]]
     if "history" in ckpt:
         restored = History.from_dict(ckpt["history"])
         trainer.history.history, trainer.history.epochs = restored.history, restored.epochs
-    return int(ckpt["epoch"])
+    if "rng" in ckpt:
+        train_state.set_rng_state(ckpt["rng"], trainer.generators, "fit(resume=...)")
+    epoch, batch = int(ckpt["epoch"]), ckpt.get("batch")
+    if batch is None:
+        return epoch, None, callbacks
+    partial = {k: ckpt[k] for k in ("batch", "epoch_rng", "rng", "totals")}
+    return epoch - 1, partial, callbacks
 
 
 # --------------------------------------------------------------------------- evaluate / predict
 
 
-def _evaluate_loader(model, loader, loss_fn, metric_fns, prefix="") -> dict:
+def _evaluate_loader(model, loader, loss_fn, metric_fns, prefix="", who="evaluate") -> dict:
     was_training = getattr(model, "training", False)
     model.eval()
     totals = _Totals(metric_fns)
+    bad_inputs = 0  # samples with a NaN/inf input, counted in batches whose loss is not finite
     try:
         with no_grad():
             for x, y in loader:
                 outputs = model(x)
                 value = None if loss_fn is None else float(loss_fn(outputs, y).item())
+                if value is not None and not math.isfinite(value):
+                    bad_inputs += _non_finite_samples(x)
                 totals.add(value, outputs, y)
     finally:
         model.train(was_training)
-    return totals.logs(with_loss=loss_fn is not None, prefix=prefix)
+    logs = totals.logs(with_loss=loss_fn is not None, prefix=prefix)
+    loss = logs.get(f"{prefix}loss", 0.0)
+    if not math.isfinite(loss):
+        cause = (f"{bad_inputs} of {totals.count} samples have NaN or infinite inputs"
+                 if bad_inputs else "no input is NaN/inf: the model's outputs are not finite")
+        warnings.warn(f"{who}: the loss is {loss}; {cause}", RuntimeWarning, stacklevel=3)
+    return logs
+
+
+def _non_finite_samples(x) -> int:
+    """How many rows of the batch ``x`` (B, ...) hold a NaN or infinite value."""
+    if not isinstance(x, Tensor) or x.dtype.kind != "f":
+        return 0
+    return int((~x.isfinite().reshape(len(x), -1).all(dim=1)).sum().item())
 
 
 def evaluate(model, data, loss_fn=None, metrics=("accuracy",), batch_size: int = 256,
@@ -296,6 +455,7 @@ def evaluate(model, data, loss_fn=None, metrics=("accuracy",), batch_size: int =
     """
     device = _model_device(model, device)
     loader = _loader(data, batch_size, False, device, None, "evaluate data")
+    _check_not_empty(loader, "evaluate: the data")
     return _evaluate_loader(model, loader, loss_fn, _metric_fns(metrics))
 
 
