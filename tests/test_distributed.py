@@ -194,3 +194,20 @@ def test_sync_batchnorm_is_batchnorm_on_one_process():
     x = tc.tensor(np.random.default_rng(0).standard_normal((4, 3, 2, 2)))
     ref = tc.nn.BatchNorm2d(3).double()
     np.testing.assert_allclose(sync(x).numpy(), ref(x).numpy(), atol=1e-12)
+
+
+def test_info_names_the_mpi_and_whether_it_is_cuda_aware(capsys, monkeypatch):
+    pytest.importorskip("mpi4py", reason="mpi4py is not installed")
+    import json
+
+    from tinygrad_cnn.cli import main
+
+    monkeypatch.delenv("TINYGRAD_CNN_CUDA_AWARE_MPI", raising=False)
+    assert main(["info", "--json"]) == 0
+    line = json.loads(capsys.readouterr().out)["distributed"]
+    assert line.startswith("mpi (") and "not CUDA-aware" in line
+    monkeypatch.setenv("TINYGRAD_CNN_CUDA_AWARE_MPI", "1")
+    assert dist.cuda_aware_mpi()
+    assert main(["info", "--json"]) == 0
+    line = json.loads(capsys.readouterr().out)["distributed"]
+    assert line.endswith(", CUDA-aware")

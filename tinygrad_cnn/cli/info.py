@@ -40,6 +40,20 @@ def _package_version(name: str) -> str:
         return "not installed"
 
 
+def _distributed_info() -> str:
+    """The MPI library mpi4py uses, and whether GPU tensors can skip the host copy."""
+    from tinygrad_cnn import distributed  # noqa: PLC0415 - imports no MPI by itself
+
+    if not distributed.is_available():
+        return "unavailable: pip install 'tinygrad_cnn[distributed]' (mpi4py, mpich)"
+    from mpi4py import MPI  # noqa: PLC0415 - optional
+
+    library = " ".join(MPI.Get_library_version().split()[:3])
+    aware = "CUDA-aware" if distributed.cuda_aware_mpi() else \
+        "not CUDA-aware (GPU gradients staged through the host; backend='nccl' avoids that)"
+    return f"mpi ({library}), {aware}"
+
+
 def cmd_info(args) -> int:
     import numpy  # noqa: PLC0415 - versions only
 
@@ -55,7 +69,8 @@ def cmd_info(args) -> int:
         "gpu": "available" if reason is None else f"unavailable: {reason}",
         "optional packages": {n: _package_version(n) for n in (
             "cupy-cuda12x", "cupy-cuda13x", "scikit-learn", "pillow", "matplotlib", "tqdm",
-            "scikit-image", "hypothesis")},
+            "scikit-image", "hypothesis", "mpi4py", "mpich")},
+        "distributed": _distributed_info(),
     }
     if reason is None:
         cupy = tc.backend.require_gpu()
