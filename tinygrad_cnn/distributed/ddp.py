@@ -112,21 +112,20 @@ class DistributedDataParallel(Module):
         self._reduction_queued = False
         world = pg.get_world_size()
         for bucket in self._buckets:
-            first = bucket.params[0]
-            xp = backend.array_module(first.data)
+            xp = backend.array_module(bucket.params[0].data)
             flat = xp.empty(bucket.numel, dtype=bucket.dtype)
+            scale = flat.dtype.type(1.0 / world)
             offset = 0
-            for p in bucket.params:                      # flatten: one copy per gradient
+            for p in bucket.params:  # one pass per gradient: copy into the bucket and scale
                 n = p.size
                 if p.grad is None:
                     flat[offset:offset + n] = 0
                 else:
-                    flat[offset:offset + n] = p.grad.data.reshape(-1)
+                    xp.multiply(p.grad.data.reshape(-1), scale, out=flat[offset:offset + n])
                 offset += n
             pg.all_reduce_array(flat, pg.ReduceOp.SUM, "DistributedDataParallel (gradients)")
-            flat /= flat.dtype.type(world)
             offset = 0
-            for p in bucket.params:                      # each .grad a view of its own slice
+            for p in bucket.params:  # each .grad a view of its own slice: no copy back
                 n = p.size
                 p.grad = Tensor._from_array(flat[offset:offset + n].reshape(p.shape))
                 offset += n

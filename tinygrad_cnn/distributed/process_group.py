@@ -7,9 +7,11 @@ come from the launcher (``mpiexec``, ``srun``): both backends start MPI.
 
 Collectives on arrays live here; ``collectives.py`` gives the Tensor API on top of them.
 
-Failure handling: MPI has no timeout on a collective, so every collective here is started
-non-blocking and waited on with a deadline (``timeout`` of init_process_group); on a timeout it
-raises ``DistributedError`` naming the collective. An exception that nobody catches on any rank
+Failure handling: MPI has no timeout on a collective, so every collective here first meets the
+other ranks in a non-blocking barrier waited on with a deadline (``timeout`` of
+init_process_group), and only then runs the blocking collective, whose partners are known to be
+there (MPICH's blocking all-reduce is 10-15% faster than its non-blocking one; the barrier costs
+microseconds). On a timeout it raises ``DistributedError`` naming the collective. An exception that nobody catches on any rank
 prints "rank R of N failed: ..." and aborts every rank (``MPI_Abort``), so the job ends with an
 error naming the failing rank instead of hanging in the other ranks' next collective.
 """
@@ -261,6 +263,11 @@ def _wait(request, what: str, group: _Group) -> None:
                 time.sleep(0.0005)  # a long wait (another rank still computing): yield the core
 
 
+def _arrive(group: _Group, what: str) -> None:
+    """Wait (with the timeout) until every rank has reached collective ``what``."""
+    _wait(group.comm.Ibarrier(), what, group)
+
+
 # --------------------------------------------------------------------------- array collectives
 
 
@@ -305,7 +312,8 @@ def _mpi_all_reduce(group, array, op, what):
         raise DistributedError(f"{what}: needs a contiguous array")
     MPI = _mpi()
     buffer = _mpi_buffer(array)
-    _wait(group.comm.Iallreduce(MPI.IN_PLACE, buffer, op=_mpi_op(op)), what, group)
+    _arrive(group, what)
+    group.comm.Allreduce(MPI.IN_PLACE, buffer, op=_mpi_op(op))
 
 
 def _mpi_buffer(array):
@@ -326,10 +334,12 @@ def broadcast_array(array, src: int = 0, what: str = "broadcast") -> None:
         _nccl_broadcast(group, array, src)
     elif _host_staged(group, array):
         host = np.ascontiguousarray(backend.to_numpy(array))
-        _wait(group.comm.Ibcast(_mpi_buffer(host), root=src), what, group)
+        _arrive(group, what)
+        group.comm.Bcast(_mpi_buffer(host), root=src)
         array[...] = backend.array_module(array).asarray(host)
     else:
-        _wait(group.comm.Ibcast(_mpi_buffer(array), root=src), what, group)
+        _arrive(group, what)
+        group.comm.Bcast(_mpi_buffer(array), root=src)
 
 
 def all_gather_array(array, what: str = "all_gather"):
@@ -345,7 +355,8 @@ def all_gather_array(array, what: str = "all_gather"):
         return out
     send = np.ascontiguousarray(backend.to_numpy(array))
     host = np.empty((group.size,) + array.shape, dtype=array.dtype)
-    _wait(group.comm.Iallgather(_mpi_buffer(send), _mpi_buffer(host)), what, group)
+    _arrive(group, what)
+    group.comm.Allgather(_mpi_buffer(send), _mpi_buffer(host))
     out[...] = xp.asarray(host)
     return out
 
