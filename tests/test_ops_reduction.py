@@ -172,3 +172,99 @@ def test_bad_dims_name_the_problem():
         tc.zeros(0, 3).amax(0)
     with pytest.raises(TypeError, match="mean: needs a floating-point tensor, got int64"):
         tc.tensor([1, 2]).mean()
+
+
+# ---------------------------------------------------------------- 0-d tensors (issue 9, bug 2)
+
+ZERO_D_REDUCTIONS = ["sum", "mean", "amax", "amin", "logsumexp", "max", "min"]
+
+
+@pytest.mark.parametrize("name", ZERO_D_REDUCTIONS)
+@pytest.mark.parametrize("dim", [0, -1, (0,), (-1,)])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_reductions_of_a_0d_tensor_over_dim_0_or_minus_1(name, dim, keepdim):
+    """PyTorch accepts dim 0 / -1 on a 0-d tensor and reduces over nothing (one element)."""
+    x = tc.Tensor(np.array(1.5), requires_grad=True)
+    out = getattr(tc, name)(x, dim, keepdim)
+    values = out.values if isinstance(dim, int) and name in ("max", "min") else out
+    assert values.shape == ()
+    np.testing.assert_allclose(values.numpy(), 1.5, rtol=1e-12)
+    values.backward(tc.Tensor(np.array(0.7)))
+    np.testing.assert_allclose(x.grad.numpy(), 0.7, rtol=1e-12)
+    if isinstance(dim, int) and name in ("max", "min"):
+        assert out.indices.item() == 0
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+@pytest.mark.parametrize("dim", [0, -1])
+def test_var_std_of_a_0d_tensor(name, dim):
+    x = tc.Tensor(np.array(1.5))
+    assert np.isnan(getattr(tc, name)(x, dim).item())           # n - 1 = 0, as in PyTorch
+    assert getattr(tc, name)(x, dim, correction=0).item() == 0.0
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+def test_argmax_argmin_of_a_0d_tensor(name):
+    x = tc.Tensor(np.array(1.5))
+    for dim in (0, -1):
+        assert getattr(tc, name)(x, dim).item() == 0
+        assert getattr(tc, name)(x, dim, keepdim=True).shape == ()
+
+
+def test_0d_reductions_against_pytorch():
+    torch = pytest.importorskip("torch")
+    for name in ZERO_D_REDUCTIONS + ["var", "std"]:
+        for dim in (0, -1):
+            ours = getattr(tc, name)(tc.Tensor(np.array(-0.25)), dim)
+            theirs = getattr(torch, name)(torch.tensor(-0.25, dtype=torch.float64), dim)
+            ours = ours.values if name in ("max", "min") else ours
+            theirs = theirs.values if name in ("max", "min") else theirs
+            np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- minima computed directly (bug 3)
+
+
+def test_min_of_integers_is_exact():
+    """-max(-x) overflows for the most negative int and wraps for unsigned ints."""
+    x = tc.tensor([0, -(2**31)], dtype=tc.int32)
+    assert tc.min(x).item() == -(2**31) and tc.amin(x).item() == -(2**31)
+    assert tc.min(x, 0).values.item() == -(2**31)
+    u = tc.tensor([3, 0, 200], dtype=tc.uint8)
+    assert tc.min(u).item() == 0 and tc.min(u).dtype == np.uint8
+    assert tc.minimum(u, tc.tensor([1, 1, 1], dtype=tc.uint8)).tolist() == [1, 0, 1]
+    big = tc.tensor([0, -(2**31)], dtype=tc.int32)
+    assert tc.minimum(big, tc.tensor([0, 0], dtype=tc.int32)).tolist() == [0, -(2**31)]
+
+
+def test_min_of_bool_tensors():
+    b = tc.tensor([True, False, True])
+    assert tc.min(b).item() is False and tc.min(b).dtype == np.bool_
+    assert tc.amin(b, 0).item() is False
+    assert tc.min(tc.tensor([True, True])).item() is True
+    assert tc.minimum(b, tc.tensor([True, True, False])).tolist() == [True, False, False]
+    assert b.min().item() is False and b.max().item() is True
+
+
+def test_integer_and_bool_minima_against_pytorch():
+    torch = pytest.importorskip("torch")
+    cases = [([0, -(2**31), 5], tc.int32, torch.int32), ([3, 0, 200], tc.uint8, torch.uint8),
+             ([True, False], tc.bool_, torch.bool), ([7, -3, 2**40], tc.int64, torch.int64)]
+    for values, ours_dtype, their_dtype in cases:
+        ours, theirs = tc.tensor(values, dtype=ours_dtype), torch.tensor(values, dtype=their_dtype)
+        assert tc.min(ours).item() == torch.min(theirs).item()
+        assert tc.amin(ours, 0).item() == torch.amin(theirs, 0).item()
+        flipped_ours, flipped_theirs = tc.tensor(values[::-1], dtype=ours_dtype), theirs.flip(0)
+        assert (tc.minimum(ours, flipped_ours).tolist()
+                == torch.minimum(theirs, flipped_theirs).tolist())
+
+
+@given(data=st.data())
+def test_amin_gradient_ties_share_like_amax(data):
+    x = data.draw(tst.float_arrays(tst.array_shapes(min_dims=1, max_dims=2, max_side=3),
+                                   distinct=True))
+    ref.check_grads(lambda v: tc.amin(v, -1), (x,))
+    tied = np.array([1.0, -2.0, -2.0, 3.0])
+    t = tc.Tensor(tied, requires_grad=True)
+    tc.amin(t).backward()
+    np.testing.assert_array_equal(t.grad.numpy(), [0.0, 0.5, 0.5, 0.0])

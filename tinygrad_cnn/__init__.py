@@ -9,6 +9,7 @@ from tinygrad_cnn.autograd.function import Function
 from tinygrad_cnn.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from tinygrad_cnn.backend import (
     DeviceMismatchError,
+    ShapeError,
     available_devices,
     bool_,
     float16,

@@ -46,6 +46,14 @@ class DeviceMismatchError(RuntimeError):
     """Raised when one operation receives arrays that live on different devices."""
 
 
+class ShapeError(ValueError, RuntimeError):
+    """Shapes that do not fit the operation (matmul, reshape, view, permute, broadcasting, ...).
+
+    A ValueError, as elsewhere in the library, and a RuntimeError, which PyTorch raises for the
+    same mistakes: ``except ValueError`` and ``except RuntimeError`` both catch it.
+    """
+
+
 # --------------------------------------------------------------------------- devices
 
 

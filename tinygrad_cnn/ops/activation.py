@@ -56,9 +56,7 @@ class Erf(Function):
 
 def erf(x: Tensor) -> Tensor:
     """The error function, elementwise (float tensors)."""
-    if x.dtype.kind != "f":
-        raise TypeError(f"erf: needs a floating-point tensor, got {x.dtype}")
-    return Erf.apply(x)
+    return Erf.apply(elementwise.floating(x))
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
@@ -66,6 +64,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
 
     ``approximate='tanh'``: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as in PyTorch.
     """
+    x = elementwise.floating(x)
     if approximate == "none":
         return x * (0.5 * (1.0 + erf(x * (1.0 / math.sqrt(2.0)))))
     if approximate == "tanh":
@@ -93,6 +92,7 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta; where beta x > threshold it is x itself (as PyTorch)."""
     if beta <= 0:
         raise ValueError(f"softplus: beta must be positive, got {beta}")
+    x = elementwise.floating(x)
     scaled = x * beta if beta != 1.0 else x
     soft = Softplus.apply(scaled)
     if beta != 1.0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.function import Function
 from tinygrad_cnn.ops import linalg, reduction
 from tinygrad_cnn.ops import shape as shape_ops
@@ -50,15 +51,16 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     it is twice differentiable.
     """
     if weight.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape "
-                         f"{weight.shape}")
+        raise backend.ShapeError(f"linear: weight must be 2-D (out_features, in_features), got "
+                                 f"shape {weight.shape}")
     if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
-        raise ValueError(
+        raise backend.ShapeError(
             f"linear: input of shape {input.shape} has {input.shape[-1] if input.ndim else 0} "
             f"features but weight of shape {weight.shape} expects {weight.shape[1]}"
         )
     if bias is not None and bias.shape != (weight.shape[0],):
-        raise ValueError(f"linear: bias has shape {bias.shape}, expected ({weight.shape[0]},)")
+        raise backend.ShapeError(f"linear: bias has shape {bias.shape}, expected "
+                                 f"({weight.shape[0]},)")
     if input.ndim == 1:  # (in,): matmul's rule for a 1-D operand, then the bias
         out = linalg.matmul(input, shape_ops.transpose(weight, 0, 1))
         return out if bias is None else out + bias

@@ -17,7 +17,7 @@ def broadcast_shapes(op: str, *shapes) -> tuple[int, ...]:
         return backend.broadcast_shapes(*shapes)
     except ValueError:
         listed = " and ".join(str(tuple(s)) for s in shapes)
-        raise ValueError(f"{op}: shapes {listed} cannot be broadcast together") from None
+        raise backend.ShapeError(f"{op}: shapes {listed} cannot be broadcast together") from None
 
 
 def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
@@ -31,6 +31,14 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     if axes:
         grad = reduction.sum(grad, axes, keepdim=True)
     return shape_ops.reshape(grad, tuple(shape))
+
+
+def floating(x: Tensor) -> Tensor:
+    """``x`` itself when it is floating; an integer or bool tensor cast to the default float
+    dtype (float32). The one promotion rule of every op whose values are real numbers (exp, log,
+    sqrt, tanh, sigmoid, erf, the float-valued activations, ...), as PyTorch's.
+    """
+    return x if x.dtype.kind == "f" else cast(x, backend.DEFAULT_FLOAT)
 
 
 def as_tensor_operands(a, b) -> tuple[Tensor, Tensor]:
@@ -140,14 +148,24 @@ class Pow(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # PyTorch's rules at the edges: d/dx is 0 wherever p == 0 (x**0 is constant, even at
+        # x = 0 where p * x**(p-1) is 0 * inf); d/dp is 0 where x == 0 and p >= 0, and
+        # x**p log x elsewhere (-inf at x = 0, p < 0; NaN for x < 0, as PyTorch).
+        # The masked-out entries are computed on safe stand-ins, so no NaN reaches the
+        # second derivative through them.
         x, p, y = ctx.saved_tensors
         grad_x = grad_p = None
         if ctx.needs_input_grad[0]:
-            grad_x = unbroadcast(grad * p * pow(x, p - 1), x.shape)
+            if isinstance(p, Tensor):
+                p_is_0 = p == 0
+                grad_x = where(p_is_0, 0.0, p * pow(where(p_is_0, 1.0, x), p - 1))
+                grad_x = unbroadcast(grad * grad_x, x.shape)
+            else:
+                grad_x = grad * (p * pow(x, p - 1)) if p != 0 else zeros_like_tensor(grad)
         if ctx.needs_input_grad[1]:
-            # d/dp x**p = x**p log x; 0 where x == 0 (the limit for p > 0), as PyTorch does
-            log_x = where(x == 0, 0.0, log(where(x == 0, 1.0, x)))
-            grad_p = unbroadcast(grad * y * log_x, p.shape)
+            flat = logical_and(x == 0, p >= 0)
+            log_x = log(where(flat, 1.0, x))
+            grad_p = unbroadcast(grad * where(flat, 0.0, y * log_x), p.shape)
         return grad_x, grad_p
 
 
@@ -270,7 +288,12 @@ class Clamp(Function):
     @staticmethod
     def forward(ctx, x, min_value, max_value):
         xp = ctx.xp
-        y = xp.clip(x, min_value, max_value)
+        y = x
+        # min first, then max: with min > max everything ends at max (PyTorch's definition)
+        if min_value is not None:
+            y = xp.maximum(y, min_value)
+        if max_value is not None:
+            y = xp.minimum(y, max_value)
         inside = xp.ones(x.shape, dtype=bool)
         if min_value is not None:
             inside &= x >= min_value
@@ -290,19 +313,39 @@ class Maximum(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = (a.shape, b.shape)
-        share_a = (a > b) + 0.5 * (a == b)
-        ctx.save_for_backward(share_a.astype(ctx.xp.result_type(a, b)))
-        return ctx.xp.maximum(a, b)
+        return _pick_forward(ctx, ctx.xp.maximum, a > b, a, b)
 
     @staticmethod
     def backward(ctx, grad):
-        (share_a,) = ctx.saved_tensors
-        sa, sb = ctx.shapes
-        return (
-            unbroadcast(grad * share_a, sa) if ctx.needs_input_grad[0] else None,
-            unbroadcast(grad * (1 - share_a), sb) if ctx.needs_input_grad[1] else None,
-        )
+        return _pick_backward(ctx, grad)
+
+
+class Minimum(Function):
+    """min(a, b) elementwise, computed directly (exact for unsigned and bool); ties share."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return _pick_forward(ctx, ctx.xp.minimum, a < b, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _pick_backward(ctx, grad)
+
+
+def _pick_forward(ctx, pick, a_wins, a, b):
+    ctx.shapes = (a.shape, b.shape)
+    share_a = a_wins + 0.5 * (a == b)
+    ctx.save_for_backward(share_a.astype(ctx.xp.result_type(a, b)))
+    return pick(a, b)
+
+
+def _pick_backward(ctx, grad):
+    (share_a,) = ctx.saved_tensors
+    sa, sb = ctx.shapes
+    return (
+        unbroadcast(grad * share_a, sa) if ctx.needs_input_grad[0] else None,
+        unbroadcast(grad * (1 - share_a), sb) if ctx.needs_input_grad[1] else None,
+    )
 
 
 class Where(Function):
@@ -416,16 +459,18 @@ def neg(x: Tensor) -> Tensor:
 
 
 def exp(x: Tensor) -> Tensor:
-    return Exp.apply(x)
+    """e**x; integer and bool inputs give float32 (``floating``)."""
+    return Exp.apply(floating(x))
 
 
 def log(x: Tensor) -> Tensor:
-    """Natural logarithm."""
-    return Log.apply(x)
+    """Natural logarithm; integer and bool inputs give float32."""
+    return Log.apply(floating(x))
 
 
 def sqrt(x: Tensor) -> Tensor:
-    return Sqrt.apply(x)
+    """Square root; integer and bool inputs give float32."""
+    return Sqrt.apply(floating(x))
 
 
 def abs(x: Tensor) -> Tensor:
@@ -434,12 +479,13 @@ def abs(x: Tensor) -> Tensor:
 
 
 def tanh(x: Tensor) -> Tensor:
-    return Tanh.apply(x)
+    """Hyperbolic tangent; integer and bool inputs give float32."""
+    return Tanh.apply(floating(x))
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    """1 / (1 + exp(-x)), computed without overflow."""
-    return Sigmoid.apply(x)
+    """1 / (1 + exp(-x)), computed without overflow; integer and bool inputs give float32."""
+    return Sigmoid.apply(floating(x))
 
 
 def relu(x: Tensor) -> Tensor:
@@ -453,11 +499,15 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 
 def clamp(x: Tensor, min=None, max=None) -> Tensor:
-    """Clip values to [min, max] (either may be None); gradient passes where min <= x <= max."""
+    """Clip values to [min, max] (either may be None); gradient passes where min <= x <= max.
+
+    With min > max every element becomes max (and no gradient passes), as in PyTorch.
+    """
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    if min is not None and max is not None and min > max:
-        raise ValueError(f"clamp: min ({min}) is greater than max ({max})")
+    if x.dtype.kind in "biu" and any(isinstance(v, numbers.Number) and
+                                     not isinstance(v, numbers.Integral) for v in (min, max)):
+        x = floating(x)                 # a float bound on an integer tensor: float32 (PyTorch)
     return Clamp.apply(x, min, max)
 
 
@@ -470,9 +520,8 @@ def maximum(a, b) -> Tensor:
 
 
 def minimum(a, b) -> Tensor:
-    """Elementwise minimum with broadcasting: -max(-a, -b)."""
-    a, b = as_tensor_operands(a, b)
-    return neg(maximum(neg(a), neg(b)))
+    """Elementwise minimum with broadcasting."""
+    return _binary(Minimum, a, b, "minimum")
 
 
 def where(condition, a, b) -> Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.function import Function
 from tinygrad_cnn.ops import elementwise
 from tinygrad_cnn.ops import shape as shape_ops
@@ -35,10 +36,10 @@ def matmul(a, b) -> Tensor:
     """
     a, b = elementwise.as_tensor_operands(a, b)
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both operands need at least 1 dim, got shapes {a.shape} and "
+        raise backend.ShapeError(f"matmul: both operands need at least 1 dim, got shapes {a.shape} and "
                          f"{b.shape} (use * for scalars)")
     if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
-        raise ValueError(
+        raise backend.ShapeError(
             f"matmul: shapes {a.shape} and {b.shape} do not fit: {a.shape[-1]} columns vs "
             f"{b.shape[-2 if b.ndim > 1 else 0]} rows"
         )

@@ -33,19 +33,50 @@ class Amax(Function):
 
     @staticmethod
     def forward(ctx, x, dims, keepdim):
-        xp = ctx.xp
-        y = xp.max(x, axis=dims, keepdims=True)
-        is_max = x == y
-        share = is_max / xp.sum(is_max, axis=dims, keepdims=True)
-        ctx.save_for_backward(share.astype(x.dtype, copy=False))
-        ctx.dims = dims
-        return y if keepdim else y.reshape([n for i, n in enumerate(y.shape) if i not in dims])
+        return _extremum_forward(ctx, ctx.xp.max, x, dims, keepdim)
 
     @staticmethod
     def backward(ctx, grad):
-        (share,) = ctx.saved_tensors
-        grad = shape_ops.reshape(grad, _keepdim_shape(share.shape, ctx.dims))
-        return grad * share, None, None
+        return _extremum_backward(ctx, grad)
+
+
+class Amin(Function):
+    """Minimum over dims, computed directly (-max(-x) is wrong for unsigned and the most
+    negative integer); tied minima share the gradient equally (PyTorch's amin)."""
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        return _extremum_forward(ctx, ctx.xp.min, x, dims, keepdim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _extremum_backward(ctx, grad)
+
+
+def _extremum_forward(ctx, pick, x, dims, keepdim):
+    xp = ctx.xp
+    y = pick(x, axis=dims, keepdims=True)
+    hit = x == y
+    share = hit / xp.sum(hit, axis=dims, keepdims=True)
+    ctx.save_for_backward(share.astype(x.dtype, copy=False))
+    ctx.dims = dims
+    return y if keepdim else y.reshape([n for i, n in enumerate(y.shape) if i not in dims])
+
+
+def _extremum_backward(ctx, grad):
+    (share,) = ctx.saved_tensors
+    grad = shape_ops.reshape(grad, _keepdim_shape(share.shape, ctx.dims))
+    return grad * share, None, None
+
+
+def reduce_dims(dim, x: Tensor, op: str) -> tuple[int, ...]:
+    """The dims a reduction runs over: normalised, and none at all for a 0-d tensor.
+
+    PyTorch accepts dim 0 and -1 (and None) for a 0-d tensor and reduces over nothing: the
+    result is the tensor itself (one element). NumPy has no axis 0 there, so it gets ``()``.
+    """
+    dims = shape_ops.normalize_dims(dim, x.ndim, op)
+    return dims if x.ndim else ()
 
 
 def _check_reducible(x: Tensor, dims, op: str):
@@ -56,13 +87,13 @@ def _check_reducible(x: Tensor, dims, op: str):
 
 def sum(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Sum over ``dim`` (None: all dims; an int or a tuple, negative allowed)."""
-    dims = shape_ops.normalize_dims(dim, x.ndim, "sum")
+    dims = reduce_dims(dim, x, "sum")
     return Sum.apply(x, dims, keepdim)
 
 
 def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Mean over ``dim`` (None: all dims)."""
-    dims = shape_ops.normalize_dims(dim, x.ndim, "mean")
+    dims = reduce_dims(dim, x, "mean")
     if x.dtype.kind not in "f":
         raise TypeError(f"mean: needs a floating-point tensor, got {x.dtype}; use .float() first")
     count = 1
@@ -73,14 +104,16 @@ def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 
 def amax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Maximum over ``dim`` (None: all dims; int or tuple); ties share the gradient."""
-    dims = shape_ops.normalize_dims(dim, x.ndim, "amax")
+    dims = reduce_dims(dim, x, "amax")
     _check_reducible(x, dims, "amax")
     return Amax.apply(x, dims, keepdim)
 
 
 def amin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    """Minimum over ``dim``: -amax(-x)."""
-    return elementwise.neg(amax(elementwise.neg(x), dim, keepdim))
+    """Minimum over ``dim`` (None: all dims; int or tuple); ties share the gradient."""
+    dims = reduce_dims(dim, x, "amin")
+    _check_reducible(x, dims, "amin")
+    return Amin.apply(x, dims, keepdim)
 
 
 def max(x: Tensor, dim=None, keepdim: bool = False):
@@ -103,7 +136,7 @@ def var(x: Tensor, dim=None, keepdim: bool = False, *, correction: int = 1,
     """Variance: sum((x - mean)^2) / (n - correction); ``unbiased=False`` means correction 0."""
     if unbiased is not None:
         correction = 1 if unbiased else 0
-    dims = shape_ops.normalize_dims(dim, x.ndim, "var")
+    dims = reduce_dims(dim, x, "var")
     count = 1
     for d in dims:
         count *= x.shape[d]
@@ -122,7 +155,7 @@ def std(x: Tensor, dim=None, keepdim: bool = False, *, correction: int = 1,
 
 def logsumexp(x: Tensor, dim, keepdim: bool = False) -> Tensor:
     """log(sum(exp(x))) over ``dim``, stable for large |x| (the max is subtracted first)."""
-    dims = shape_ops.normalize_dims(dim, x.ndim, "logsumexp")
+    dims = reduce_dims(dim, x, "logsumexp")
     _check_reducible(x, dims, "logsumexp")
     xp = backend.array_module(x.data)
     m = xp.max(x.data, axis=dims, keepdims=True)
@@ -140,8 +173,9 @@ def _arg_reduce(x: Tensor, dim, keepdim: bool, name: str) -> Tensor:
         out = out.reshape((1,) * x.ndim) if keepdim else out
     else:
         d = shape_ops.normalize_dim(dim, x.ndim, name)
-        _check_reducible(x, (d,), name)
-        out = getattr(xp, name)(x.data, axis=d, keepdims=keepdim)
+        _check_reducible(x, reduce_dims(d, x, name), name)
+        # a 0-d tensor: its one element is at index 0 (NumPy has no axis 0 to name)
+        out = getattr(xp, name)(x.data, axis=d if x.ndim else None, keepdims=keepdim)
     return Tensor._from_array(xp.asarray(out, dtype=backend.DEFAULT_INT))
 
 
@@ -156,11 +190,11 @@ def argmin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    dims = shape_ops.normalize_dims(dim, x.ndim, "any")
+    dims = reduce_dims(dim, x, "any")
     return Tensor._from_array(backend.array_module(x.data).any(x.data, axis=dims, keepdims=keepdim))
 
 
 def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    dims = shape_ops.normalize_dims(dim, x.ndim, "all")
+    dims = reduce_dims(dim, x, "all")
     return Tensor._from_array(backend.array_module(x.data).all(x.data, axis=dims, keepdims=keepdim))
 

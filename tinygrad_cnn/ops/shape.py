@@ -147,7 +147,7 @@ def reshape(x: Tensor, shape) -> Tensor:
     if shape.count(-1) > 1 or (
         x.size != known if -1 not in shape else (known == 0 or x.size % known)
     ):
-        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} "
+        raise backend.ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} "
                          f"elements) into shape {shape}")
     if shape == x.shape:
         return x
@@ -175,7 +175,7 @@ def permute(x: Tensor, dims) -> Tensor:
     """Reorder the dims of ``x``: output dim i is input dim dims[i]."""
     dims = tuple(normalize_dim(d, x.ndim, "permute") for d in dims)
     if sorted(dims) != list(range(x.ndim)):
-        raise ValueError(f"permute: dims {dims} are not a permutation of a {x.ndim}-d tensor's")
+        raise backend.ShapeError(f"permute: dims {dims} are not a permutation of a {x.ndim}-d tensor's")
     if dims == tuple(range(x.ndim)):
         return x
     return Permute.apply(x, dims)
@@ -206,16 +206,16 @@ def expand(x: Tensor, shape) -> Tensor:
     """Broadcast ``x`` to ``shape`` without copying; -1 keeps a dim's size (PyTorch's expand)."""
     shape = tuple(int(s) for s in shape)
     if len(shape) < x.ndim:
-        raise ValueError(f"expand: cannot expand shape {x.shape} to fewer dims {shape}")
+        raise backend.ShapeError(f"expand: cannot expand shape {x.shape} to fewer dims {shape}")
     lead = len(shape) - x.ndim
     target = tuple(
         x.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(shape)
     )
     if any(s < 0 for s in target):
-        raise ValueError(f"expand: cannot expand shape {x.shape} to {shape} (negative size)")
+        raise backend.ShapeError(f"expand: cannot expand shape {x.shape} to {shape} (negative size)")
     for i, n in enumerate(x.shape):
         if n != 1 and n != target[i + lead]:
-            raise ValueError(
+            raise backend.ShapeError(
                 f"expand: dim {i} of shape {x.shape} has size {n}, cannot expand it to {target}"
             )
     if target == x.shape:
@@ -280,7 +280,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
         if t.ndim != first.ndim or any(
             a != b for j, (a, b) in enumerate(zip(t.shape, first.shape, strict=False)) if j != d
         ):
-            raise ValueError(
+            raise backend.ShapeError(
                 f"cat: tensor {i} has shape {t.shape}, which does not match tensor 0's "
                 f"{first.shape} outside dim {dim}"
             )
@@ -297,7 +297,7 @@ def stack(tensors, dim: int = 0) -> Tensor:
         raise ValueError("stack: expected a non-empty list of tensors")
     for i, t in enumerate(tensors[1:], 1):
         if t.shape != tensors[0].shape:
-            raise ValueError(
+            raise backend.ShapeError(
                 f"stack: tensor {i} has shape {t.shape} but tensor 0 has {tensors[0].shape}"
             )
     d = normalize_dim(dim, tensors[0].ndim + 1, "stack")
