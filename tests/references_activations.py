@@ -1,7 +1,5 @@
 """Naive references for the activation functions: Python's math module, one element at a time."""
 
-import math
-
 import numpy as np
 
 

@@ -70,6 +70,30 @@ from tinygrad_cnn.ops.elementwise import (
     tanh,
     where,
 )
+# [ops-bugs] more elementwise math
+from tinygrad_cnn.ops.elementwise import isfinite, isnan, sign
+from tinygrad_cnn.ops.elementwise_math import (
+    ceil,
+    cos,
+    exp2,
+    expm1,
+    floor,
+    floor_divide,
+    fmod,
+    isclose,
+    isinf,
+    lerp,
+    log1p,
+    log2,
+    log10,
+    logaddexp,
+    reciprocal,
+    remainder,
+    round,
+    rsqrt,
+    sin,
+    trunc,
+)
 from tinygrad_cnn.ops.linalg import matmul
 from tinygrad_cnn.ops.loss import log_softmax, softmax
 from tinygrad_cnn.ops.reduction import (

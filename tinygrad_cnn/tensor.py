@@ -313,6 +313,18 @@ class Tensor:
     def __rpow__(self, base):
         return elementwise.pow(base, self)
 
+    def __floordiv__(self, other):
+        return elementwise_math.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return elementwise_math.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return elementwise_math.remainder(self, other)
+
+    def __rmod__(self, other):
+        return elementwise_math.remainder(other, self)
+
     def __matmul__(self, other):
         return linalg.matmul(self, other)
 
@@ -416,6 +428,67 @@ class Tensor:
 
     def isfinite(self):
         return elementwise.isfinite(self)
+
+    # [ops-bugs] more elementwise math (ops/elementwise_math.py)
+    def floor(self):
+        return elementwise_math.floor(self)
+
+    def ceil(self):
+        return elementwise_math.ceil(self)
+
+    def round(self, decimals: int = 0):
+        return elementwise_math.round(self, decimals)
+
+    def trunc(self):
+        return elementwise_math.trunc(self)
+
+    def remainder(self, other):
+        return elementwise_math.remainder(self, other)
+
+    def fmod(self, other):
+        return elementwise_math.fmod(self, other)
+
+    def floor_divide(self, other):
+        return elementwise_math.floor_divide(self, other)
+
+    def reciprocal(self):
+        return elementwise_math.reciprocal(self)
+
+    def rsqrt(self):
+        return elementwise_math.rsqrt(self)
+
+    def exp2(self):
+        return elementwise_math.exp2(self)
+
+    def log2(self):
+        return elementwise_math.log2(self)
+
+    def log10(self):
+        return elementwise_math.log10(self)
+
+    def log1p(self):
+        return elementwise_math.log1p(self)
+
+    def expm1(self):
+        return elementwise_math.expm1(self)
+
+    def sin(self):
+        return elementwise_math.sin(self)
+
+    def cos(self):
+        return elementwise_math.cos(self)
+
+    def isinf(self):
+        return elementwise_math.isinf(self)
+
+    def isclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
+        return elementwise_math.isclose(self, other, rtol, atol, equal_nan)
+
+    def lerp(self, end, weight):
+        return elementwise_math.lerp(self, end, weight)
+
+    def logaddexp(self, other):
+        return elementwise_math.logaddexp(self, other)
 
     def eq(self, other):
         return elementwise.eq(self, other)
@@ -575,5 +648,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 # The ops import Tensor from this module, so they are imported after it is defined.
-from tinygrad_cnn.ops import elementwise, linalg, loss, reduction  # noqa: E402
+from tinygrad_cnn.ops import elementwise, elementwise_math, linalg, loss, reduction  # noqa: E402
 from tinygrad_cnn.ops import shape as shape_ops  # noqa: E402

@@ -36,8 +36,8 @@ def matmul(a, b) -> Tensor:
     """
     a, b = elementwise.as_tensor_operands(a, b)
     if a.ndim == 0 or b.ndim == 0:
-        raise backend.ShapeError(f"matmul: both operands need at least 1 dim, got shapes {a.shape} and "
-                         f"{b.shape} (use * for scalars)")
+        raise backend.ShapeError(f"matmul: both operands need at least 1 dim, got shapes "
+                                 f"{a.shape} and {b.shape} (use * for scalars)")
     if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
         raise backend.ShapeError(
             f"matmul: shapes {a.shape} and {b.shape} do not fit: {a.shape[-1]} columns vs "

@@ -175,7 +175,8 @@ def permute(x: Tensor, dims) -> Tensor:
     """Reorder the dims of ``x``: output dim i is input dim dims[i]."""
     dims = tuple(normalize_dim(d, x.ndim, "permute") for d in dims)
     if sorted(dims) != list(range(x.ndim)):
-        raise backend.ShapeError(f"permute: dims {dims} are not a permutation of a {x.ndim}-d tensor's")
+        raise backend.ShapeError(f"permute: dims {dims} are not a permutation of a {x.ndim}-d "
+                                 "tensor's")
     if dims == tuple(range(x.ndim)):
         return x
     return Permute.apply(x, dims)
@@ -212,7 +213,8 @@ def expand(x: Tensor, shape) -> Tensor:
         x.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(shape)
     )
     if any(s < 0 for s in target):
-        raise backend.ShapeError(f"expand: cannot expand shape {x.shape} to {shape} (negative size)")
+        raise backend.ShapeError(f"expand: cannot expand shape {x.shape} to {shape} "
+                                 "(negative size)")
     for i, n in enumerate(x.shape):
         if n != 1 and n != target[i + lead]:
             raise backend.ShapeError(
