@@ -46,7 +46,9 @@ def test_layer_norm_matches_reference(device, case, affine, data):
     x = _spread(data, shape)
     w = data.draw(tst.float_arrays(norm_shape)) if affine else None
     b = data.draw(tst.float_arrays(norm_shape)) if affine else None
-    on = (lambda a: None if a is None else tc.Tensor(a, device=device))
+    def on(a):
+        return None if a is None else tc.Tensor(a, device=device)
+
     out = F.layer_norm(on(x), norm_shape, on(w), on(b), eps=1e-5)
     np.testing.assert_allclose(out.numpy(), ref.layer_norm(x, norm_shape, w, b), rtol=1e-10,
                                atol=1e-10)
@@ -57,7 +59,9 @@ def test_layer_norm_gradcheck_and_gradgradcheck(case, data):
     shape, norm_shape = case
     x = _spread(data, shape)
     w, b = data.draw(tst.float_arrays(norm_shape)), data.draw(tst.float_arrays(norm_shape))
-    fn = (lambda x, w, b: F.layer_norm(x, norm_shape, w, b))
+    def fn(x, w, b):
+        return F.layer_norm(x, norm_shape, w, b)
+
     assert tc.gradcheck(fn, (x, w, b))
     assert tc.gradgradcheck(fn, (x, w, b))
 
@@ -124,7 +128,9 @@ def test_group_norm_matches_reference(device, case, affine, data):
     x = _spread(data, shape)
     w = data.draw(tst.float_arrays(shape[1:2])) if affine else None
     b = data.draw(tst.float_arrays(shape[1:2])) if affine else None
-    on = (lambda a: None if a is None else tc.Tensor(a, device=device))
+    def on(a):
+        return None if a is None else tc.Tensor(a, device=device)
+
     out = F.group_norm(on(x), groups, on(w), on(b))
     np.testing.assert_allclose(out.numpy(), ref.group_norm(x, groups, w, b), rtol=1e-10,
                                atol=1e-10)
@@ -135,7 +141,9 @@ def test_group_norm_gradcheck_and_gradgradcheck(case, data):
     shape, groups = case
     x = _spread(data, shape)
     w, b = data.draw(tst.float_arrays(shape[1:2])), data.draw(tst.float_arrays(shape[1:2]))
-    fn = (lambda x, w, b: F.group_norm(x, groups, w, b))
+    def fn(x, w, b):
+        return F.group_norm(x, groups, w, b)
+
     assert tc.gradcheck(fn, (x, w, b))
     assert tc.gradgradcheck(fn, (x, w, b))
 
@@ -184,8 +192,11 @@ def test_instance_norm_matches_reference_and_updates_running_stats(device, shape
     c = shape[1]
     w = data.draw(tst.float_arrays((c,))) if affine else None
     b = data.draw(tst.float_arrays((c,))) if affine else None
-    on = (lambda a: None if a is None else tc.Tensor(a, device=device))
-    rm0, rv0 = data.draw(tst.float_arrays((c,))), data.draw(tst.float_arrays((c,), min_value=0.5, max_value=2.0))
+    def on(a):
+        return None if a is None else tc.Tensor(a, device=device)
+
+    rm0 = data.draw(tst.float_arrays((c,)))
+    rv0 = data.draw(tst.float_arrays((c,), min_value=0.5, max_value=2.0))
     rm, rv = on(rm0.copy()), on(rv0.copy())
     out = F.instance_norm(on(x), rm, rv, on(w), on(b), use_input_stats=True, momentum=0.3)
     expected, means, variances = ref.instance_norm(x, w, b)
@@ -204,7 +215,9 @@ def test_instance_norm_matches_reference_and_updates_running_stats(device, shape
 def test_instance_norm_gradcheck_and_gradgradcheck(shape, data):
     x = _spread(data, shape)
     w, b = data.draw(tst.float_arrays(shape[1:2])), data.draw(tst.float_arrays(shape[1:2]))
-    fn = (lambda x, w, b: F.instance_norm(x, weight=w, bias=b))
+    def fn(x, w, b):
+        return F.instance_norm(x, weight=w, bias=b)
+
     assert tc.gradcheck(fn, (x, w, b))
     assert tc.gradgradcheck(fn, (x, w, b))
 
