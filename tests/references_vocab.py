@@ -183,9 +183,14 @@ def pixel_shuffle(x, r):
     return out
 
 
-def nearest_index(dst, in_size, out_size, scale_factor=None):
+def nearest_index(dst, in_size, out_size, scale_factor=None, shortcuts=True):
     """PyTorch's 'nearest' source index: floor(dst * scale) in float32, scale = 1/scale_factor
-    when a scale factor was given, else in/out; clipped to in-1."""
+    when a scale factor was given, else in/out; clipped to in-1 (out == in and out == 2*in are
+    special-cased with ``shortcuts``, as in PyTorch's 2-D kernel)."""
+    if shortcuts and out_size == in_size:   # PyTorch's 2-D kernel: a copy, and a halving at
+        return dst                          # twice the size, whatever the scale factor
+    if shortcuts and out_size == 2 * in_size:
+        return dst // 2
     if scale_factor is not None:
         scale = np.float32(1.0 / scale_factor)
     else:

@@ -57,7 +57,14 @@ from tinygrad_cnn.nn.padding import (
     ZeroPad1d,
     ZeroPad2d,
 )
-from tinygrad_cnn.nn.upsampling import PixelShuffle, PixelUnshuffle
+from tinygrad_cnn.nn.upsampling import (
+    PixelShuffle,
+    PixelUnshuffle,
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+)
+from tinygrad_cnn.nn.fold import Fold, Unfold
 from tinygrad_cnn.nn.normalization import (
     Dropout2d,
     GroupNorm,

@@ -39,5 +39,6 @@ from tinygrad_cnn.ops.activation import hardtanh, relu6
 # [layers-vocab] padding modes, 1-D conv and pooling (through the 2-D ops), resampling
 from tinygrad_cnn.ops.conv1d import avg_pool1d, conv1d, max_pool1d
 from tinygrad_cnn.ops.padding import pad
-from tinygrad_cnn.ops.resample import pixel_shuffle, pixel_unshuffle
+from tinygrad_cnn.ops.resample import interpolate, pixel_shuffle, pixel_unshuffle
 from tinygrad_cnn.ops.norms import dropout2d, group_norm, instance_norm, layer_norm
+from tinygrad_cnn.ops.unfold import fold, unfold

@@ -1,4 +1,4 @@
-"""Resampling layers: PixelShuffle, PixelUnshuffle (ops/resample.py).
+"""Resampling layers: PixelShuffle, PixelUnshuffle, Upsample (ops/resample.py).
 
 Shapes: N batch, C channels, H, W input size, r the factor.
 """
@@ -39,3 +39,60 @@ class PixelUnshuffle(Module):
 
     def extra_repr(self) -> str:
         return f"downscale_factor={self.downscale_factor}"
+
+
+class Upsample(Module):
+    """Resize the spatial dims with F.interpolate: (N, C, *spatial) -> (N, C, *size).
+
+    Give ``size`` (an int or one per spatial dim) or ``scale_factor``; ``mode`` "nearest"
+    (default), "nearest-exact", "linear", "bilinear" or "trilinear"; ``align_corners`` for the
+    linear modes (default False).
+    """
+
+    def __init__(self, size=None, scale_factor=None, mode: str = "nearest",
+                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None):
+        super().__init__()
+        name = type(self).__name__
+        if (size is None) == (scale_factor is None):
+            raise ValueError(f"{name}: give exactly one of size and scale_factor, got "
+                             f"size={size!r} and scale_factor={scale_factor!r}")
+        if mode not in resample.INTERPOLATE_MODES:
+            raise ValueError(f"{name}: mode must be one of "
+                             f"{tuple(resample.INTERPOLATE_MODES)}, got {mode!r}")
+        if align_corners is not None and mode not in resample.LINEAR_MODES:
+            raise ValueError(f"{name}: align_corners can only be set with the linear modes "
+                             f"{resample.LINEAR_MODES}, not with mode {mode!r}")
+        self.size = size
+        if isinstance(scale_factor, (tuple, list)):
+            self.scale_factor = tuple(float(f) for f in scale_factor)
+        else:
+            self.scale_factor = float(scale_factor) if scale_factor is not None else None
+        self.mode = mode
+        self.align_corners = align_corners
+        self.recompute_scale_factor = recompute_scale_factor
+
+    def forward(self, x: Tensor) -> Tensor:
+        return resample.interpolate(x, self.size, self.scale_factor, self.mode,
+                                    self.align_corners, self.recompute_scale_factor)
+
+    def extra_repr(self) -> str:
+        if self.scale_factor is not None:
+            info = f"scale_factor={self.scale_factor!r}"
+        else:
+            info = f"size={self.size!r}"
+        return f"{info}, mode={self.mode!r}"
+
+
+class UpsamplingNearest2d(Upsample):
+    """Upsample(size, scale_factor, mode="nearest") of an (N, C, H, W) input."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """Upsample(size, scale_factor, mode="bilinear", align_corners=True) (PyTorch's choice for
+    this layer) of an (N, C, H, W) input."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
