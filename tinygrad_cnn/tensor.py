@@ -37,6 +37,8 @@ def _to_backend_array(data, dtype=None, device=None):
             array = array.astype(backend.DEFAULT_FLOAT)
         if dtype is None and python_data and array.dtype.kind in "iu":
             array = array.astype(backend.DEFAULT_INT)
+        if not array.dtype.isnative:  # e.g. big-endian '>f4' from a file: same values, native
+            array = array.astype(array.dtype.newbyteorder("="))
     backend.check_dtype(array.dtype)
     target = backend.normalize_device(device) if device is not None else None
     if target is None and not backend.is_gpu_array(array):
