@@ -9,9 +9,11 @@ from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
-from tinygrad_cnn.ops import dense, linalg, loss
+from tests import references as conv_ref
+from tinygrad_cnn.ops import conv, dense, linalg, loss
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.tensor import Tensor
+from tinygrad_cnn.testing import strategies as tst
 
 
 def _grads(fn, arrays, upstream):
@@ -122,3 +124,99 @@ def test_fused_cross_entropy_float32_and_huge_logits():
     out.backward()
     assert np.isfinite(out.item()) and np.isfinite(logits.grad.numpy()).all()
     np.testing.assert_allclose(out.item(), (1e4 + np.log(3)) / 2, rtol=1e-6)
+
+
+# ---------------------------------------------------------------------- conv2d
+
+
+@given(case=tst.conv2d_geometries(max_size=5), data=st.data())
+def test_conv2d_bias_in_the_product_matches_a_broadcast_add(case, data):
+    x = data.draw(tst.float_arrays(case["input_shape"]))
+    w = data.draw(tst.float_arrays(case["weight_shape"]))
+    b = data.draw(tst.float_arrays((case["weight_shape"][0],)))
+    args = {k: case[k] for k in ("stride", "padding", "dilation", "groups")}
+    with tc.no_grad():
+        g = np.random.default_rng(0).normal(size=F.conv2d(Tensor(x), Tensor(w), **args).shape)
+
+    def fused(x, w, b):
+        return F.conv2d(x, w, b, **args)
+
+    def general(x, w, b):
+        return F.conv2d(x, w, **args) + shape_ops.reshape(b, (1, -1, 1, 1))
+
+    out, grads = _grads(fused, [x, w, b], g)
+    out_ref, grads_ref = _grads(general, [x, w, b], g)
+    np.testing.assert_allclose(out, out_ref, rtol=1e-12, atol=1e-12)
+    for got, want in zip(grads, grads_ref, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@given(case=tst.conv2d_geometries(max_batch=1, max_channels=3, max_size=4, max_kernel=2),
+       data=st.data())
+def test_conv2d_with_bias_gradgradcheck(case, data):
+    x = data.draw(tst.float_arrays(case["input_shape"]))
+    w = data.draw(tst.float_arrays(case["weight_shape"]))
+    b = data.draw(tst.float_arrays((case["weight_shape"][0],)))
+    args = {k: case[k] for k in ("stride", "padding", "dilation", "groups")}
+    assert tc.gradgradcheck(lambda x, w, b: F.conv2d(x, w, b, **args), (x, w, b))
+
+
+@given(case=tst.conv2d_geometries(max_stride=1, max_channels=6), data=st.data())
+def test_stride_one_input_gradient_routes_agree(case, data):
+    """Stride 1 picks the flipped-kernel convolution or the phase grid by column size: both
+    give the adjoint of the reference conv2d."""
+    x = data.draw(tst.float_arrays(case["input_shape"]))
+    w = data.draw(tst.float_arrays(case["weight_shape"]))
+    args = {k: case[k] for k in ("stride", "padding", "dilation", "groups")}
+    y = F.conv2d(Tensor(x, requires_grad=True), Tensor(w), **args)
+    geo = y.grad_fn.geometry
+    g = data.draw(tst.float_arrays(y.shape))
+    flipped = conv._input_grad_flipped(np, g, w, geo)
+    phases = conv._input_grad_phases(np, g, w, geo)
+    np.testing.assert_allclose(flipped, phases, rtol=1e-10, atol=1e-10)
+    # the input gradient is conv2d's adjoint: <conv2d(x, w), g> = <x, dx> for every x
+    np.testing.assert_allclose(np.sum(conv_ref.conv2d(x, w, **args) * g), np.sum(x * phases),
+                               rtol=1e-9, atol=1e-9)
+
+
+def test_stride_one_input_gradient_route_choice():
+    """LeNet-5's second conv (6 -> 16 channels) takes the phase grid, 64 -> 64 the flipped
+    kernel."""
+    def geometry(c, k, size, kernel, padding):
+        y = F.conv2d(Tensor(np.zeros((1, c, size, size)), requires_grad=True),
+                     Tensor(np.zeros((k, c, kernel, kernel))), padding=padding)
+        return y.grad_fn.geometry
+
+    assert not conv._flipped_pays((16, 6, 5, 5), geometry(6, 16, 14, 5, 0))
+    assert conv._flipped_pays((64, 64, 3, 3), geometry(64, 64, 32, 3, 1))
+
+
+# ---------------------------------------------------------------------- batch norm
+
+
+@given(seed=st.integers(0, 2**31), shape=st.sampled_from([(4, 3), (3, 2, 5), (2, 3, 2, 3)]),
+       affine=st.booleans())
+def test_batch_norm_one_node_matches_reference_on_both_backward_paths(seed, shape, affine):
+    """Training-mode batch norm is one node: its array backward (plain backward) and its Tensor
+    backward (create_graph=True) agree, with the reference forward and with gradcheck."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=shape) * 2 + 1
+    w, b = rng.uniform(0.5, 2, size=shape[1]), rng.normal(size=shape[1])
+    g = rng.normal(size=shape)
+    arrays = [x, w, b] if affine else [x]
+
+    def fn(x, w=None, b=None):
+        return F.batch_norm(x, None, None, w, b, training=True)
+
+    ts = [Tensor(a, requires_grad=True) for a in arrays]
+    out = fn(*ts)
+    assert type(out.grad_fn).__name__ == "BatchNormBatchStats"
+    expected = ref.batch_norm_train(x, w if affine else np.ones(shape[1]),
+                                    b if affine else np.zeros(shape[1]), 1e-5)[0]
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-10, atol=1e-10)
+    plain = tc.grad(out, ts, Tensor(g), retain_graph=True)
+    graphed = tc.grad(out, ts, Tensor(g), create_graph=True)
+    for p, q in zip(plain, graphed, strict=True):
+        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-10, atol=1e-12)
+    assert tc.gradcheck(fn, tuple(arrays))
+    assert tc.gradgradcheck(fn, tuple(arrays))

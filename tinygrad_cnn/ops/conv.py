@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from tinygrad_cnn import parallel
 from tinygrad_cnn.autograd.function import Function
+from tinygrad_cnn.ops import reduction
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.ops import windows
 from tinygrad_cnn.ops.windows import Axis
@@ -70,9 +71,10 @@ def _batch_ranges(xp, n, bytes_per_item):
     return windows.batch_chunks(n, bytes_per_item, parts=parts)
 
 
-def _conv_forward(xp, x, w, geo: ConvGeometry):
-    """conv2d on arrays: out (N, K, OH, OW), and the columns of each batch range
-    {(start, stop): cols} when all of them fit in the im2col budget together (else None)."""
+def _conv_forward(xp, x, w, geo: ConvGeometry, bias=None):
+    """conv2d on arrays: out (N, K, OH, OW) (plus ``bias`` (K,) when given), and the columns of
+    each batch range {(start, stop): cols} when all of them fit in the im2col budget together
+    (else None)."""
     groups = geo.groups
     n, c = x.shape[:2]
     w_rows = _group_weight(w, groups)                                    # (G, Kg, Cg*KH*KW)
@@ -88,6 +90,8 @@ def _conv_forward(xp, x, w, geo: ConvGeometry):
         items = cols.reshape(groups, w_rows.shape[2], stop - start, -1).transpose(2, 0, 1, 3)
         xp.matmul(w_rows, items, out=out[start:stop].reshape(items.shape[:2] + w_rows.shape[1:2]
                                                               + items.shape[3:]))
+        if bias is not None:  # added while the part is in cache, no extra node or temporary
+            out[start:stop] += bias.reshape(-1, 1, 1)
         return cols if keep else None  # dropped columns free their workspace buffer
 
     cols = parallel.batch_map(part, ranges)
@@ -100,12 +104,12 @@ def _flipped(a: Axis) -> Axis:
 
 
 class Conv2d(Function):
-    """y = conv2d(x, w): (N, C, H, W), (K, Cg, KH, KW) -> (N, K, OH, OW)."""
+    """y = conv2d(x, w) + b: (N, C, H, W), (K, Cg, KH, KW), (K,) or None -> (N, K, OH, OW)."""
 
     @staticmethod
-    def forward(ctx, x, w, geometry: ConvGeometry):
+    def forward(ctx, x, w, b, geometry: ConvGeometry):
         ctx.geometry = geometry
-        out, cols = _conv_forward(ctx.xp, x, w, geometry)
+        out, cols = _conv_forward(ctx.xp, x, w, geometry, b)
         # keep the columns when they fit in one chunk: the weight gradient is one product with them
         ctx.cols = cols if ctx.needs_input_grad[1] else None
         ctx.save_for_backward(x, w)
@@ -114,7 +118,9 @@ class Conv2d(Function):
     @staticmethod
     def backward(ctx, grad):
         x, w = ctx.saved_tensors
-        grad_x = grad_w = None
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[2]:
+            grad_b = reduction.sum(grad, (0, 2, 3))                              # (K,)
         if ctx.needs_input_grad[1]:
             # the weight gradient first, with the cached columns, which are then dropped (a second
             # backward recomputes them) so the input gradient can reuse their memory
@@ -124,7 +130,51 @@ class Conv2d(Function):
             del cols
         if ctx.needs_input_grad[0]:
             grad_x = ConvTranspose2d.apply(grad, w, geometry=ctx.geometry)
-        return grad_x, grad_w
+        return grad_x, grad_w, grad_b
+
+
+def _input_grad_flipped(xp, g, w, geo: ConvGeometry):
+    """conv2d's input gradient (stride 1) as the convolution of g with the flipped kernel:
+    im2col of g (K channels over the input's H x W) + one product."""
+    groups, (k, cg, kh, kw) = geo.groups, w.shape
+    w_flipped = w[:, :, ::-1, ::-1].reshape(groups, -1, cg, kh, kw).transpose(0, 2, 1, 3, 4)
+    flipped = ConvGeometry(_flipped(geo.h), _flipped(geo.w), groups)
+    return _conv_forward(xp, g, w_flipped.reshape(cg * groups, -1, kh, kw), flipped)[0]
+
+
+def _input_grad_phases(xp, g, w, geo: ConvGeometry):
+    """conv2d's input gradient (any stride): all kernel offsets' columns in one product, g laid
+    on the phase grid (see col2im_phases), then KH*KW slice-adds:
+    (G, KH*KW*Cg, Kg) @ (G, Kg, n*PH*PW) -> (G, KH, KW, Cg, n*PH*PW)."""
+    groups, (k, cg, kh, kw) = geo.groups, w.shape
+    n, c, kg = g.shape[0], cg * groups, k // groups
+    grid = (windows.phase_len(geo.h), windows.phase_len(geo.w))
+    w_taps = xp.ascontiguousarray(w.reshape(groups, kg, cg, kh, kw).transpose(0, 3, 4, 2, 1))
+    dtype = xp.result_type(g, w)
+    out = xp.zeros((n, c, geo.h.size, geo.w.size), dtype=dtype)
+
+    def part(start, stop):
+        g_grid = _grid_grad(xp, g[start:stop], groups, grid)             # (G, Kg, n*PH*PW)
+        cols = windows.empty_cols(xp, (groups, kh * kw * cg, g_grid.shape[2]), dtype)
+        xp.matmul(w_taps.reshape(groups, -1, kg), g_grid, out=cols)      # into recycled memory
+        cols = cols.reshape(groups, kh, kw, cg, -1)
+        windows.col2im_phases(xp, lambda i, j: cols[:, i, j], (stop - start, c), dtype,
+                              geo.h, geo.w, out=out[start:stop])
+
+    parallel.batch_map(part, _batch_ranges(xp, n, c * kh * kw * grid[0] * grid[1] * g.itemsize))
+    return out
+
+
+def _flipped_pays(w_shape, geo: ConvGeometry) -> bool:
+    """Stride 1 and the flipped kernel's columns (K channels over H x W) no larger than the phase
+    grid's (C channels over PH x PW). Measured on LeNet-5's second conv (C=6, K=16), input
+    gradient alone: 2.6 ms flipped, 0.67 ms on the phase grid; with C = K (64 -> 64, 3x3) the
+    flipped kernel's im2col + one product is faster (docs/benchmarks.md)."""
+    k, cg = w_shape[:2]
+    if geo.h.stride != 1 or geo.w.stride != 1:
+        return False
+    grid = windows.phase_len(geo.h) * windows.phase_len(geo.w)
+    return k * geo.h.size * geo.w.size <= cg * geo.groups * grid
 
 
 class ConvTranspose2d(Function):
@@ -135,43 +185,18 @@ class ConvTranspose2d(Function):
 
     @staticmethod
     def forward(ctx, g, w, geometry: ConvGeometry):
-        xp, geo, groups = ctx.xp, geometry, geometry.groups
-        n = g.shape[0]
-        c = w.shape[1] * groups
-        ctx.geometry = geo
+        ctx.geometry = geometry
         ctx.save_for_backward(g, w)
-        kh, kw, cg = geo.h.kernel, geo.w.kernel, w.shape[1]
-        if geo.h.stride == 1 and geo.w.stride == 1:
-            # stride 1: the input gradient is the convolution of g with the flipped kernel, whose
-            # im2col + one product beats KH*KW products and slice-adds
-            w_flipped = w[:, :, ::-1, ::-1].reshape(groups, -1, cg, kh, kw).transpose(0, 2, 1, 3, 4)
-            flipped = ConvGeometry(_flipped(geo.h), _flipped(geo.w), groups)
-            return _conv_forward(xp, g, w_flipped.reshape(c, -1, kh, kw), flipped)[0]
-        # all offsets' columns in one product, g laid on the phase grid (see col2im_phases):
-        # (G, KH*KW*Cg, Kg) @ (G, Kg, n*PH*PW) -> (G, KH, KW, Cg, n*PH*PW)
-        kg = w.shape[0] // groups
-        w_taps = xp.ascontiguousarray(w.reshape(groups, kg, cg, kh, kw).transpose(0, 3, 4, 2, 1))
-        dtype = xp.result_type(g, w)
-        grid = (windows.phase_len(geo.h), windows.phase_len(geo.w))
-        out = xp.zeros((n, c, geo.h.size, geo.w.size), dtype=dtype)
-
-        def part(start, stop):
-            g_grid = _grid_grad(xp, g[start:stop], groups, grid)         # (G, Kg, n*PH*PW)
-            cols = windows.empty_cols(xp, (groups, kh * kw * cg, g_grid.shape[2]), dtype)
-            xp.matmul(w_taps.reshape(groups, -1, kg), g_grid, out=cols)  # into recycled memory
-            cols = cols.reshape(groups, kh, kw, cg, -1)
-            windows.col2im_phases(xp, lambda i, j: cols[:, i, j], (stop - start, c), dtype,
-                                  geo.h, geo.w, out=out[start:stop])
-
-        parallel.batch_map(part, _batch_ranges(xp, n, c * kh * kw * grid[0] * grid[1] * g.itemsize))
-        return out
+        if _flipped_pays(w.shape, geometry):
+            return _input_grad_flipped(ctx.xp, g, w, geometry)
+        return _input_grad_phases(ctx.xp, g, w, geometry)
 
     @staticmethod
     def backward(ctx, grad):
         g, w = ctx.saved_tensors
         grad_g = grad_w = None
         if ctx.needs_input_grad[0]:
-            grad_g = Conv2d.apply(grad, w, geometry=ctx.geometry)
+            grad_g = Conv2d.apply(grad, w, None, geometry=ctx.geometry)
         if ctx.needs_input_grad[1]:
             grad_w = Conv2dWeight.apply(grad, g, geometry=ctx.geometry, kernel_shape=w.shape)
         return grad_g, grad_w
@@ -213,7 +238,7 @@ class Conv2dWeight(Function):
         if ctx.needs_input_grad[0]:
             grad_x = ConvTranspose2d.apply(g, grad, geometry=ctx.geometry)
         if ctx.needs_input_grad[1]:
-            grad_g = Conv2d.apply(x, grad, geometry=ctx.geometry)
+            grad_g = Conv2d.apply(x, grad, None, geometry=ctx.geometry)
         return grad_x, grad_g
 
 
@@ -279,8 +304,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     pads = windows.resolve_padding(padding, (h, w), (kh, kw), stride, dilation, op)
     gh = windows.make_axis(op, "height", h, kh, stride[0], dilation[0], pads[0])
     gw = windows.make_axis(op, "width", w, kw, stride[1], dilation[1], pads[1])
-    y = Conv2d.apply(input, weight, geometry=ConvGeometry(gh, gw, groups))
-    return _add_bias(y, bias, k)
+    return Conv2d.apply(input, weight, bias, geometry=ConvGeometry(gh, gw, groups))
 
 
 def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,

@@ -53,9 +53,14 @@ class Adam(Optimizer):
             else:
                 g = g + weight_decay * p.data
         m, v = state["exp_avg"].data, state["exp_avg_sq"].data
-        m += (1 - beta1) * (g - m)  # = beta1 * m + (1 - beta1) * g, as torch's lerp_
+        # in place, with one temporary array per parameter
+        tmp = xp.subtract(g, m)
+        tmp *= 1 - beta1
+        m += tmp  # = beta1 * m + (1 - beta1) * g, as torch's lerp_
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1 - beta2
         v *= beta2
-        v += (1 - beta2) * (g * g)
+        v += tmp
         if group["amsgrad"]:
             v_max = state.setdefault(
                 "max_exp_avg_sq", Tensor._from_array(xp.zeros_like(p.data))
@@ -63,8 +68,12 @@ class Adam(Optimizer):
             xp.maximum(v_max, v, out=v_max)
             v = v_max
         step_size = lr / (1 - beta1**t)
-        denom = xp.sqrt(v) / math.sqrt(1 - beta2**t) + group["eps"]
-        p.data -= step_size * (m / denom)
+        denom = xp.sqrt(v, out=tmp)
+        denom /= math.sqrt(1 - beta2**t)
+        denom += group["eps"]                       # sqrt(v) / sqrt(1 - beta2**t) + eps
+        update = xp.divide(m, denom, out=tmp)
+        update *= step_size
+        p.data -= update
 
 
 class AdamW(Adam):

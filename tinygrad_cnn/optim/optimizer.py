@@ -153,7 +153,8 @@ class Optimizer:
         """``state[p]``, its tensors moved to ``p``'s device if the parameter moved since."""
         state = self.state.setdefault(p, {})
         for key, value in state.items():
-            if isinstance(value, Tensor) and value.device != p.device:
+            if (isinstance(value, Tensor) and type(value.data) is not type(p.data)
+                    and value.device != p.device):
                 state[key] = Tensor._from_array(backend.to_device(value.data, p.device))
         return state
 

@@ -44,6 +44,6 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"] = Tensor._from_array(g.copy())
             else:
                 buf.data *= momentum
-                buf.data += (1 - group["dampening"]) * g
+                buf.data += g if group["dampening"] == 0 else (1 - group["dampening"]) * g
             g = g + momentum * buf.data if group["nesterov"] else buf.data
         p.data -= group["lr"] * g
