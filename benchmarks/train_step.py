@@ -1,7 +1,7 @@
 """Time whole training steps (forward, loss, backward, optimizer step) next to PyTorch CPU.
 
     python benchmarks/train_step.py                      # every workload, 2 rounds, a table
-    python benchmarks/train_step.py --write-docs         # ... and put the table in docs/benchmarks.md
+    python benchmarks/train_step.py --write-docs         # ... and put it in docs/benchmarks.md
     python benchmarks/train_step.py --only lenet5 mlp    # some workloads
     python benchmarks/train_step.py --growth             # RSS over 1,000 LeNet-5 steps, each side
 
@@ -33,7 +33,6 @@ from datetime import datetime, timezone
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 DOCS = os.path.join(ROOT, "docs", "benchmarks.md")
-BEGIN, END = "<!-- train_step.py table: begin -->", "<!-- train_step.py table: end -->"
 WARMUP_S = 1.0  # a process's first second is slow for both sides (page faults, thread start-up)
 
 # name -> description (the table's first column)
@@ -212,10 +211,13 @@ def _blas_kernel():
 
 def worker(side, name, steps, threads, growth):
     """Run one side of one workload and print a JSON line of results."""
-    rss_start = _rss_mib()
-    step = (ours if side == "ours" else theirs)(name, threads)
     if side == "torch":
-        import torch  # noqa: F401  (already imported; for the BLAS report below)
+        import torch  # noqa: F401
+    else:
+        sys.path.insert(0, ROOT)
+        import tinygrad_cnn  # noqa: F401
+    rss_start = _rss_mib()  # the framework imported, nothing built yet
+    step = (ours if side == "ours" else theirs)(name, threads)
     rss_built = _rss_mib()
     start, warmed = time.perf_counter(), 0
     while warmed < 5 or time.perf_counter() - start < WARMUP_S:
@@ -265,7 +267,8 @@ def _cpu_model():
 
 
 def _have_torch():
-    return subprocess.run([sys.executable, "-c", "import torch"], capture_output=True).returncode == 0
+    found = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True)
+    return found.returncode == 0
 
 
 def table(args):
@@ -315,22 +318,28 @@ def table(args):
 def growth(args):
     """RSS of each side after 100 and after 1,000 LeNet-5 steps, and its peak."""
     args.steps = 1000
-    lines = ["| side | RSS after imports MiB | after 100 steps | after 1,000 steps | peak RSS |",
-             "|---|---:|---:|---:|---:|"]
+    lines = ["| LeNet-5, 1,000 steps | RSS after imports MiB | after 100 steps | after 1,000 steps "
+             "| peak RSS | peak above imports |",
+             "|---|---:|---:|---:|---:|---:|"]
     for side in (["torch", "ours"] if _have_torch() else ["ours"]):
         r = run_worker(side, "lenet5", args, growth=True)
         lines.append(f"| {'PyTorch' if side == 'torch' else 'tinygrad_cnn'} | "
                      f"{r['rss_start_mib']:.0f} | {r['rss_at']['100']:.0f} | "
-                     f"{r['rss_at']['1000']:.0f} | {r['peak_rss_mib']:.0f} |")
+                     f"{r['rss_at']['1000']:.0f} | {r['peak_rss_mib']:.0f} | "
+                     f"{r['peak_rss_mib'] - r['rss_start_mib']:.0f} |")
     return "\n".join(lines)
 
 
-def write_docs(text):
+def write_docs(text, block_name):
+    """Replace the block between this script's markers named ``block_name`` in
+    docs/benchmarks.md (appended at the end the first time)."""
+    begin = f"<!-- train_step.py {block_name}: begin -->"
+    end = f"<!-- train_step.py {block_name}: end -->"
     with open(DOCS) as f:
         page = f.read()
-    block = f"{BEGIN}\n{text}\n{END}"
-    if BEGIN in page:
-        page = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, page,
+    block = f"{begin}\n{text}\n{end}"
+    if begin in page:
+        page = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, page,
                       flags=re.S)
     else:
         page += f"\n{block}\n"
@@ -346,7 +355,8 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=2, help="interleaved rounds (lowest kept)")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="threads, both sides")
     p.add_argument("--write-docs", action="store_true",
-                   help="also replace the table in docs/benchmarks.md")
+                   help="also replace this table (one per thread count, and --growth's) in "
+                        "docs/benchmarks.md")
     p.add_argument("--growth", action="store_true",
                    help="RSS over 1,000 LeNet-5 steps, each side, instead of the table")
     p.add_argument("--worker", choices=["ours", "torch"], help=argparse.SUPPRESS)
@@ -359,8 +369,8 @@ def main(argv=None):
         return worker(args.worker, args.workload, args.steps, args.threads, args.growth_worker)
     text = growth(args) if args.growth else table(args)
     print(text)
-    if args.write_docs and not args.growth:
-        write_docs(text)
+    if args.write_docs:
+        write_docs(text, "growth" if args.growth else f"table, {args.threads} threads")
 
 
 if __name__ == "__main__":

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 
 from tinygrad_cnn import parallel
 from tinygrad_cnn.autograd.function import Function
-from tinygrad_cnn.ops import reduction
+from tinygrad_cnn.ops import reduction, windows
 from tinygrad_cnn.ops import shape as shape_ops
-from tinygrad_cnn.ops import windows
 from tinygrad_cnn.ops.windows import Axis
 from tinygrad_cnn.tensor import Tensor
 
@@ -136,7 +135,7 @@ class Conv2d(Function):
 def _input_grad_flipped(xp, g, w, geo: ConvGeometry):
     """conv2d's input gradient (stride 1) as the convolution of g with the flipped kernel:
     im2col of g (K channels over the input's H x W) + one product."""
-    groups, (k, cg, kh, kw) = geo.groups, w.shape
+    groups, (cg, kh, kw) = geo.groups, w.shape[1:]
     w_flipped = w[:, :, ::-1, ::-1].reshape(groups, -1, cg, kh, kw).transpose(0, 2, 1, 3, 4)
     flipped = ConvGeometry(_flipped(geo.h), _flipped(geo.w), groups)
     return _conv_forward(xp, g, w_flipped.reshape(cg * groups, -1, kh, kw), flipped)[0]

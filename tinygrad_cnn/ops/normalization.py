@@ -120,7 +120,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         centered = x - mean
         var = (centered * centered).mean(axis=dims, keepdims=True)             # biased
         if training and running_mean is not None and running_var is not None:
-            _update_running(running_mean, running_var, mean, var, count, momentum)
+            _update_running(running_mean, running_var, Tensor._from_array(mean),
+                            Tensor._from_array(var), count, momentum)
         return BatchNormBatchStats.apply(input, weight, bias, mean, var, eps)
     else:
         mean = _per_channel(running_mean.detach(), input.ndim)
@@ -134,10 +135,10 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
 
 
 def _update_running(running_mean, running_var, mean, var, count, momentum) -> None:
-    """In-place exponential average of the batch statistics (arrays (1, C, 1, ...))."""
+    """In-place exponential average of the batch statistics (no graph is recorded)."""
     m = float(momentum)
-    batch_mean = mean.reshape(-1).astype(running_mean.dtype, copy=False)
-    unbiased = var.reshape(-1) * (count / (count - 1))
+    batch_mean = mean.data.reshape(-1).astype(running_mean.dtype, copy=False)
+    unbiased = var.data.reshape(-1) * (count / (count - 1))
     running_mean.data[...] = (1 - m) * running_mean.data + m * batch_mean
     running_var.data[...] = (1 - m) * running_var.data + m * unbiased.astype(running_var.dtype)
 
