@@ -330,7 +330,8 @@ def set_rng_state(state: dict) -> None:
     """Restore what ``get_rng_state`` returned, in place (holders of the generator see it)."""
     global _seed, _cupy_generator
     if not isinstance(state, dict) or "cpu" not in state:
-        raise TypeError(f"set_rng_state: expected the dict get_rng_state returns, got {state!r:.80}")
+        raise TypeError(f"set_rng_state: expected the dict get_rng_state returns, "
+                        f"got {state!r:.80}")
     _np_generator.bit_generator.state = state["cpu"]
     _seed = state.get("seed")
     _cupy_generator = None

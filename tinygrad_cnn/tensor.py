@@ -30,8 +30,14 @@ def _to_backend_array(data, dtype=None, device=None):
         python_data = _is_python_data(data)
         try:
             array = backend.host_array(data, dtype=dtype)
-        except (ValueError, TypeError) as e:
-            raise TypeError(f"cannot make a tensor from {type(data).__name__}: {e}") from None
+        except (ValueError, TypeError, OverflowError) as e:
+            why = _why_not_numbers(data) if python_data else None
+            raise TypeError(why or f"cannot make a tensor from {type(data).__name__}: {e}") \
+                from None
+        if python_data and (array.dtype.kind in "OUS" or array.dtype.str[1:] == "u8"):
+            why = _why_not_numbers(data)
+            if why:
+                raise TypeError(why)
         if dtype is None and python_data and array.dtype == backend.float64:
             # Python floats become float32, as in PyTorch
             array = array.astype(backend.DEFAULT_FLOAT)
@@ -46,6 +52,46 @@ def _to_backend_array(data, dtype=None, device=None):
     if target is not None:
         array = backend.to_device(array, target)
     return array
+
+
+_INT64_RANGE = (-(2**63), 2**63 - 1)
+
+
+def _why_not_numbers(data) -> str | None:
+    """Why Python data is not a (nested) list of numbers: an iterator, None, an integer beyond
+    int64, something else, or a ragged list; None when nothing is found."""
+    if not isinstance(data, (list, tuple)) and hasattr(data, "__iter__") \
+            and not hasattr(data, "__len__"):
+        return (f"cannot make a tensor from a {type(data).__name__} (an iterator, read only "
+                "once): pass a list, e.g. Tensor(list(values))")
+    level = [("data", data)]
+    while level:
+        sequences = [(p, v) for p, v in level if isinstance(v, (list, tuple))]
+        if sequences and len(sequences) != len(level):
+            (ps, vs), (po, vo) = sequences[0], next((p, v) for p, v in level
+                                                    if not isinstance(v, (list, tuple)))
+            return (f"cannot make a tensor from a ragged nested list: {ps} is a "
+                    f"{type(vs).__name__} but {po} is a {type(vo).__name__}")
+        if not sequences:
+            break
+        lengths = {len(v) for _, v in sequences}
+        if len(lengths) > 1:
+            (p0, v0) = sequences[0]
+            p1, v1 = next((p, v) for p, v in sequences if len(v) != len(v0))
+            return (f"cannot make a tensor from a ragged nested list: {p0} has {len(v0)} "
+                    f"elements but {p1} has {len(v1)}")
+        level = [(f"{p}[{i}]", x) for p, v in sequences for i, x in enumerate(v)]
+    for path, value in level:
+        if value is None:
+            return f"cannot make a tensor from {path} = None: a tensor holds numbers only"
+        if isinstance(value, int) and not isinstance(value, bool) \
+                and not _INT64_RANGE[0] <= value <= _INT64_RANGE[1]:
+            return (f"cannot make a tensor from {path} = {value}: it does not fit in int64, the "
+                    "largest integer dtype (pass it as a float, e.g. float(x))")
+        if isinstance(value, (str, bytes, dict, set)) or hasattr(value, "__next__"):
+            return (f"cannot make a tensor from {path}, a {type(value).__name__} "
+                    f"({value!r:.40}): a tensor holds numbers only")
+    return None
 
 
 class Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 
@@ -40,6 +41,9 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+MAX_IMAGE_SIDE = 4096  # --image-size beyond this is a typo, not a dataset: refuse before allocating
+
+
 def parse_size(text: str) -> tuple[int, int]:
     """'64' -> (64, 64); '64x48' or '64,48' -> (64, 48) as (height, width)."""
     parts = text.lower().replace(",", "x").split("x")
@@ -51,7 +55,35 @@ def parse_size(text: str) -> tuple[int, int]:
         size = size * 2
     if len(size) != 2 or min(size) < 1:
         raise argparse.ArgumentTypeError(f"invalid image size {text!r}: use 64 or 64x48")
+    if max(size) > MAX_IMAGE_SIDE:
+        raise argparse.ArgumentTypeError(f"image size {text!r} is too large: at most "
+                                         f"{MAX_IMAGE_SIDE} pixels a side")
     return size
+
+
+def _number_type(name: str, convert, ok, rule: str):
+    """An argparse ``type`` that states the rule (argparse names the flag) when it is broken."""
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except (ValueError, OverflowError):
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text!r}")
+        return value
+
+    parse.__name__ = name
+    return parse
+
+
+positive_int = _number_type("positive_int", int, lambda v: v >= 1, "a positive integer")
+non_negative_int = _number_type("non_negative_int", int, lambda v: v >= 0,
+                                "a non-negative integer")
+positive_float = _number_type("positive_float", float, lambda v: math.isfinite(v) and v > 0,
+                              "a positive finite number")
+# 0 (none) or a fraction strictly between 0 and 1
+fraction = _number_type("fraction", float, lambda v: 0 <= v < 1, "0 (none) or between 0 and 1")
 
 
 def dataset_spec(values) -> tuple[str, str | None]:
@@ -119,12 +151,33 @@ def make_optimizer(name, params, lr):
     return tc.optim.RMSprop(params, lr=lr)
 
 
-def read_checkpoint(path):
+# what `train --save` writes and the other commands read, with what each entry is
+CHECKPOINT_ENTRIES = {"model_name": "the model's name", "model_kwargs": "its arguments",
+                      "model": "the weights", "classes": "the class names",
+                      "mean": "the normalisation mean", "std": "the normalisation std",
+                      "in_channels": "the image channels", "image_size": "the image size",
+                      "dataset": "the data it was trained on"}
+RESUME_ENTRIES = {"epoch": "the epoch reached", "optimizer": "the optimizer state"}
+
+
+def read_checkpoint(path, resume: bool = False):
+    """The checkpoint at ``path``, checked to hold every entry of CHECKPOINT_ENTRIES (and of
+    RESUME_ENTRIES for ``resume``)."""
     if not os.path.isfile(path):
         raise CLIError(f"checkpoint not found: {path}")
     ckpt = tc.load(path)
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise CLIError(f"{path} is not a checkpoint written by `{PROG} train --save`")
+    needed = {**CHECKPOINT_ENTRIES, **(RESUME_ENTRIES if resume else {})}
+    missing = [f"{key!r} ({what})" for key, what in needed.items() if key not in ckpt]
+    if missing:
+        raise CLIError(f"{path} is an incomplete `{PROG} train --save` checkpoint: it has no "
+                       f"{', '.join(missing)}")
+    dataset = ckpt["dataset"]
+    keys = ("name", "path", "seed", "test_split")
+    lacking = [k for k in keys if k not in dataset] if isinstance(dataset, dict) else keys
+    if lacking:
+        raise CLIError(f"{path}: its 'dataset' entry has no {', '.join(map(repr, lacking))}")
     return ckpt
 
 

@@ -7,7 +7,7 @@ import argparse
 import tinygrad_cnn as tc
 from tinygrad_cnn import models
 
-from .common import DEFAULT_INPUT, PROG, CLIError, build
+from .common import DEFAULT_INPUT, PROG, CLIError, build, positive_int
 
 
 def cmd_summary(args) -> int:
@@ -29,5 +29,5 @@ def add_parser(sub) -> None:
                        "--num-classes 2")
     p.add_argument("--model", choices=list(models.MODELS), default="digits_cnn")
     p.add_argument("--input-shape", type=int, nargs=3, metavar=("C", "H", "W"))
-    p.add_argument("--num-classes", type=int, default=10)
+    p.add_argument("--num-classes", type=positive_int, default=10)
     p.set_defaults(func=cmd_summary)

@@ -23,9 +23,13 @@ from .common import (
     build,
     dataset_spec,
     load_data,
+    fraction,
     make_optimizer,
+    non_negative_int,
     normalized,
     parse_size,
+    positive_float,
+    positive_int,
     read_checkpoint,
 )
 
@@ -39,39 +43,106 @@ _TRAIN_EXAMPLES = f"""examples:
 """
 
 
+# settings a checkpoint from `train --save` records, and their defaults for a fresh run
+DEFAULTS = {"epochs": 5, "batch_size": 32, "optimizer": "adam", "seed": 0, "val_split": 0.1,
+            "test_split": 0.2}
+
+
+class _SetLR(tc.train.Callback):
+    """--lr given with --resume: the learning rate, set after the optimizer state is restored."""
+
+    def __init__(self, lr):
+        self.lr = lr
+
+    def on_train_begin(self, trainer) -> None:
+        for group in trainer.optimizer.param_groups:
+            group["lr"] = self.lr
+
+
+def _resolve(args, ckpt):
+    """The settings of this run: a flag given explicitly, else (with --resume) the checkpoint's,
+    else the default. A flag that contradicts the checkpoint's model or optimizer is an error."""
+    settings = {}
+    saved = (ckpt or {}).get("train", {})
+    for key, default in DEFAULTS.items():
+        value = getattr(args, key)
+        settings[key] = value if value is not None else saved.get(key, default)
+    if ckpt is None:
+        return settings
+    where = f"the checkpoint {args.resume}"
+    if args.model is not None and args.model != ckpt["model_name"]:
+        raise CLIError(f"--model {args.model} contradicts {where}, which holds a "
+                       f"{ckpt['model_name']}; drop --model to resume it")
+    optimizer = saved.get("optimizer")
+    if args.optimizer is not None and optimizer is not None and args.optimizer != optimizer:
+        raise CLIError(f"--optimizer {args.optimizer} contradicts {where}, trained with "
+                       f"{optimizer}; drop --optimizer to resume it")
+    stored = ckpt["dataset"]
+    if args.seed is None:
+        settings["seed"] = stored.get("seed", settings["seed"])
+    if args.test_split is None:
+        settings["test_split"] = stored.get("test_split", settings["test_split"])
+    size = tuple(ckpt["image_size"])
+    if args.image_size is not None and tuple(args.image_size) != size:
+        raise CLIError(f"--image-size {args.image_size[0]}x{args.image_size[1]} contradicts "
+                       f"{where}, trained on {size[0]}x{size[1]} images; drop --image-size "
+                       "to resume it")
+    done = ckpt["epoch"] if ckpt.get("batch") is None else ckpt["epoch"] - 1
+    if args.epochs is None:
+        settings["epochs"] = saved.get("epochs", done + 1)
+    if settings["epochs"] <= done and args.epochs is None:
+        raise CLIError(f"--epochs not given and {where} has finished its {done} epochs; pass "
+                       f"--epochs {done + 1} or more to continue")
+    if settings["epochs"] <= done:
+        raise CLIError(f"--epochs {args.epochs}: {where} has already trained {done} epochs; "
+                       f"pass --epochs {done + 1} or more to continue")
+    settings["done"] = done
+    return settings
+
+
 def cmd_train(args) -> int:
-    name, path = dataset_spec(args.dataset)
     device = tc.backend.normalize_device(args.device)
     if device == "gpu":
         tc.backend.require_gpu()
-    if args.epochs < 1 or args.batch_size < 1:
-        raise CLIError("--epochs and --batch-size must be at least 1")
-    if not 0 < args.val_split < 1 and args.val_split != 0:
-        raise CLIError(f"--val-split must be 0 or between 0 and 1, got {args.val_split}")
     out = sys.stderr if args.json else sys.stdout
-    resume_ckpt = read_checkpoint(args.resume) if args.resume else None
-    tc.manual_seed(args.seed)
-    train, test, classes, in_channels, size = load_data(name, path, args.image_size, args.seed,
-                                                         args.test_split)
+    ckpt = read_checkpoint(args.resume, resume=True) if args.resume else None
+    settings = _resolve(args, ckpt)
+    if ckpt is not None and args.dataset is None:
+        name, path = ckpt["dataset"]["name"], ckpt["dataset"]["path"]
+    else:
+        name, path = dataset_spec(args.dataset or ["digits"])
+    image_size = args.image_size or (tuple(ckpt["image_size"]) if ckpt is not None else None)
+    seed = settings["seed"]
+    tc.manual_seed(seed)
+    train, test, classes, in_channels, size = load_data(name, path, image_size, seed,
+                                                         settings["test_split"])
     fit_train, val = train, None
-    if args.val_split:
-        fit_train, val = train_val_split(train, args.val_split, seed=args.seed)
-    stats = Normalize.from_data(fit_train)
-    mean, std = stats.mean.tolist(), stats.std.tolist()
+    if settings["val_split"]:
+        fit_train, val = train_val_split(train, settings["val_split"], seed=seed)
     model_name = args.model or DEFAULT_MODEL[name]
-    if resume_ckpt is not None:
-        model_name = resume_ckpt["model_name"]
-        mean, std = resume_ckpt["mean"], resume_ckpt["std"]
+    if ckpt is not None:
+        model_name = ckpt["model_name"]
+        mean, std = ckpt["mean"], ckpt["std"]
+    else:
+        stats = Normalize.from_data(fit_train)
+        mean, std = stats.mean.tolist(), stats.std.tolist()
     try:
         model, kwargs = build(model_name, in_channels, len(classes), size)
     except ValueError as e:
         raise CLIError(f"{e}; pick another --model or resize with --image-size") from None
-    if resume_ckpt is not None and kwargs != resume_ckpt["model_kwargs"]:
-        raise CLIError(f"--resume: the checkpoint's model {resume_ckpt['model_kwargs']} does not "
+    if ckpt is not None and kwargs != ckpt["model_kwargs"]:
+        raise CLIError(f"--resume: the checkpoint's model {ckpt['model_kwargs']} does not "
                        f"match this data's {kwargs}")
     model.to(device)
-    lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
-    optimizer = make_optimizer(args.optimizer, model.parameters(), lr)
+    optimizer_name = settings["optimizer"]
+    lr = args.lr if args.lr is not None else DEFAULT_LR[optimizer_name]
+    optimizer = make_optimizer(optimizer_name, model.parameters(), lr)
+    callbacks = []
+    if ckpt is not None:
+        if args.lr is not None:
+            callbacks.append(_SetLR(args.lr))
+        else:  # the learning rate the checkpoint goes on with
+            lr = ckpt["optimizer"]["param_groups"][0]["lr"]
     train_n, test_n = normalized(fit_train, mean, std), normalized(test, mean, std)
     val_n = None if val is None else normalized(val, mean, std)
     meta = {
@@ -79,27 +150,37 @@ def cmd_train(args) -> int:
         "classes": classes, "mean": mean, "std": std, "in_channels": in_channels,
         "image_size": list(size),
         "dataset": {"name": name, "path": None if path is None else os.path.abspath(path),
-                    "seed": args.seed, "test_split": args.test_split},
+                    "seed": seed, "test_split": settings["test_split"]},
+        "train": {key: settings[key] for key in DEFAULTS} | {"lr": lr},
     }
-    callbacks = []
+    saver = None
     if args.save:
-        callbacks.append(tc.train.ModelCheckpoint(args.save, extra=meta))
+        saver = tc.train.ModelCheckpoint(args.save, extra=meta)
+        callbacks.append(saver)
     n_val = 0 if val is None else len(val)
     print(f"data: {name}, {len(fit_train)} train / {n_val} validation / {len(test)} test "
           f"images of {in_channels}x{size[0]}x{size[1]}, {len(classes)} classes", file=out)
     print(f"model: {model_name} ({model.num_parameters():,} parameters), optimizer: "
-          f"{args.optimizer} (lr {lr:g}), device: {device}", file=out)
+          f"{optimizer_name} (lr {lr:g}), device: {device}", file=out)
+    if ckpt is not None:
+        where = (f"after epoch {ckpt['epoch']}" if ckpt.get("batch") is None else
+                 f"in epoch {ckpt['epoch']} after batch {ckpt['batch']}")
+        print(f"resuming {args.resume} {where}, up to epoch {settings['epochs']}", file=out)
     start = time.perf_counter()
     history = tc.train.fit(
-        model, optimizer, tc.nn.CrossEntropyLoss(), train_n, epochs=args.epochs,
-        batch_size=args.batch_size, val_data=val_n, callbacks=callbacks,
-        device=device, verbose=0 if args.json else 1, seed=args.seed, resume=args.resume)
+        model, optimizer, tc.nn.CrossEntropyLoss(), train_n, epochs=settings["epochs"],
+        batch_size=settings["batch_size"], val_data=val_n, callbacks=callbacks,
+        device=device, verbose=0 if args.json else 1, seed=seed, resume=args.resume)
     seconds = time.perf_counter() - start
     if history.interrupted:
-        print(f"{PROG}: {history.stop_reason}", file=sys.stderr)
+        resume = ""
+        if saver is not None and saver.last_saved and saver.last_saved != args.save:
+            resume = f"; continue with: {PROG} train --resume {saver.last_saved}"
+        print(f"{PROG}: {history.stop_reason}{resume}", file=sys.stderr)
         return 130
     result = tc.train.evaluate(model, test_n, loss_fn=tc.nn.CrossEntropyLoss(), device=device)
     plot = history.plot(args.plot, title=f"{model_name} on {name}") if args.plot else None
+    trained = len(history) - settings.get("done", 0)
     if args.json:
         print(json.dumps({
             "dataset": name, "model": model_name, "device": device, "epochs": len(history),
@@ -112,7 +193,7 @@ def cmd_train(args) -> int:
         print(f"checkpoint: {args.save}")
     if plot:
         print(f"plot: {plot}")
-    print(f"trained {len(history)} epochs in {seconds:.1f}s")
+    print(f"trained {trained} epochs in {seconds:.1f}s")
     print(f"test loss: {result['loss']:.4f}")
     print(f"test accuracy: {result['accuracy']:.3f}")
     return 0
@@ -124,30 +205,34 @@ def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train a CNN and report its test accuracy",
                        description="Train a CNN; prints per-epoch progress and ends with "
                        "'test accuracy: ...'.", epilog=_TRAIN_EXAMPLES, formatter_class=raw)
-    p.add_argument("--dataset", nargs="+", default=["digits"], metavar="NAME [PATH]",
+    p.add_argument("--dataset", nargs="+", metavar="NAME [PATH]",
                    help="digits (default, bundled), mnist PATH, fashion-mnist PATH (folders of "
                         "IDX files) or folder PATH (one sub-folder of images per class)")
     p.add_argument("--model", choices=list(models.MODELS),
                    help="default: digits_cnn for digits, lenet5 for (fashion-)mnist, "
                         "article_cnn for folders")
-    p.add_argument("--epochs", type=int, default=5, help="default: 5")
-    p.add_argument("--batch-size", type=int, default=32, help="default: 32")
-    p.add_argument("--lr", type=float, help="learning rate (default: 3e-3 for adam/adamw, "
-                   "0.05 for sgd with momentum 0.9, 1e-3 for rmsprop)")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="default: adam")
+    p.add_argument("--epochs", type=positive_int, help="default: 5")
+    p.add_argument("--batch-size", type=positive_int, help="default: 32")
+    p.add_argument("--lr", type=positive_float, help="learning rate (default: 3e-3 for "
+                   "adam/adamw, 0.05 for sgd with momentum 0.9, 1e-3 for rmsprop)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, help="default: adam")
     p.add_argument("--device", default=None, help="cpu or gpu (default: $TINYGRAD_CNN_DEVICE "
                    "or cpu)")
-    p.add_argument("--seed", type=int, default=0, help="seeds weights, splits and shuffling")
-    p.add_argument("--val-split", type=float, default=0.1,
+    p.add_argument("--seed", type=non_negative_int,
+                   help="seeds weights, splits and shuffling (default: 0)")
+    p.add_argument("--val-split", type=fraction,
                    help="fraction of the training data held out for validation (stratified; "
                         "0 for none; default: 0.1)")
-    p.add_argument("--test-split", type=float, default=0.2,
+    p.add_argument("--test-split", type=fraction,
                    help="fraction held out for the test when the data has no test files "
-                        "(default: 0.2)")
+                        "(0 for none; default: 0.2)")
     p.add_argument("--image-size", type=parse_size, metavar="H[xW]",
                    help="resize images (folders default to 64)")
     p.add_argument("--save", metavar="PATH", help="write a checkpoint after every epoch")
-    p.add_argument("--resume", metavar="PATH", help="continue from a --save checkpoint")
+    p.add_argument("--resume", metavar="PATH",
+                   help="continue from a --save checkpoint (or its .interrupted file) with its "
+                        "settings; flags given explicitly override them (--lr) or must agree "
+                        "with them (--model, --optimizer, --image-size)")
     p.add_argument("--plot", metavar="PATH", help="write loss/accuracy curves as a PNG")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=cmd_train)

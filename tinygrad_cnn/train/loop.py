@@ -395,8 +395,14 @@ def _restore(trainer, path):
     if missing:
         raise ValueError(f"resume: {path} has no {', '.join(map(repr, missing))} entry; it was "
                          "not written by ModelCheckpoint")
-    trainer.model.load_state_dict(ckpt["model"])
-    trainer.optimizer.load_state_dict(ckpt["optimizer"])
+    for what, target in (("model", trainer.model), ("optimizer", trainer.optimizer)):
+        try:
+            target.load_state_dict(ckpt[what])
+        except (KeyError, ValueError, TypeError) as e:
+            message = e.args[0] if isinstance(e, KeyError) and e.args else e
+            raise ValueError(f"resume: the {what} state in {path} does not fit this "
+                             f"{type(target).__name__} ({message}); build the {what} the "
+                             "checkpoint was trained with") from None
     callbacks = ckpt.get("callbacks")
     if callbacks is None and "schedulers" in ckpt:  # written before callbacks had state
         callbacks = [{"type": "LRSchedulerCallback", "state": s} for s in ckpt["schedulers"]]
