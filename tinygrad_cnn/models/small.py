@@ -1,8 +1,6 @@
-"""A small model zoo: LeNet-5, a LeNet-style CNN for 8x8 digits, the article's one-conv CNN and
-a VGG-style CNN for 32x32 colour images.
-
-Every builder returns a ``tc.nn.Sequential``; ``build_model(name, **kwargs)`` builds one by name
-(the CLI stores the name and the arguments in checkpoints to rebuild the model later).
+"""Small models for small images: LeNet-5, a LeNet-style CNN for 8x8 digits, the article's
+one-conv CNN and a VGG-style CNN for 32x32 colour images. Every builder returns a
+``tc.nn.Sequential``.
 """
 
 from __future__ import annotations
@@ -104,31 +102,3 @@ def simple_cnn(in_channels: int = 3, num_classes: int = 10, input_size=32, width
         nn.Linear(2 * width * (h // 4) * (w // 4), 128), nn.ReLU(),
         nn.Linear(128, num_classes),
     )
-
-
-MODELS = {
-    "digits_cnn": digits_cnn,
-    "lenet5": lenet5,
-    "article_cnn": article_cnn,
-    "simple_cnn": simple_cnn,
-}
-
-
-def build_model(name: str, **kwargs):
-    """Build a zoo model by name: ``build_model("lenet5", in_channels=1, num_classes=10)``."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    return MODELS[name](**kwargs)
-
-
-def model_kwargs(name: str, in_channels: int, num_classes: int, image_size) -> dict:
-    """The constructor arguments that fit ``name`` to images (in_channels, *image_size)."""
-    h, w = _pair(image_size, "image_size")
-    if name == "article_cnn":
-        return {"input_shape": [in_channels, h, w], "num_classes": num_classes}
-    if name == "digits_cnn":
-        if (h, w) != (8, 8):
-            raise ValueError(f"digits_cnn expects 8x8 images, got {h}x{w}; use another model "
-                             "or --image-size 8")
-        return {"in_channels": in_channels, "num_classes": num_classes}
-    return {"in_channels": in_channels, "num_classes": num_classes, "input_size": [h, w]}
