@@ -27,14 +27,16 @@ MODELS = {
     "squeezenet1_1": squeezenet1_1,
 }
 
-# the smallest square image each torchvision-style classifier takes (its pooling and strides)
+# the smallest square image each torchvision-style classifier takes (its pooling and strides;
+# PyTorch takes SqueezeNet from 21 / 17 px, where a ceil_mode pool's 3x3 window is larger than
+# its 2x2 input, which max_pool2d here refuses)
 MIN_IMAGE_SIZE = {
     "resnet18": 1,
     "resnet34": 1,
     "vgg11_bn": 32,
     "mobilenet_v2": 1,
-    "squeezenet1_0": 21,
-    "squeezenet1_1": 17,
+    "squeezenet1_0": 29,
+    "squeezenet1_1": 25,
 }
 
 

@@ -41,8 +41,8 @@ class SqueezeNet(nn.Module):
     """features -> dropout -> 1x1 conv to num_classes maps -> ReLU -> global average pool.
 
     ``version`` "1_0" (7x7/2 stem, 96 channels) or "1_1" (3x3/2 stem, 64 channels, pools
-    earlier: 2.4x less computation, same accuracy). Input (N, in_channels, H, W), H, W >= 17
-    for 1_1 (>= 21 for 1_0); output logits (N, num_classes). ``in_channels`` is not in
+    earlier: 2.4x less computation, same accuracy). Input (N, in_channels, H, W), H, W >= 25
+    for 1_1 (>= 29 for 1_0); output logits (N, num_classes). ``in_channels`` is not in
     torchvision.
     """
 
