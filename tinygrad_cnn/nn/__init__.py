@@ -72,3 +72,4 @@ from tinygrad_cnn.nn.normalization import (
     InstanceNorm2d,
     LayerNorm,
 )
+from tinygrad_cnn.nn.lazy import LazyConv2d, LazyLinear, UninitializedParameter

@@ -368,6 +368,11 @@ class Module:
             if unexpected:
                 parts.append("unexpected key(s): " + ", ".join(repr(k) for k in unexpected))
             raise KeyError(f"error loading state_dict into {name}: " + "; ".join(parts))
+        # lazy layers (nn.LazyLinear, ...) not called yet take their shapes from the checkpoint
+        for prefix, module in self.named_modules():
+            materialize = getattr(module, "materialize_from_state_dict", None)
+            if materialize is not None:
+                materialize(_join(prefix, ""), state_dict)
         updates = []
         for key, target in own.items():
             if key not in state_dict:
