@@ -296,3 +296,28 @@ def test_lerp_and_logaddexp_against_pytorch():
                 np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), rtol=tol, atol=tol)
     with pytest.raises(TypeError, match="lerp: end must be a floating-point tensor"):
         tc.lerp(tc.Tensor(a), tc.tensor([1, 2, 3]), 0.5)
+
+
+def test_elementwise_math_on_device(device):
+    """Every op here on each device: same values as on the CPU, gradients on the device."""
+    host = np.array([[0.7, -1.3], [2.2, 0.4]])
+    x = tc.tensor(host, device=device, requires_grad=True)
+    y = tc.tensor(np.array([[1.5, -0.6], [0.9, 2.5]]), device=device, requires_grad=True)
+    pos = x.abs() + 0.5
+    out = (x.floor() + x.ceil() + x.round(decimals=1) + x.trunc() + x.sign() + x % y
+           + tc.fmod(x, y) + x // y + pos.reciprocal() + pos.rsqrt() + x.exp2() + pos.log2()
+           + pos.log10() + pos.log1p() + x.expm1() + x.sin() + x.cos() + x.logaddexp(y)
+           + x.lerp(y, 0.3))
+    out.sum().backward()
+    assert out.device == x.grad.device == y.grad.device == tc.backend.normalize_device(device)
+    with tc.no_grad():
+        cpu_x, cpu_y = tc.Tensor(host), tc.Tensor(y.numpy())
+        cpu_pos = cpu_x.abs() + 0.5
+        expected = (cpu_x.floor() + cpu_x.ceil() + cpu_x.round(decimals=1) + cpu_x.trunc()
+                    + cpu_x.sign() + cpu_x % cpu_y + tc.fmod(cpu_x, cpu_y) + cpu_x // cpu_y
+                    + cpu_pos.reciprocal() + cpu_pos.rsqrt() + cpu_x.exp2() + cpu_pos.log2()
+                    + cpu_pos.log10() + cpu_pos.log1p() + cpu_x.expm1() + cpu_x.sin()
+                    + cpu_x.cos() + cpu_x.logaddexp(cpu_y) + cpu_x.lerp(cpu_y, 0.3))
+    np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-12)
+    assert tc.isinf(x).device == tc.isclose(x, y).device == out.device
+    assert tc.gradcheck(lambda a, b: (a % b + a.sin() * b.logaddexp(a)).sum(), (x, y))

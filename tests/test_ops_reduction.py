@@ -268,3 +268,15 @@ def test_amin_gradient_ties_share_like_amax(data):
     t = tc.Tensor(tied, requires_grad=True)
     tc.amin(t).backward()
     np.testing.assert_array_equal(t.grad.numpy(), [0.0, 0.5, 0.5, 0.0])
+
+
+@pytest.mark.parametrize("name,value", [("softmax", 1.0), ("log_softmax", 0.0)])
+@pytest.mark.parametrize("dim", [0, -1])
+def test_softmax_of_a_0d_tensor(name, value, dim):
+    """One element along the dim: softmax 1, log_softmax 0, gradient 0 (as PyTorch)."""
+    x = tc.Tensor(np.array(1.5), requires_grad=True)
+    out = getattr(tc, name)(x, dim)
+    assert out.shape == () and out.item() == value
+    out.backward(tc.Tensor(np.array(0.7)))
+    assert x.grad.item() == 0.0
+    assert tc.gradgradcheck(lambda v: getattr(tc, name)(v, dim), (np.array(0.3),))

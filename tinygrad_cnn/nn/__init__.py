@@ -9,7 +9,21 @@ from tinygrad_cnn.ops.windows import conv_output_size
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 # [ops-bugs] more activation layers
-from tinygrad_cnn.nn.activation import Hardtanh, ReLU6
+from tinygrad_cnn.nn.activation import (
+    CELU,
+    ELU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LogSigmoid,
+    Mish,
+    PReLU,
+    ReLU6,
+    SiLU,
+    Softplus,
+    Softsign,
+)
 from tinygrad_cnn.nn.layers import (
     AdaptiveAvgPool2d,
     AdaptiveMaxPool2d,

@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
+import numbers
 import warnings
 
-from tinygrad_cnn.nn.module import Module
+from tinygrad_cnn import creation
+from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.ops import activation, elementwise, loss
 from tinygrad_cnn.tensor import Tensor
 
@@ -140,3 +142,152 @@ class Hardtanh(Module):
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}" + (
             ", inplace=True" if self.inplace else "")
+
+
+def _inplace_repr(module: Module, text: str = "") -> str:
+    if not module.inplace:
+        return text
+    return f"{text}, inplace=True" if text else "inplace=True"
+
+
+class SiLU(Module):
+    """x * sigmoid(x)"""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return activation.silu(x)
+
+    def extra_repr(self) -> str:
+        return _inplace_repr(self)
+
+
+class ELU(Module):
+    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return activation.elu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return _inplace_repr(self, f"alpha={self.alpha}")
+
+
+class SELU(Module):
+    """1.0507 * elu(x, 1.6733): self-normalising."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return activation.selu(x)
+
+    def extra_repr(self) -> str:
+        return _inplace_repr(self)
+
+
+class CELU(Module):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))"""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        if alpha == 0:
+            raise ValueError("CELU: alpha must not be 0 (it divides x)")
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return activation.celu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return _inplace_repr(self, f"alpha={self.alpha}")
+
+
+class Hardswish(Module):
+    """x * relu6(x + 3) / 6"""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return activation.hardswish(x)
+
+
+class Hardsigmoid(Module):
+    """relu6(x + 3) / 6"""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return activation.hardsigmoid(x)
+
+
+class Mish(Module):
+    """x * tanh(softplus(x))"""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return activation.mish(x)
+
+
+class Softsign(Module):
+    """x / (1 + |x|)"""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return activation.softsign(x)
+
+
+class LogSigmoid(Module):
+    """log(sigmoid(x)), without overflow."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return activation.logsigmoid(x)
+
+
+class Softplus(Module):
+    """log(1 + exp(beta x)) / beta (x itself where beta x > threshold)."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        self.beta = beta
+        self.threshold = threshold
+
+    def forward(self, x: Tensor) -> Tensor:
+        return activation.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class PReLU(Module):
+    """x for x > 0, weight * x otherwise, with a learnable slope: one shared
+    (``num_parameters=1``) or one per channel (dim 1), each initialised to ``init``."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
+        super().__init__()
+        if not isinstance(num_parameters, numbers.Integral) or num_parameters < 1:
+            raise ValueError(f"PReLU: num_parameters must be a positive int, got "
+                             f"{num_parameters!r}")
+        self.num_parameters = int(num_parameters)
+        self.init = init
+        self.weight = Parameter(creation.full((self.num_parameters,), float(init), device=device,
+                                              dtype=dtype))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return activation.prelu(x, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"

@@ -34,7 +34,20 @@ from tinygrad_cnn.ops.loss import (
 )
 
 # [ops-bugs] more activations (ops/activation.py)
-from tinygrad_cnn.ops.activation import hardtanh, relu6
+from tinygrad_cnn.ops.activation import (
+    celu,
+    elu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    logsigmoid,
+    mish,
+    prelu,
+    relu6,
+    selu,
+    silu,
+    softsign,
+)
 
 # [layers-vocab] padding modes, 1-D conv and pooling (through the 2-D ops), resampling
 from tinygrad_cnn.ops.conv1d import avg_pool1d, conv1d, max_pool1d

@@ -6,6 +6,7 @@ import math
 
 from tinygrad_cnn.autograd.function import Function
 from tinygrad_cnn.ops import elementwise
+from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.tensor import Tensor
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -126,3 +127,102 @@ def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
 def relu6(x: Tensor) -> Tensor:
     """min(max(x, 0), 6) = hardtanh(x, 0, 6); gradient 0 at x = 0 and x = 6 (as PyTorch)."""
     return Hardtanh.apply(x, 0, 6)
+
+
+# ---------------------------------------------------------------------- more activations
+# Each float-valued one promotes integer and bool inputs to float32 (elementwise.floating).
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+class ELU(Function):
+    """PyTorch's ELU family in one op: y = scale * x for x > 0, else
+    scale * alpha * (exp(input_scale * x) - 1). elu: (alpha, 1, 1); selu: (1.6733, 1.0507, 1);
+    celu: (alpha, 1, 1 / alpha)."""
+
+    @staticmethod
+    def forward(ctx, x, alpha, scale, input_scale):
+        xp = ctx.xp
+        ctx.save_for_backward(x)
+        ctx.params = (alpha, scale, input_scale)
+        negative = (scale * alpha) * xp.expm1(xp.minimum(x, 0) * input_scale)
+        return xp.where(x > 0, scale * x, negative).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        alpha, scale, input_scale = ctx.params
+        # x <= 0: scale * alpha * input_scale * exp(input_scale * x) (PyTorch's side at 0);
+        # written with x's Tensor so the second derivative flows through it
+        slope = (scale * alpha * input_scale) * elementwise.exp(
+            elementwise.minimum(x, 0.0) * input_scale)
+        return elementwise.where(x > 0, grad * scale, grad * slope), None, None, None
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
+    return ELU.apply(elementwise.floating(x), float(alpha), 1.0, 1.0)
+
+
+def selu(x: Tensor) -> Tensor:
+    """scale * elu(x, alpha) with PyTorch's constants alpha = 1.6733, scale = 1.0507."""
+    return ELU.apply(elementwise.floating(x), _SELU_ALPHA, _SELU_SCALE, 1.0)
+
+
+def celu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)); alpha must not be 0."""
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0 (it divides x)")
+    return ELU.apply(elementwise.floating(x), float(alpha), 1.0, 1.0 / float(alpha))
+
+
+def silu(x: Tensor) -> Tensor:
+    """x * sigmoid(x) (also called swish)."""
+    x = elementwise.floating(x)
+    return x * elementwise.sigmoid(x)
+
+
+def hardsigmoid(x: Tensor) -> Tensor:
+    """relu6(x + 3) / 6: 0 below -3, 1 above 3; gradient 1/6 strictly inside (as PyTorch)."""
+    x = elementwise.floating(x)
+    return Hardtanh.apply(x + 3.0, 0.0, 6.0) * (1.0 / 6.0)
+
+
+def hardswish(x: Tensor) -> Tensor:
+    """x * relu6(x + 3) / 6; gradient 0 at -3 and 1 at 3 (PyTorch's sides at the kinks)."""
+    x = elementwise.floating(x)
+    return x * (Hardtanh.apply(x + 3.0, 0.0, 6.0) * (1.0 / 6.0))
+
+
+def mish(x: Tensor) -> Tensor:
+    """x * tanh(softplus(x))."""
+    x = elementwise.floating(x)
+    return x * elementwise.tanh(Softplus.apply(x))
+
+
+def softsign(x: Tensor) -> Tensor:
+    """x / (1 + |x|)."""
+    x = elementwise.floating(x)
+    return x / (elementwise.abs(x) + 1.0)
+
+
+def logsigmoid(x: Tensor) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x), without overflow."""
+    return -Softplus.apply(-elementwise.floating(x))
+
+
+def prelu(x: Tensor, weight: Tensor) -> Tensor:
+    """x for x > 0, weight * x otherwise; ``weight`` has 1 element (shared) or one per channel
+    (dim 1 of x; a 1-D x has no channel dim, so its one weight is shared). Gradient for x and
+    weight; the slope at x = 0 is the weight's (as PyTorch)."""
+    if weight.ndim > 1:
+        raise ValueError(f"prelu: weight must be 0-D or 1-D, got shape {weight.shape}")
+    count = weight.size
+    if count != 1:
+        channels = x.shape[1] if x.ndim >= 2 else 1
+        if count != channels:
+            raise ValueError(f"prelu: weight has {count} elements but the input {x.shape} has "
+                             f"{channels} channels (dim 1); give 1 or {channels}")
+        weight = shape_ops.reshape(weight, (count,) + (1,) * (x.ndim - 2))
+    return elementwise.where(x > 0, x, weight * x)

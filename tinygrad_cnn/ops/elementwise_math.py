@@ -2,9 +2,9 @@
 and roots, exp2/log2/log10/log1p/expm1, sin/cos, isinf/isclose, lerp, logaddexp.
 
 The float-valued ones follow the one promotion rule (``elementwise.floating``: integer and bool
-inputs give float32). Rounding, ``sign`` and ``floor_divide`` are piecewise constant: their
-gradient is zero (PyTorch's rule for all but ``floor_divide``, which PyTorch does not
-differentiate at all).
+inputs give float32). Rounding and ``floor_divide`` are piecewise constant (as is ``sign``, in
+elementwise.py): their gradient is zero, PyTorch's rule for all but ``floor_divide``, which
+PyTorch does not differentiate at all.
 """
 
 from __future__ import annotations
