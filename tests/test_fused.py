@@ -49,6 +49,12 @@ def test_fused_linear_matches_matmul_and_add(seed, lead, bias):
     np.testing.assert_allclose(out, out_ref, rtol=1e-12)
     for got, want in zip(grads, grads_ref, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    ts = [Tensor(a, requires_grad=True) for a in arrays]
+    out = fused(*ts)
+    plain = tc.grad(out, ts, Tensor(g), retain_graph=True)          # backward on arrays
+    graphed = tc.grad(out, ts, Tensor(g), create_graph=True)        # backward in Tensor ops
+    for p, q in zip(plain, graphed, strict=True):
+        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-12, atol=1e-12)
     assert tc.gradcheck(fused, tuple(arrays))
     assert tc.gradgradcheck(fused, tuple(arrays))
 

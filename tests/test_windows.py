@@ -230,3 +230,25 @@ def test_workspace_hands_out_buffers_by_size(monkeypatch):
     larger = windows.empty_cols(np, (5, 100), np.float32)  # replaces the 400, keeps the 150
     assert sorted(buf.size for buf in windows._workspace) == [150, 500]
     assert any(np.shares_memory(larger, buf) for buf in windows._workspace)
+
+
+@pytest.mark.parametrize("value,expected", [(3, (3, 3)), ((2, 5), (2, 5)), ([2, 5], (2, 5)),
+                                            (np.int64(4), (4, 4)),
+                                            ((np.int32(1), 2), (1, 2))])
+def test_pair_fast_and_general_paths_agree(value, expected):
+    out = windows.pair(value, "stride", "t")
+    assert out == expected and type(out) is tuple and all(type(v) is int for v in out)
+
+
+@pytest.mark.parametrize("value", [True, (True, 1), (1, 2.0), (1, 2, 3), 2.0, "2"])
+def test_pair_refuses_bools_floats_and_other_lengths(value):
+    with pytest.raises(TypeError, match="t: stride must be an int or a pair of ints"):
+        windows.pair(value, "stride", "t")
+
+
+def test_int_at_least_fast_path_keeps_the_checks():
+    assert windows.int_at_least(5, 1, "groups", "t") == 5
+    with pytest.raises(ValueError, match="t: groups must be positive, got 0"):
+        windows.int_at_least(0, 1, "groups", "t")
+    with pytest.raises(TypeError, match="t: groups must be an int, got True"):
+        windows.int_at_least(True, 1, "groups", "t")

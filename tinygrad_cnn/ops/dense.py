@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.function import Function
+from tinygrad_cnn.autograd.grad_mode import is_grad_enabled
 from tinygrad_cnn.ops import linalg, reduction
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.tensor import Tensor
@@ -15,6 +16,8 @@ class Linear(Function):
     One node instead of transpose, matmul and a broadcast add (three nodes, two of them with a
     backward of their own); the bias is added in place into the product, and the weight
     gradient comes out as one contiguous (out, in) product, which ``.grad`` can own as it is.
+    Backward runs on arrays in ordinary training and as Tensor ops (differentiable again) when
+    a graph of the gradient is recorded (create_graph=True).
     """
 
     @staticmethod
@@ -31,6 +34,8 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, grad):
         x, w = ctx.saved_tensors
+        if not is_grad_enabled():  # no graph of the gradient is wanted: the same math on arrays
+            return _linear_grad_arrays(ctx, x.data, w.data, grad.data)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             grad_x = linalg.matmul(grad, w)                                 # (*, in)
@@ -41,6 +46,15 @@ class Linear(Function):
         if ctx.needs_input_grad[2]:
             grad_b = reduction.sum(rows, 0)                                 # (out,)
         return grad_x, grad_w, grad_b
+
+
+def _linear_grad_arrays(ctx, x, w, grad):
+    """Linear.backward on arrays: grad @ w, grad_rows^T @ x_rows, sum of grad_rows."""
+    rows = grad.reshape(-1, w.shape[0])                                     # (M, out)
+    grad_x = ctx.xp.matmul(grad, w) if ctx.needs_input_grad[0] else None    # (*, in)
+    grad_w = rows.T @ x.reshape(-1, w.shape[1]) if ctx.needs_input_grad[1] else None
+    grad_b = rows.sum(axis=0) if ctx.needs_input_grad[2] else None          # (out,)
+    return grad_x, grad_w, grad_b
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

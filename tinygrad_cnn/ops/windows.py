@@ -82,6 +82,8 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding=0,
 
 def int_at_least(value, least: int, name: str, op: str) -> int:
     """``value`` as an int, or an error naming it when it is not an int >= ``least``."""
+    if type(value) is int and value >= least:  # the common case, without the ABC checks below
+        return value
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         raise TypeError(f"{op}: {name} must be an int, got {value!r}")
     if value < least:
@@ -140,6 +142,10 @@ def output_padding_pair(op: str, output_padding, stride, dilation) -> tuple[int,
 
 def pair(value, name: str, op: str) -> tuple[int, int]:
     """An int or a pair of ints as (h, w), or a TypeError naming the argument."""
+    if type(value) is int:  # the common cases, without the ABC checks below
+        return value, value
+    if type(value) is tuple and len(value) == 2 and type(value[0]) is type(value[1]) is int:
+        return value
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return int(value), int(value)
     if (isinstance(value, (tuple, list)) and len(value) == 2
