@@ -232,25 +232,26 @@ def ours(tree, **extra):
 
 
 F32x2 = {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}
+BAD = "is a corrupted or truncated safetensors file"
 
 
 @pytest.mark.parametrize(
     "content,match",
     [
-        (st_bytes({"w": F32x2}, bytes(8), length=2**62), "header too large|invalid header"),
-        (st_bytes({"w": F32x2}, bytes(8), length=10**7), "safetensors"),
+        (st_bytes({"w": F32x2}, bytes(8), length=2**62), BAD + " .*header too large"),
+        (st_bytes({"w": F32x2}, bytes(8), length=10**7), BAD),
         (st_bytes({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 10**12]}}, bytes(8)),
-         "safetensors"),
+         BAD),
         (st_bytes({"w": {"dtype": "F32", "shape": [10**9], "data_offsets": [0, 8]}}, bytes(8)),
-         "safetensors"),
+         BAD),
         (st_bytes({"a": F32x2, "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}},
-                  bytes(12)), "safetensors"),  # overlapping byte ranges
-        (st_bytes({"a": F32x2, "b": F32x2}, bytes(8)), "safetensors"),  # the same range twice
+                  bytes(12)), BAD),  # overlapping byte ranges
+        (st_bytes({"a": F32x2, "b": F32x2}, bytes(8)), BAD),  # the same range twice
         (st_bytes({"w": {"dtype": "XX", "shape": [2], "data_offsets": [0, 8]}}, bytes(8)),
-         "safetensors"),
+         BAD),
         (st_bytes({"w": {"dtype": "BF16", "shape": [2], "data_offsets": [0, 4]}}, bytes(4)),
-         "NumPy cannot hold|safetensors"),
-        (b"\x05\x00\x00\x00\x00\x00\x00\x00{xyz}", "safetensors"),
+         "a tensor NumPy cannot hold"),
+        (b"\x05\x00\x00\x00\x00\x00\x00\x00{xyz}", BAD),
         (st_bytes({"w": F32x2, "__metadata__": ours({"tensor": [1]})}, bytes(8)),
          "malformed tensor node"),
         (st_bytes({"w": F32x2, "__metadata__": ours({"tensor": "zz"})}, bytes(8)),

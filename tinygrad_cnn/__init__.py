@@ -131,6 +131,8 @@ from tinygrad_cnn.summary import summary
 # [optim] optim, save, load
 from tinygrad_cnn import optim
 from tinygrad_cnn.serialization import CheckpointError, load, save
+# [files] zero-copy exchange with NumPy, PyTorch, CuPy (DLPack)
+from tinygrad_cnn.dlpack import from_dlpack, from_numpy
 # [data-train] data, train, models
 from tinygrad_cnn import data, models, train
 

@@ -187,6 +187,20 @@ class Tensor:
         """The values as a NumPy array (shares memory on the CPU, a copy from the GPU)."""
         return backend.to_numpy(self.data)
 
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """A DLPack capsule of this tensor's memory, for ``np.from_dlpack(t)``,
+        ``torch.from_dlpack(t)``, ``cupy.from_dlpack(t)`` (zero-copy; see docs/interop.md).
+        As in PyTorch, a tensor that requires grad must be detached first."""
+        if self._requires_grad:
+            raise RuntimeError("Can't export tensors that require grad, use tensor.detach()")
+        kwargs = {k: v for k, v in (("stream", stream), ("max_version", max_version),
+                                    ("dl_device", dl_device), ("copy", copy)) if v is not None}
+        return self.data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        """(DLPack device type, device id): (1, 0) on the CPU, (2, id) on a CUDA GPU."""
+        return self.data.__dlpack_device__()
+
     def item(self):
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
