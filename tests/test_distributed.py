@@ -211,3 +211,55 @@ def test_info_names_the_mpi_and_whether_it_is_cuda_aware(capsys, monkeypatch):
     assert main(["info", "--json"]) == 0
     line = json.loads(capsys.readouterr().out)["distributed"]
     assert line.endswith(", CUDA-aware")
+
+
+# --------------------------------------------------------------------------- fit and the CLI
+
+
+def test_fit_distributed_shards_the_data_and_writes_on_rank_zero_only(tmp_path):
+    import json
+
+    result = run_ranks(SCRIPTS / "fit_distributed.py", tmp_path, timeout=180)
+    assert result.returncode == 0, result.stdout
+    r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert r0["saves"] == 3 and r1["saves"] == 0                  # one checkpoint per epoch
+    assert sorted(p.name for p in tmp_path.glob("ep_*.ckpt")) == [f"ep_{e}.ckpt" for e in (1, 2, 3)]
+    rows = (tmp_path / "log.csv").read_text().splitlines()
+    assert len(rows) == 1 + 3                                      # a header, one row per epoch
+    assert len(r0["seen"]) == len(r1["seen"]) == 3
+    for mine, theirs in zip(r0["seen"], r1["seen"]):              # each epoch:
+        assert len(mine) == len(theirs) == 80                      # half the data a rank,
+        assert set(mine).isdisjoint(theirs)                        # disjoint shards
+        assert set(mine) | set(theirs) == set(range(160))          # covering the data
+    assert r0["seen"][0] != r0["seen"][1]                          # reshuffled per epoch
+    for h in (r0["history"], r1["history"]):
+        h["history"].pop("time")                                   # wall time differs
+    assert r0["history"] == r1["history"]                          # metrics over both ranks
+    np.testing.assert_array_equal(r0["weights"], r1["weights"])
+    ckpt = tc.load(tmp_path / "ep_3.ckpt")                          # the plain model's keys
+    assert set(ckpt["model"]) == {"0.weight", "0.bias", "2.weight", "2.bias"}
+    # the rank-0 checkpoint resumes in one process (another number of ranks)
+    model = tc.nn.Sequential(tc.nn.Linear(4, 8), tc.nn.ReLU(), tc.nn.Linear(8, 2))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 4)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
+    history = tc.train.fit(model, tc.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+                           tc.nn.CrossEntropyLoss(), (x[:160], y[:160]), epochs=4, verbose=0,
+                           resume=tmp_path / "ep_3.ckpt")
+    assert history.epochs == [1, 2, 3, 4]
+
+
+def test_cli_main_job_under_mpiexec(tmp_path):
+    """`mpiexec -n 2 tinygrad-cnn train` with no other flag: one set of output lines (rank 0),
+    the global batch size, and the single-process accuracy band (0.981 there)."""
+    script = tmp_path / "cli.py"
+    script.write_text("import sys\nfrom tinygrad_cnn.cli import main\n"
+                      "sys.exit(main(['train', '--save', sys.argv[1]]))\n")
+    result = run_ranks(script, tmp_path / "digits.ckpt", timeout=300)
+    assert result.returncode == 0, result.stdout
+    out = result.stdout
+    assert out.count("test accuracy:") == 1, out
+    assert "2 ranks" in out and "global batch 64" in out, out
+    accuracy = float(out.split("test accuracy:")[1].split()[0])
+    assert accuracy >= 0.95, out
+    assert (tmp_path / "digits.ckpt").exists()

@@ -47,6 +47,12 @@ class Callback:
         """Put back what state_dict returned (fit(resume=...) calls it after on_train_begin)."""
 
 
+def _main_process() -> bool:
+    from tinygrad_cnn.train.distributed import is_main_process  # noqa: PLC0415
+
+    return is_main_process()
+
+
 def _better(mode: str, min_delta: float):
     if mode == "min":
         return lambda new, best: new < best - min_delta
@@ -189,6 +195,8 @@ class ModelCheckpoint(Callback):
         return {**self.extra, **train_state.checkpoint(trainer)}
 
     def _write(self, trainer, path: str) -> None:
+        if trainer.distributed and not _main_process():  # rank 0 writes for every rank
+            return
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
         serialization.save(self.checkpoint(trainer), path)
@@ -258,12 +266,16 @@ class CSVLogger(Callback):
         self._keys: list[str] | None = None
 
     def on_train_begin(self, trainer) -> None:
+        if trainer.distributed and not _main_process():  # rank 0 writes the log
+            return
         # a resumed run keeps the rows of the epochs it restored
         if not self.append and not trainer.resumed and os.path.exists(self.filename):
             os.remove(self.filename)
         self._keys = None
 
     def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
+        if trainer.distributed and not _main_process():
+            return
         new_file = not os.path.exists(self.filename) or os.path.getsize(self.filename) == 0
         if self._keys is None:
             self._keys = sorted(logs)

@@ -49,6 +49,8 @@ class Trainer:
         self.resumed = False
         self.position: dict | None = None
         self.generators: list = []  # the data pipeline's own random generators
+        self.network = model  # what the steps call: the model, or its DistributedDataParallel
+        self.distributed = False
 
     def _at_epoch_end(self, epoch: int) -> None:
         self.position = {"epoch": epoch, "batch": None,
@@ -184,7 +186,7 @@ class _Totals:
 
 def fit(model, optimizer, loss_fn, train_data, epochs: int, batch_size: int = 32, val_data=None,
         val_split: float | None = None, metrics=("accuracy",), callbacks=(), device=None,
-        verbose: int = 1, seed: int | None = None, resume=None) -> History:
+        verbose: int = 1, seed: int | None = None, resume=None, distributed=None) -> History:
     """Train ``model`` for ``epochs`` epochs and return its History.
 
     Args:
@@ -206,6 +208,11 @@ def fit(model, optimizer, loss_fn, train_data, epochs: int, batch_size: int = 32
             interrupt file): model, optimizer, callbacks' state, history and the random
             generators are restored and training continues where it stopped, bit for bit as
             if it had never stopped.
+        distributed: True (or a model wrapped in ``tc.distributed.DistributedDataParallel``)
+            trains data-parallel on the ranks ``mpiexec`` started (see docs/distributed.md):
+            each rank takes its shard of the training and validation data (``batch_size`` per
+            rank), metrics are summed over ranks, and only rank 0 prints, writes checkpoints
+            and logs. Resuming works with the same or another number of ranks.
 
     Returns:
         History with per-epoch ``loss``, each metric, their ``val_`` forms, ``lr`` and ``time``.
@@ -222,6 +229,15 @@ def fit(model, optimizer, loss_fn, train_data, epochs: int, batch_size: int = 32
     if int(epochs) != epochs or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
     epochs = int(epochs)
+    network = model
+    is_distributed = False
+    if distributed or isinstance(model, _ddp_type()):
+        from tinygrad_cnn.train import distributed as dist_train  # noqa: PLC0415
+
+        is_distributed = dist_train.wants_distributed(model, distributed)
+        model, network = dist_train.wrap(model)
+        if not dist_train.is_main_process():
+            verbose = 0
     device = _model_device(model, device)
     if val_split is not None:
         if val_data is not None:
@@ -231,15 +247,25 @@ def fit(model, optimizer, loss_fn, train_data, epochs: int, batch_size: int = 32
                              "DataLoader (split the dataset with train_val_split first)")
         train_data, val_data = train_val_split(_as_dataset(train_data, "train_data"), val_split,
                                                seed=seed)
-    train_loader = _loader(train_data, batch_size, True, device, seed, "train_data")
+    if is_distributed and not isinstance(train_data, DataLoader):
+        train_loader = dist_train.ShardedLoader(_as_dataset(train_data, "train_data"), batch_size,
+                                                device, seed)
+    else:
+        train_loader = _loader(train_data, batch_size, True, device, seed, "train_data")
     _check_not_empty(train_loader, "fit: train_data")
-    val_loader = None if val_data is None else _loader(val_data, max(batch_size, 256), False,
-                                                       device, None, "val_data")
+    if val_data is None:
+        val_loader = None
+    elif is_distributed and not isinstance(val_data, DataLoader):
+        val_loader = dist_train.evaluation_shard(_as_dataset(val_data, "val_data"),
+                                                 max(batch_size, 256), device)
+    else:
+        val_loader = _loader(val_data, max(batch_size, 256), False, device, None, "val_data")
     if val_loader is not None:
         _check_not_empty(val_loader, "fit: val_data")
     metric_fns = _metric_fns(metrics)
     history = History()
     trainer = Trainer(model, optimizer, loss_fn, history, callbacks, device)
+    trainer.network, trainer.distributed = network, is_distributed
     trainer.generators = train_state.data_generators(train_loader)
     start_epoch, partial, saved_callbacks = 1, None, None
     if resume is not None:
@@ -264,7 +290,8 @@ def fit(model, optimizer, loss_fn, train_data, epochs: int, batch_size: int = 32
                                     partial if epoch == start_epoch else None)
                 if val_loader is not None:
                     logs.update(_evaluate_loader(model, val_loader, loss_fn, metric_fns, "val_",
-                                                 f"fit: validation after epoch {epoch}"))
+                                                 f"fit: validation after epoch {epoch}",
+                                                 distributed=is_distributed))
                 logs["lr"] = float(optimizer.param_groups[0]["lr"])
                 logs["time"] = time.perf_counter() - logs.pop("_start")
                 trainer.position = None  # callbacks change state (schedulers step) from here
@@ -288,6 +315,19 @@ def fit(model, optimizer, loss_fn, train_data, epochs: int, batch_size: int = 32
     for cb in trainer.callbacks:
         cb.on_train_end(trainer)
     return history
+
+
+def _ddp_type():
+    """DistributedDataParallel's class when tinygrad_cnn.distributed was imported, else a type
+    no model is (so a plain fit never imports the distributed package)."""
+    import sys  # noqa: PLC0415
+
+    module = sys.modules.get("tinygrad_cnn.distributed.ddp")
+    return module.DistributedDataParallel if module is not None else _NeverAModel
+
+
+class _NeverAModel:
+    pass
 
 
 def _check_not_empty(loader, what: str) -> None:
@@ -326,6 +366,7 @@ def _interrupted(trainer, epoch: int, progress) -> None:
 def _train_epoch(trainer, loader, metric_fns, epoch, progress, stop, partial=None) -> dict:
     """One epoch of training steps; ``partial`` (from an interrupt checkpoint) continues one."""
     model, optimizer, loss_fn = trainer.model, trainer.optimizer, trainer.loss_fn
+    network = trainer.network  # the model, or its DistributedDataParallel wrapper
     start = time.perf_counter()
     model.train()
     loader.set_epoch(epoch)
@@ -353,7 +394,7 @@ def _train_epoch(trainer, loader, metric_fns, epoch, progress, stop, partial=Non
         trainer.position = None
         # a non-finite batch must leave no trace: BatchNorm updates its statistics in forward
         kept = [(buf, buf.clone()) for buf in buffers]
-        outputs = model(x)
+        outputs = network(x)
         loss = loss_fn(outputs, y)
         value = float(loss.item())
         if not math.isfinite(value):
@@ -379,6 +420,10 @@ def _train_epoch(trainer, loader, metric_fns, epoch, progress, stop, partial=Non
             cb.on_batch_end(trainer, b, {"loss": value, **running})
         if stop.requested and b + 1 < n:  # Ctrl-C: stop here, at a consistent point
             raise KeyboardInterrupt
+    if trainer.distributed:  # the epoch's metrics over every rank's samples
+        from tinygrad_cnn.train import distributed as dist_train  # noqa: PLC0415
+
+        dist_train.sum_over_ranks(totals)
     logs = totals.logs()
     logs["_start"] = start
     return logs
@@ -421,7 +466,8 @@ def _restore(trainer, path):
 # --------------------------------------------------------------------------- evaluate / predict
 
 
-def _evaluate_loader(model, loader, loss_fn, metric_fns, prefix="", who="evaluate") -> dict:
+def _evaluate_loader(model, loader, loss_fn, metric_fns, prefix="", who="evaluate",
+                     distributed=False) -> dict:
     was_training = getattr(model, "training", False)
     model.eval()
     totals = _Totals(metric_fns)
@@ -436,6 +482,10 @@ def _evaluate_loader(model, loader, loss_fn, metric_fns, prefix="", who="evaluat
                 totals.add(value, outputs, y)
     finally:
         model.train(was_training)
+    if distributed:  # each rank saw its own shard: sum the totals
+        from tinygrad_cnn.train import distributed as dist_train  # noqa: PLC0415
+
+        dist_train.sum_over_ranks(totals)
     logs = totals.logs(with_loss=loss_fn is not None, prefix=prefix)
     loss = logs.get(f"{prefix}loss", 0.0)
     if not math.isfinite(loss):
