@@ -263,3 +263,12 @@ def test_cli_main_job_under_mpiexec(tmp_path):
     accuracy = float(out.split("test accuracy:")[1].split()[0])
     assert accuracy >= 0.95, out
     assert (tmp_path / "digits.ckpt").exists()
+
+
+def test_cli_error_under_mpiexec_ends_every_rank(tmp_path):
+    script = tmp_path / "cli.py"
+    script.write_text("import sys\nfrom tinygrad_cnn.cli import main\n"
+                      "sys.exit(main(['train', '--dataset', 'mnist', sys.argv[1]]))\n")
+    result = run_ranks(script, tmp_path / "no-such-folder", timeout=120)
+    assert result.returncode != 0
+    assert "of 2 failed with" in result.stdout and "no-such-folder" in result.stdout, result.stdout

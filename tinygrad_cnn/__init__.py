@@ -135,5 +135,7 @@ from tinygrad_cnn.serialization import CheckpointError, load, save
 from tinygrad_cnn.dlpack import from_dlpack, from_numpy
 # [data-train] data, train, models
 from tinygrad_cnn import data, models, train
+# [distributed] data-parallel training (imports no MPI until init_process_group)
+from tinygrad_cnn import distributed
 
 __version__ = "0.1.0"

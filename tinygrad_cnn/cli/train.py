@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -12,6 +13,7 @@ import tinygrad_cnn as tc
 from tinygrad_cnn import models
 from tinygrad_cnn.data import train_val_split
 from tinygrad_cnn.data.transforms import Normalize
+from tinygrad_cnn.distributed.process_group import launcher_world_size as launched_ranks
 
 from .common import (
     CHECKPOINT_FORMAT,
@@ -22,8 +24,8 @@ from .common import (
     CLIError,
     build,
     dataset_spec,
-    load_data,
     fraction,
+    load_data,
     make_optimizer,
     non_negative_int,
     normalized,
@@ -101,6 +103,27 @@ def _resolve(args, ckpt):
 
 
 def cmd_train(args) -> int:
+    """Train and report. Under ``mpiexec -n N`` every rank runs this, data-parallel: rank 0
+    prints and writes files; an error on any rank ends every rank with its message."""
+    ranks = launched_ranks()
+    if ranks == 1:
+        return _train(args, ranks)
+    from tinygrad_cnn import distributed  # noqa: PLC0415
+
+    device = tc.backend.normalize_device(args.device)
+    distributed.init_process_group("nccl" if device == "gpu" else "mpi")
+    try:
+        if distributed.get_rank() == 0:
+            return _train(args, ranks)
+        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet), \
+                contextlib.redirect_stderr(quiet):
+            return _train(args, ranks)
+    except BaseException as e:  # noqa: BLE001 - the other ranks must not wait for this one
+        distributed.abort_all(e)
+        raise
+
+
+def _train(args, ranks: int) -> int:
     device = tc.backend.normalize_device(args.device)
     if device == "gpu":
         tc.backend.require_gpu()
@@ -166,11 +189,16 @@ def cmd_train(args) -> int:
         where = (f"after epoch {ckpt['epoch']}" if ckpt.get("batch") is None else
                  f"in epoch {ckpt['epoch']} after batch {ckpt['batch']}")
         print(f"resuming {args.resume} {where}, up to epoch {settings['epochs']}", file=out)
+    if ranks > 1:
+        batch = settings["batch_size"]
+        print(f"distributed: {ranks} ranks ({tc.distributed.get_backend()}), batch {batch} per "
+              f"rank, global batch {batch * ranks}", file=out)
     start = time.perf_counter()
     history = tc.train.fit(
         model, optimizer, tc.nn.CrossEntropyLoss(), train_n, epochs=settings["epochs"],
         batch_size=settings["batch_size"], val_data=val_n, callbacks=callbacks,
-        device=device, verbose=0 if args.json else 1, seed=seed, resume=args.resume)
+        device=device, verbose=0 if args.json else 1, seed=seed, resume=args.resume,
+        distributed=ranks > 1)
     seconds = time.perf_counter() - start
     if history.interrupted:
         resume = ""
@@ -179,7 +207,9 @@ def cmd_train(args) -> int:
         print(f"{PROG}: {history.stop_reason}{resume}", file=sys.stderr)
         return 130
     result = tc.train.evaluate(model, test_n, loss_fn=tc.nn.CrossEntropyLoss(), device=device)
-    plot = history.plot(args.plot, title=f"{model_name} on {name}") if args.plot else None
+    main_rank = ranks == 1 or tc.distributed.get_rank() == 0
+    plot = (history.plot(args.plot, title=f"{model_name} on {name}")
+            if args.plot and main_rank else None)
     trained = len(history) - settings.get("done", 0)
     if args.json:
         print(json.dumps({

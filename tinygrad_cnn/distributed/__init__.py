@@ -23,6 +23,7 @@ from tinygrad_cnn.distributed.ddp import DistributedDataParallel
 from tinygrad_cnn.distributed.process_group import (
     DistributedError,
     ReduceOp,
+    abort_all,
     barrier,
     cuda_aware_mpi,
     destroy_process_group,
@@ -40,7 +41,7 @@ from tinygrad_cnn.distributed.sync_batchnorm import SyncBatchNorm
 
 __all__ = [
     "DistributedDataParallel", "DistributedError", "DistributedSampler", "ReduceOp",
-    "SyncBatchNorm", "all_gather", "all_reduce", "barrier", "broadcast", "cuda_aware_mpi",
+    "SyncBatchNorm", "abort_all", "all_gather", "all_reduce", "barrier", "broadcast", "cuda_aware_mpi",
     "destroy_process_group", "differentiable_all_reduce", "get_backend", "get_local_rank",
     "get_rank", "get_world_size", "init_process_group", "is_available", "is_initialized",
     "launcher_world_size",

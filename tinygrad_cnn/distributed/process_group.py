@@ -228,12 +228,19 @@ def _require(what: str) -> _Group:
 
 def _abort_on_uncaught(exc_type, exc, tb):
     """sys.excepthook while a group is initialized: report, then end every rank."""
-    group = _group
     (_previous_excepthook or sys.__excepthook__)(exc_type, exc, tb)
+    abort_all(exc)
+
+
+def abort_all(exc: BaseException) -> None:
+    """End every rank of the job after ``exc`` on this one (MPI_Abort), saying which rank failed
+    and why, so that no other rank waits forever in its next collective. Does nothing outside a
+    process group of more than one rank."""
+    group = _group
     if group is None or group.size == 1:
         return
     print(f"tinygrad_cnn.distributed: rank {group.rank} of {group.size} failed with "
-          f"{exc_type.__name__}: {exc}; aborting all ranks", file=sys.stderr, flush=True)
+          f"{type(exc).__name__}: {exc}; aborting all ranks", file=sys.__stderr__, flush=True)
     sys.stdout.flush()
     group.comm.Abort(1)
 
