@@ -32,6 +32,7 @@ from tinygrad_cnn.creation import (
     eye,
     full,
     full_like,
+    linspace,
     ones,
     ones_like,
     rand,
@@ -124,6 +125,34 @@ from tinygrad_cnn.ops.shape import (
     unsqueeze,
 )
 from tinygrad_cnn.parallel import get_num_threads, set_num_threads
+# [ops-vocab] scans, sorting, norms, indexing, more shape ops
+from tinygrad_cnn import linalg
+from tinygrad_cnn.ops.indexing import (
+    gather,
+    index_add,
+    index_select,
+    masked_fill,
+    scatter,
+    scatter_add,
+    take_along_dim,
+)
+from tinygrad_cnn.ops.vector_norm import norm
+from tinygrad_cnn.ops.scan import cumprod, cumsum, prod
+from tinygrad_cnn.ops.shape_extra import (
+    chunk,
+    diagonal,
+    flip,
+    meshgrid,
+    repeat_interleave,
+    roll,
+    split,
+    tile,
+    tril,
+    triu,
+    unbind,
+    unflatten,
+)
+from tinygrad_cnn.ops.sort import argsort, sort, topk
 
 # [nn] nn, summary
 from tinygrad_cnn import nn

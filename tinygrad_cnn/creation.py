@@ -126,3 +126,24 @@ def randperm(n: int, dtype=None, device=None) -> Tensor:
     _, dtype, device, xp = _prepare((), dtype, device, backend.DEFAULT_INT)
     values = backend.permutation(backend.generator(device), n)
     return _wrap(values.astype(dtype, copy=False), False)
+
+
+def linspace(start, end, steps: int, *, dtype=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included (float32 unless
+    ``dtype`` is given; integer dtypes truncate toward zero)."""
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
+        raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
+    for name, value in (("start", start), ("end", end)):
+        if isinstance(value, Tensor):
+            if value.ndim != 0:
+                raise ValueError(f"linspace: {name} must be a number or a 0-d tensor, got shape "
+                                 f"{value.shape}")
+            value = value.item()
+        if name == "start":
+            start = value
+        else:
+            end = value
+    _, dtype, device, xp = _prepare((), dtype, device)
+    values = xp.linspace(float(start), float(end), int(steps), dtype=xp.float64)
+    return _wrap(values.astype(dtype), requires_grad)

@@ -634,6 +634,88 @@ class Tensor:
     def matmul(self, other):
         return linalg.matmul(self, other)
 
+    # ------------------------------------------------------------------ scans, sorting, norms
+
+    def prod(self, dim=None, keepdim: bool = False, *, dtype=None):
+        return scan.prod(self, dim, keepdim, dtype=dtype)
+
+    def cumsum(self, dim: int, *, dtype=None):
+        return scan.cumsum(self, dim, dtype=dtype)
+
+    def cumprod(self, dim: int, *, dtype=None):
+        return scan.cumprod(self, dim, dtype=dtype)
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
+        return sort_ops.sort(self, dim, descending, stable)
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False):
+        return sort_ops.argsort(self, dim, descending, stable)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+        return sort_ops.topk(self, k, dim, largest, sorted)
+
+    def norm(self, p="fro", dim=None, keepdim: bool = False, dtype=None):
+        return vector_norm.norm(self, p, dim, keepdim, dtype)
+
+    # ------------------------------------------------------------------ more shape, indexing
+
+    def flip(self, *dims):
+        return shape_extra.flip(self, _shape_args(dims))
+
+    def roll(self, shifts, dims=None):
+        return shape_extra.roll(self, shifts, dims)
+
+    def repeat(self, *sizes):
+        return shape_extra.repeat(self, *sizes)
+
+    def tile(self, *dims):
+        return shape_extra.tile(self, _shape_args(dims))
+
+    def repeat_interleave(self, repeats, dim=None, *, output_size=None):
+        return shape_extra.repeat_interleave(self, repeats, dim, output_size=output_size)
+
+    def split(self, split_size, dim: int = 0):
+        return shape_extra.split(self, split_size, dim)
+
+    def chunk(self, chunks: int, dim: int = 0):
+        return shape_extra.chunk(self, chunks, dim)
+
+    def unbind(self, dim: int = 0):
+        return shape_extra.unbind(self, dim)
+
+    def unflatten(self, dim: int, sizes):
+        return shape_extra.unflatten(self, dim, sizes)
+
+    def tril(self, diagonal: int = 0):
+        return shape_extra.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0):
+        return shape_extra.triu(self, diagonal)
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1):
+        return shape_extra.diagonal(self, offset, dim1, dim2)
+
+    def gather(self, dim: int, index):
+        return indexing.gather(self, dim, index)
+
+    def scatter(self, dim: int, index, src=None, *, value=None, reduce=None):
+        return indexing.scatter(self, dim, index, src, value=value, reduce=reduce)
+
+    def scatter_add(self, dim: int, index, src):
+        return indexing.scatter_add(self, dim, index, src)
+
+    def index_add(self, dim: int, index, source, *, alpha=1):
+        return indexing.index_add(self, dim, index, source, alpha=alpha)
+
+    def index_select(self, dim: int, index):
+        return indexing.index_select(self, dim, index)
+
+    def masked_fill(self, mask, value):
+        return indexing.masked_fill(self, mask, value)
+
+    def take_along_dim(self, indices, dim=None):
+        return indexing.take_along_dim(self, indices, dim)
+
 
 def _shape_args(args) -> tuple:
     """Accept both t.reshape(2, 3) and t.reshape((2, 3))."""
@@ -712,3 +794,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 # The ops import Tensor from this module, so they are imported after it is defined.
 from tinygrad_cnn.ops import elementwise, elementwise_math, linalg, loss, reduction  # noqa: E402
 from tinygrad_cnn.ops import shape as shape_ops  # noqa: E402
+from tinygrad_cnn.ops import indexing, scan, shape_extra, vector_norm  # noqa: E402
+from tinygrad_cnn.ops import sort as sort_ops  # noqa: E402

@@ -55,3 +55,7 @@ from tinygrad_cnn.ops.padding import pad
 from tinygrad_cnn.ops.resample import interpolate, pixel_shuffle, pixel_unshuffle
 from tinygrad_cnn.ops.norms import dropout2d, group_norm, instance_norm, layer_norm
 from tinygrad_cnn.ops.unfold import fold, unfold
+
+# [ops-vocab] normalize, softmin, one_hot
+from tinygrad_cnn.ops.indexing import one_hot
+from tinygrad_cnn.ops.vector_norm import normalize, softmin
