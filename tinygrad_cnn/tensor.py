@@ -792,7 +792,16 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 # The ops import Tensor from this module, so they are imported after it is defined.
-from tinygrad_cnn.ops import elementwise, elementwise_math, linalg, loss, reduction  # noqa: E402
+from tinygrad_cnn.ops import (  # noqa: E402
+    elementwise,
+    elementwise_math,
+    indexing,
+    linalg,
+    loss,
+    reduction,
+    scan,
+    shape_extra,
+    vector_norm,
+)
 from tinygrad_cnn.ops import shape as shape_ops  # noqa: E402
-from tinygrad_cnn.ops import indexing, scan, shape_extra, vector_norm  # noqa: E402
 from tinygrad_cnn.ops import sort as sort_ops  # noqa: E402

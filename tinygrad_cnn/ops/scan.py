@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.function import Function
-from tinygrad_cnn.ops import elementwise, reduction
+from tinygrad_cnn.ops import elementwise, reduction, shape_extra
 from tinygrad_cnn.ops import shape as shape_ops
-from tinygrad_cnn.ops import shape_extra
 from tinygrad_cnn.tensor import Tensor
 
 
