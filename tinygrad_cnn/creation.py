@@ -134,16 +134,17 @@ def linspace(start, end, steps: int, *, dtype=None, device=None,
     ``dtype`` is given; integer dtypes truncate toward zero)."""
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
         raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
-    for name, value in (("start", start), ("end", end)):
-        if isinstance(value, Tensor):
-            if value.ndim != 0:
-                raise ValueError(f"linspace: {name} must be a number or a 0-d tensor, got shape "
-                                 f"{value.shape}")
-            value = value.item()
-        if name == "start":
-            start = value
-        else:
-            end = value
+    start, end = (_scalar_value(v, name) for v, name in ((start, "start"), (end, "end")))
     _, dtype, device, xp = _prepare((), dtype, device)
     values = xp.linspace(float(start), float(end), int(steps), dtype=xp.float64)
     return _wrap(values.astype(dtype), requires_grad)
+
+
+def _scalar_value(value, name: str):
+    """A number, or the value of a 0-d tensor, for linspace's bounds."""
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise ValueError(f"linspace: {name} must be a number or a 0-d tensor, got shape "
+                             f"{value.shape}")
+        return value.item()
+    return value

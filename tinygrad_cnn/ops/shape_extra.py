@@ -150,7 +150,8 @@ def repeat_interleave(input: Tensor, repeats=None, dim=None, *, output_size=None
             )
         if counts.size and int(counts.min()) < 0:
             raise ValueError("repeat_interleave: repeats must be non-negative")
-        index = xp.repeat(xp.arange(n), counts)
+        # CuPy's repeat takes counts as a host list, NumPy's as an array
+        index = xp.repeat(xp.arange(n), backend.to_numpy(counts).tolist())
         out = shape_ops.getitem_arrays(x, (slice(None),) * d + (index,))
     if output_size is not None and out.shape[d] != output_size:
         raise ValueError(f"repeat_interleave: output_size={output_size} but the result has "
