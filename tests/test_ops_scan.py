@@ -147,3 +147,18 @@ def test_pytorch_cross_check():
         a = np.array([[1, 0, 1], [1, 1, 1]]).astype(dtype)
         assert tc.tensor(a).cumsum(1).tolist() == torch.tensor(a).cumsum(1).tolist()
         assert str(tc.tensor(a).prod().dtype) == str(torch.tensor(a).prod().dtype)[6:]
+
+
+@given(x=st.lists(st.integers(-2, 2), min_size=1, max_size=12).map(np.array), data=st.data())
+def test_cumprod_first_order_path_matches_the_create_graph_path(x, data):
+    """With zeros, plain backward takes an O(n) form and create_graph=True a division-free
+    O(n^2) form (whose own derivatives are right); both must give the same gradient, for any
+    number and position of zeros."""
+    x = np.stack([x.astype(float), x[::-1].astype(float)])
+    dim = data.draw(st.integers(-2, 1))
+    up = tc.Tensor(np.random.default_rng(x.size).standard_normal(x.shape))
+    t = tc.Tensor(x, requires_grad=True)
+    t.cumprod(dim).backward(up)
+    s = tc.Tensor(x, requires_grad=True)
+    (g,) = tc.grad(s.cumprod(dim), (s,), up, create_graph=True)
+    np.testing.assert_allclose(t.grad.numpy(), g.numpy(), rtol=1e-12, atol=1e-12)

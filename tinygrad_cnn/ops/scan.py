@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.function import Function
+from tinygrad_cnn.autograd.grad_mode import is_grad_enabled
 from tinygrad_cnn.ops import elementwise, reduction, shape_extra
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.tensor import Tensor
@@ -52,13 +53,16 @@ class Cumprod(Function):
         if not ctx.has_zero:
             # d y_j / d x_i = y_j / x_i for j >= i
             return _reverse_cumsum(grad * y, ctx.dim) / x, None
-        return _cumprod_grad_with_zeros(x, grad, ctx.dim), None
+        if is_grad_enabled():  # create_graph: the form whose own derivatives are right
+            return _cumprod_grad_with_zeros(x, grad, ctx.dim), None
+        return _cumprod_grad_first_zero(x, y, grad, ctx.dim), None
 
 
 def _cumprod_grad_with_zeros(x: Tensor, grad: Tensor, dim: int) -> Tensor:
     """sum_{j >= i} grad_j * prod_{k <= j, k != i} x_k without dividing by x (x may hold zeros):
     row i of an (n, n) matrix is x with x_i replaced by 1, cumulated along the row.
-    Memory n^2 per slice along ``dim``; taken only when x holds a zero."""
+    Memory n^2 per line along ``dim``; taken only when x holds a zero and a graph of the
+    backward is recorded (create_graph=True), since its derivatives are right everywhere."""
     x_last = shape_ops.transpose(x, dim, -1)                       # (..., n)
     g_last = shape_ops.transpose(grad, dim, -1)                    # (..., n)
     n = x_last.shape[-1]
@@ -68,6 +72,32 @@ def _cumprod_grad_with_zeros(x: Tensor, grad: Tensor, dim: int) -> Tensor:
     partial = cumprod(rows, -1)                                    # (..., n_i, n_j)
     upper = Tensor._from_array(xp.triu(xp.ones((n, n), dtype=x.dtype)))  # j >= i
     out = reduction.sum(partial * upper * shape_ops.unsqueeze(g_last, -2), -1)  # (..., n_i)
+    return shape_ops.transpose(out, dim, -1)
+
+
+def _cumprod_grad_first_zero(x: Tensor, y: Tensor, grad: Tensor, dim: int) -> Tensor:
+    """The same gradient in O(n) memory, exact but with wrong derivatives of its own (used when
+    no graph is recorded). With z the first zero of a line: before z the division form holds
+    (x_i != 0, and y_j = 0 from z on); at z, y_{z-1} * sum_{j >= z} grad_j prod_{z < k <= j} x_k;
+    after z every term holds the factor x_z = 0."""
+    xp = backend.array_module(x.data)
+    x_last, y_last = shape_ops.transpose(x, dim, -1), shape_ops.transpose(y, dim, -1)
+    g_last = shape_ops.transpose(grad, dim, -1)                            # (..., n)
+    n = x_last.shape[-1]
+    is_zero = x_last.data == 0
+    first = xp.where(is_zero.any(-1, keepdims=True), xp.argmax(is_zero, -1)[..., None], n)
+    position = xp.arange(n)
+    before = Tensor._from_array(position < first)
+    at = Tensor._from_array(position == first)
+    from_z = Tensor._from_array(position >= first)
+    safe_x = elementwise.where(before, x_last, 1.0)
+    zero = elementwise.zeros_like_tensor(x_last)
+    head = elementwise.where(before, _reverse_cumsum(g_last * y_last, -1) / safe_x, zero)
+    tail = cumprod(elementwise.where(Tensor._from_array(position <= first), 1.0, x_last), -1)
+    ones = Tensor._from_array(xp.ones(x_last.shape[:-1] + (1,), dtype=x.dtype))
+    y_before = shape_ops.cat([ones, y_last[..., :-1]], -1)                # y_{i-1}
+    at_z = y_before * reduction.sum(g_last * tail * from_z, -1, keepdim=True)
+    out = head + elementwise.where(at, at_z, zero)
     return shape_ops.transpose(out, dim, -1)
 
 
