@@ -153,6 +153,29 @@ def test_train_on_generated_image_folder(capsys, tmp_path):
     assert "3x12x12, 2 classes" in out and out.strip().splitlines()[-1].startswith("test accuracy")
 
 
+@needs_pillow
+def test_train_a_torchvision_model_on_larger_images(capsys, tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for label, name in enumerate(("cat", "dog")):
+        (tmp_path / name).mkdir()
+        for i in range(4):
+            arr = rng.integers(0, 100, size=(40, 40, 3)).astype(np.uint8)
+            arr[..., 2] += 150 * label
+            Image.fromarray(arr).save(tmp_path / name / f"{i}.png")
+    code, out, _ = run(capsys, "train", "--dataset", "folder", str(tmp_path), "--image-size",
+                       "32", "--model", "squeezenet1_1", "--epochs", "1", "--val-split", "0",
+                       "--test-split", "0.25")
+    assert code == 0 and "3x32x32, 2 classes" in out
+    assert out.strip().splitlines()[-1].startswith("test accuracy")
+    # too small for the model: one line naming the model, the size and the flags to change
+    code, _, err = run(capsys, "train", "--dataset", "folder", str(tmp_path), "--image-size",
+                       "16", "--model", "vgg11_bn", "--epochs", "1")
+    assert_one_line_error(code, err, r"vgg11_bn needs images of at least 32x32, got 16x16; "
+                                     r"pick another --model or resize with --image-size")
+
+
 # --------------------------------------------------------------------------- other commands
 
 
@@ -162,6 +185,9 @@ def test_summary(capsys):
     code, out, _ = run(capsys, "summary", "--model", "article_cnn", "--input-shape", "3", "32",
                        "32", "--num-classes", "2")
     assert code == 0 and "(None, 32, 28, 28)" in out
+    code, out, _ = run(capsys, "summary", "--model", "squeezenet1_1", "--input-shape", "3", "64",
+                       "64", "--num-classes", "1000")
+    assert code == 0 and "Total params: 1,235,496" in out
 
 
 def test_gradcheck_suite_passes(capsys):

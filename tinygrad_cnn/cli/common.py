@@ -25,7 +25,11 @@ DATASETS = ("digits", "mnist", "fashion-mnist", "folder")
 DEFAULT_MODEL = {"digits": "digits_cnn", "mnist": "lenet5", "fashion-mnist": "lenet5",
                  "folder": "article_cnn"}
 DEFAULT_INPUT = {"digits_cnn": (1, 8, 8), "lenet5": (1, 28, 28), "article_cnn": (3, 64, 64),
-                 "simple_cnn": (3, 32, 32)}
+                 "simple_cnn": (3, 32, 32),
+                 # torchvision's ImageNet models
+                 "resnet18": (3, 224, 224), "resnet34": (3, 224, 224), "vgg11_bn": (3, 224, 224),
+                 "mobilenet_v2": (3, 224, 224), "squeezenet1_0": (3, 224, 224),
+                 "squeezenet1_1": (3, 224, 224)}
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 DEFAULT_LR = {"adam": 3e-3, "adamw": 3e-3, "sgd": 0.05, "rmsprop": 1e-3}
 

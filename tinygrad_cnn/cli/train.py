@@ -40,6 +40,7 @@ _TRAIN_EXAMPLES = f"""examples:
   {PROG} train --epochs 10 --save digits.ckpt --plot curves.png
   {PROG} train --dataset mnist ~/data/mnist --model lenet5 --device gpu
   {PROG} train --dataset folder ~/data/cats_vs_dogs --image-size 64 --model article_cnn
+  {PROG} train --dataset folder ~/data/flowers --image-size 128 --model resnet18
   {PROG} train --resume digits.ckpt --epochs 10  # continue a saved run up to epoch 10
   {PROG} train --json > run.json
 """
@@ -240,7 +241,8 @@ def add_parser(sub) -> None:
                         "IDX files) or folder PATH (one sub-folder of images per class)")
     p.add_argument("--model", choices=list(models.MODELS),
                    help="default: digits_cnn for digits, lenet5 for (fashion-)mnist, "
-                        "article_cnn for folders")
+                        "article_cnn for folders; resnet18, mobilenet_v2, squeezenet1_1, "
+                        "vgg11_bn ... for larger images")
     p.add_argument("--epochs", type=positive_int, help="default: 5")
     p.add_argument("--batch-size", type=positive_int, help="default: 32")
     p.add_argument("--lr", type=positive_float, help="learning rate (default: 3e-3 for "

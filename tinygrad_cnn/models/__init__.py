@@ -60,7 +60,6 @@ def model_kwargs(name: str, in_channels: int, num_classes: int, image_size) -> d
     if name in MIN_IMAGE_SIZE:
         if min(h, w) < MIN_IMAGE_SIZE[name]:
             raise ValueError(f"{name} needs images of at least {MIN_IMAGE_SIZE[name]}x"
-                             f"{MIN_IMAGE_SIZE[name]}, got {h}x{w}; use a larger --image-size "
-                             "or a smaller model")
+                             f"{MIN_IMAGE_SIZE[name]}, got {h}x{w}")
         return {"in_channels": in_channels, "num_classes": num_classes}
     return {"in_channels": in_channels, "num_classes": num_classes, "input_size": [h, w]}
