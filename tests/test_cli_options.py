@@ -164,3 +164,38 @@ def test_resume_takes_the_image_size_from_the_checkpoint(capsys, tmp_path):
     code, out, err = run(capsys, "train", "--resume", str(ckpt), "--epochs", "2", "--json")
     assert code == 0, err
     assert "images of 1x28x28" in err and json.loads(out)["history"]["epochs"] == [1, 2]
+
+
+@needs_sklearn
+def test_ctrl_c_during_train_then_resume_is_bit_identical(capsys, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    ckpt = tmp_path / "run.ckpt"
+    proc = subprocess.Popen([sys.executable, "-m", "tinygrad_cnn", "train", "--epochs", "4",
+                             "--save", str(ckpt)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:  # wait for the first epoch's line, then press Ctrl-C
+        if line.startswith("epoch 1/4"):
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    interrupted = tmp_path / "run.interrupted.ckpt"
+    assert "interrupted (Ctrl-C)" in err and f"continue with: tinygrad-cnn train --resume " \
+        f"{interrupted}" in err, err
+    assert tc.load(ckpt)["epoch"] == tc.load(interrupted)["epoch"] - 1 or \
+        tc.load(interrupted)["batch"] is None
+    code, out, err = run(capsys, "train", "--resume", str(interrupted), "--json")
+    assert code == 0, err
+    resumed = json.loads(out)
+    code, out, err = run(capsys, "train", "--epochs", "4", "--json")
+    straight = json.loads(out)
+    assert resumed["history"]["epochs"] == [1, 2, 3, 4]
+    assert resumed["history"]["history"]["loss"] == straight["history"]["history"]["loss"]
+    assert resumed["test_accuracy"] == straight["test_accuracy"]
