@@ -10,6 +10,7 @@ are saved and restored.
 
 from __future__ import annotations
 
+import types
 import warnings
 
 from tinygrad_cnn import backend
@@ -34,8 +35,9 @@ def data_generators(root) -> list:
             if obj is not library:
                 found.append(obj)
             return
-        if obj is None or isinstance(obj, (str, bytes, int, float, bool, Tensor, type)) \
-                or backend.is_array(obj) or callable(obj) and not hasattr(obj, "__dict__"):
+        if obj is None or isinstance(obj, (str, bytes, int, float, bool, Tensor, type,
+                                           types.ModuleType)) \
+                or backend.is_array(obj) or (callable(obj) and not hasattr(obj, "__dict__")):
             return
         if isinstance(obj, dict):
             if len(obj) <= _MAX_ITEMS:
