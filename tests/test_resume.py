@@ -218,3 +218,20 @@ def test_sigint_from_outside_at_any_moment_then_resume_is_bit_identical(tmp_path
     ref_model, ref_history = run(epochs)
     model, history = run(epochs, resume=tmp_path / stopped, init_seed=99)
     _assert_same_run(model, history, ref_model, ref_history)
+
+
+class _InterruptOnEpochBegin(Callback):
+    def on_epoch_begin(self, trainer, epoch):
+        raise KeyboardInterrupt
+
+
+def test_interrupt_right_after_resuming_keeps_the_position(tmp_path, straight):
+    run(4, tmp_path, extra=[_InterruptAt(epoch=2, batch=3)])
+    again = tmp_path / "again"
+    _, history = run(4, again, resume=tmp_path / "ep_2.interrupted.ckpt",
+                     extra=[_InterruptOnEpochBegin()])
+    assert history.stop_reason == "interrupted (Ctrl-C) during epoch 2, after batch 3 of 8"
+    stopped = tc.load(again / "ep_2.interrupted.ckpt")
+    assert (stopped["epoch"], stopped["batch"]) == (2, 3)
+    model, history = run(4, resume=again / "ep_2.interrupted.ckpt", init_seed=99)
+    _assert_same_run(model, history, *straight)

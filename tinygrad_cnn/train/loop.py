@@ -276,6 +276,8 @@ def fit(model, optimizer, loss_fn, train_data, epochs: int, batch_size: int = 32
                              f"leaves nothing to train; pass epochs > {done} to continue")
         start_epoch = done + 1
     trainer._at_epoch_end(start_epoch - 1)
+    if partial is not None:  # until the resumed epoch's next batch is done, we are where it was
+        trainer.position = {"epoch": start_epoch, **partial}
     progress = Progress(verbose, epochs)
     for cb in trainer.callbacks:
         cb.on_train_begin(trainer)
@@ -459,7 +461,7 @@ def _restore(trainer, path):
     epoch, batch = int(ckpt["epoch"]), ckpt.get("batch")
     if batch is None:
         return epoch, None, callbacks
-    partial = {k: ckpt[k] for k in ("batch", "epoch_rng", "rng", "totals")}
+    partial = {k: ckpt[k] for k in ("batch", "batches", "epoch_rng", "rng", "totals")}
     return epoch - 1, partial, callbacks
 
 
