@@ -291,3 +291,33 @@ def test_unfold_fold_errors():
         F.unfold(tc.zeros(1, 1, 3, 3), 2, padding=-1)
     with pytest.raises(TypeError, match=r"unfold: stride must be an int or a pair of ints"):
         F.unfold(tc.zeros(1, 1, 3, 3), 2, stride=1.5)
+
+
+# ---------------------------------------------------------------------- take_axis
+
+
+@given(data=st.data(), sorted_index=st.booleans(), axis=st.integers(0, 2))
+def test_take_axis_gradient_sums_back_repeated_reads(data, sorted_index, axis):
+    # interpolate's gather: its adjoint sums runs of a sorted index with add.reduceat and falls
+    # back to a scatter-add for any other index
+    from tinygrad_cnn.ops.resample import take_axis
+    shape = (2, 3, 4)
+    x = data.draw(tst.float_arrays(shape))
+    index = np.array(data.draw(st.lists(st.integers(0, shape[axis] - 1), min_size=1,
+                                        max_size=6)))
+    if sorted_index:
+        index = np.sort(index)
+    out = take_axis(tc.Tensor(x), index, axis)
+    np.testing.assert_array_equal(out.numpy(), np.take(x, index, axis=axis))
+    g = np.random.default_rng(0).standard_normal(out.shape)
+    xt = tc.Tensor(x, requires_grad=True)
+    take_axis(xt, index, axis).backward(tc.Tensor(g))
+    expected = np.zeros_like(x)
+    for j, i in enumerate(index):     # each output position's gradient back at its source
+        src = [slice(None)] * 3
+        dst = [slice(None)] * 3
+        src[axis], dst[axis] = i, j
+        expected[tuple(src)] += g[tuple(dst)]
+    np.testing.assert_allclose(xt.grad.numpy(), expected, rtol=1e-12, atol=1e-12)
+    assert tc.gradcheck(lambda x: take_axis(x, index, axis), (x,))
+    assert tc.gradgradcheck(lambda x: take_axis(x, index, axis), (x,))

@@ -8,11 +8,11 @@ for bilinear), so its gradient, and every higher one, comes from those ops' own.
 
 from __future__ import annotations
 
-import itertools
 import math
 import numbers
 
 from tinygrad_cnn import backend
+from tinygrad_cnn.autograd.function import Function
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.tensor import Tensor
 
@@ -146,11 +146,6 @@ def _linear_source(xp, in_size, out_size, scale, align_corners, dtype):
     return i0, i1, lam
 
 
-def _axis_shape(k: int, d: int, n: int) -> tuple[int, ...]:
-    """Shape that puts a length-n vector on spatial axis k of d (for broadcasting)."""
-    return tuple(n if j == k else 1 for j in range(d))
-
-
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
                 antialias: bool = False) -> Tensor:
@@ -195,26 +190,69 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     sizes, scales = _output_sizes(op, spatial, size, scale_factor, recompute_scale_factor)
     xp = backend.array_module(input.data)
     d = len(spatial)
-    lead = (slice(None), slice(None))
-    if mode in ("nearest", "nearest-exact"):
-        index = tuple(
-            _nearest_index(xp, n, m, s, mode == "nearest-exact", d == 2).reshape(
-                _axis_shape(k, d, m))
-            for k, (n, m, s) in enumerate(zip(spatial, sizes, scales, strict=True)))
-        return shape_ops.getitem_arrays(input, lead + index)
-    # linear modes: sum over the 2**d corners of gather(corner) * product of the axes' weights
-    axes = []
-    for k, (n, m, s) in enumerate(zip(spatial, sizes, scales, strict=True)):
+    # one axis at a time, the last first (PyTorch's kernels sum the W neighbours innermost):
+    # nearest is one gather per axis; linear is gather(i0) * (1 - lam) + gather(i1) * lam per
+    # axis, which summed out is the 2**d-neighbour weighted sum (4 neighbours for bilinear)
+    out = input
+    for k in reversed(range(d)):
+        n, m, s, axis = spatial[k], sizes[k], scales[k], 2 + k
+        if mode in ("nearest", "nearest-exact"):
+            index = _nearest_index(xp, n, m, s, mode == "nearest-exact", d == 2)
+            out = take_axis(out, index, axis)
+            continue
         i0, i1, lam = _linear_source(xp, n, m, s, align_corners, input.dtype)
-        shape = _axis_shape(k, d, m)
-        axes.append(((i0.reshape(shape), (1 - lam).reshape(shape)),
-                     (i1.reshape(shape), lam.reshape(shape))))
-    out = None
-    for corner in itertools.product(*axes):       # 2, 4 or 8 corners, each one gather
-        index = tuple(i for i, _ in corner)
-        weight = corner[0][1]
-        for _, w in corner[1:]:
-            weight = weight * w                  # (OH, 1) * (1, OW) -> (OH, OW)
-        term = shape_ops.getitem_arrays(input, lead + index) * Tensor._from_array(weight)
-        out = term if out is None else out + term
+        shape = (m,) + (1,) * (input.ndim - 1 - axis)              # broadcast along ``axis``
+        out = (take_axis(out, i0, axis) * Tensor._from_array((1 - lam).reshape(shape))
+               + take_axis(out, i1, axis) * Tensor._from_array(lam.reshape(shape)))
     return out
+
+
+# ---------------------------------------------------------------------- gather along one axis
+
+
+class TakeAxis(Function):
+    """y = x.take(index, axis): output position j along ``axis`` reads x at index[j]."""
+
+    @staticmethod
+    def forward(ctx, x, index, axis):
+        ctx.index, ctx.axis, ctx.size = index, axis, x.shape[axis]
+        return ctx.xp.take(x, index, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return TakeAxisAdjoint.apply(grad, ctx.index, ctx.axis, ctx.size), None, None
+
+
+class TakeAxisAdjoint(Function):
+    """The gradient of TakeAxis: g's entries along ``axis`` summed back at their index (``size``
+    entries, zero where no output read). For a non-decreasing index (interpolate's always are)
+    equal entries are runs, each summed by one add.reduceat; otherwise a scatter-add."""
+
+    @staticmethod
+    def forward(ctx, g, index, axis, size):
+        xp = ctx.xp
+        ctx.index, ctx.axis = index, axis
+        shape = g.shape[:axis] + (size,) + g.shape[axis + 1:]
+        out = xp.zeros(shape, dtype=g.dtype)
+        if index.size == 0:
+            return out
+        reduceat = getattr(xp.add, "reduceat", None)
+        if reduceat is not None and bool(xp.all(index[1:] >= index[:-1])):
+            first = xp.ones(index.shape, dtype=bool)
+            first[1:] = index[1:] != index[:-1]
+            starts = xp.flatnonzero(first)
+            lead = (slice(None),) * axis
+            out[lead + (index[starts],)] = reduceat(g, starts, axis=axis)
+        else:
+            moved = xp.moveaxis(out, axis, 0)            # a view: the scatter lands in ``out``
+            backend.scatter_add(xp, moved, index, xp.moveaxis(g, axis, 0))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return TakeAxis.apply(grad, ctx.index, ctx.axis), None, None, None
+
+
+def take_axis(x: Tensor, index, axis: int) -> Tensor:
+    """x.take(index, axis) with gradient: index a 1-D integer backend array on x's device."""
+    return TakeAxis.apply(x, index, axis)
