@@ -226,3 +226,26 @@ def test_batch_norm_one_node_matches_reference_on_both_backward_paths(seed, shap
         np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-10, atol=1e-12)
     assert tc.gradcheck(fn, tuple(arrays))
     assert tc.gradgradcheck(fn, tuple(arrays))
+
+
+# ---------------------------------------------------------------------- ReLU
+
+
+def test_relu_from_its_output_matches_torch_at_infinities():
+    """ReLU keeps only its output for backward (no mask array); relu(-inf) is 0, as PyTorch's
+    (x * (x > 0) made it NaN)."""
+    x = Tensor(np.array([-np.inf, -1.0, 0.0, 2.0, np.inf], np.float32), requires_grad=True)
+    y = F.relu(x)
+    np.testing.assert_array_equal(y.numpy(), [0.0, 0.0, 0.0, 2.0, np.inf])
+    y.backward(Tensor(np.array([1.0, 2.0, 3.0, 4.0, 5.0], np.float32)))
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.0, 4.0, 5.0])
+    assert x.grad.dtype == np.float32
+
+
+@given(seed=st.integers(0, 2**31))
+def test_relu_gradgradcheck_through_its_backward_op(seed):
+    x = np.random.default_rng(seed).normal(size=(3, 4))
+    x[np.abs(x) < 0.1] = 0.5  # off the kink
+    assert tc.gradcheck(F.relu, (x,))
+    assert tc.gradgradcheck(F.relu, (x,))
+    assert tc.gradgradcheck(lambda x: F.relu(x) * x, (x,))

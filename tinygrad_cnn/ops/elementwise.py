@@ -261,14 +261,29 @@ class Sigmoid(Function):
 class ReLU(Function):
     @staticmethod
     def forward(ctx, x):
-        mask = x > 0
-        ctx.save_for_backward(mask.astype(x.dtype))
-        return x * mask
+        y = ctx.xp.maximum(x, x.dtype.type(0))
+        ctx.save_for_backward(y)  # the output: y > 0 exactly where x > 0, no mask array kept
+        return y
 
     @staticmethod
     def backward(ctx, grad):
-        (mask,) = ctx.saved_tensors
-        return grad * mask
+        (y,) = ctx.saved_tensors
+        return ReLUGrad.apply(grad, y)
+
+
+class ReLUGrad(Function):
+    """g * (y > 0): ReLU's backward from its output y, one pass and one new array. The mask is
+    piecewise constant, so the derivative in y is 0 and in g the same mask."""
+
+    @staticmethod
+    def forward(ctx, g, y):
+        ctx.save_for_backward(y)
+        return g * (y > 0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return ReLUGrad.apply(grad, y), None
 
 
 class LeakyReLU(Function):
