@@ -39,9 +39,17 @@ def torch_digits_cnn(width=32):
     )
 
 
+def torch_resnet18():
+    """torchvision's ResNet-18, as tests/torch_zoo.py copies it in plain torch.nn."""
+    from torch_zoo import resnet18
+
+    return resnet18(num_classes=10)
+
+
 MODELS = {
     "lenet5": (tc.models.lenet5, torch_lenet5, (4, 1, 28, 28)),
     "digits_cnn": (tc.models.digits_cnn, torch_digits_cnn, (5, 1, 8, 8)),
+    "resnet18": (lambda: tc.models.resnet18(num_classes=10), torch_resnet18, (3, 3, 32, 32)),
 }
 
 
@@ -89,8 +97,8 @@ def test_pytorch_weights_load_into_the_matching_model(tmp_path, name):
         np.testing.assert_array_equal(mine, value.numpy(), err_msg=key)
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-@pytest.mark.parametrize("suffix", [".safetensors", ".ckpt"])
+@pytest.mark.parametrize("name,suffix", [(name, ".safetensors") for name in sorted(MODELS)]
+                         + [("lenet5", ".ckpt")])
 def test_our_weights_load_into_pytorch(tmp_path, name, suffix):
     build_tc, build_torch, shape = MODELS[name]
     tc.manual_seed(0)
