@@ -362,3 +362,17 @@ def test_shape_errors_are_value_and_runtime_errors():
     with pytest.raises(RuntimeError, match=r"matmul: shapes \(2, 3\) and \(2, 3\)"):
         tc.ones(2, 3) @ tc.ones(2, 3)       # a PyTorch user's except RuntimeError keeps working
 
+
+def test_layer_shape_errors_are_shape_errors():
+    nn = tc.nn
+    for bad in (lambda: nn.Linear(3, 4)(tc.ones(2, 5)), lambda: nn.Linear(3, 4)(tc.ones(())),
+                lambda: nn.Conv2d(3, 4, 3)(tc.ones(1, 2, 5, 5)),
+                lambda: nn.Conv2d(3, 4, 3)(tc.ones(3, 5, 5, 1, 1)),
+                lambda: nn.BatchNorm2d(3)(tc.ones(2, 4, 3, 3)),
+                lambda: nn.Linear(3, 4).load_state_dict({"weight": np.zeros((4, 2)),
+                                                         "bias": np.zeros(4)}),
+                lambda: nn.functional.batch_norm(tc.ones(2, 3), tc.zeros(4), tc.ones(4))):
+        with pytest.raises(tc.ShapeError) as caught:
+            bad()
+        assert isinstance(caught.value, RuntimeError) and isinstance(caught.value, ValueError)
+

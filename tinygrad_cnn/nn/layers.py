@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from tinygrad_cnn import creation
+from tinygrad_cnn import backend, creation
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.ops import conv, dense, normalization, pool
@@ -34,14 +34,15 @@ def _check_ndim(layer: Module, x: Tensor, ndims: tuple[int, ...], layout: str) -
     if not isinstance(x, Tensor):
         raise TypeError(f"{layer!r}: expected a Tensor input, got {type(x).__name__}")
     if x.ndim not in ndims:
-        raise ValueError(f"{layer!r}: expected a {' or '.join(f'{n}-D' for n in ndims)} input "
-                         f"{layout}, got shape {x.shape}")
+        raise backend.ShapeError(f"{layer!r}: expected a "
+                                 f"{' or '.join(f'{n}-D' for n in ndims)} input {layout}, got "
+                                 f"shape {x.shape}")
 
 
 def _check_channels(layer: Module, x: Tensor, expected: int) -> None:
     if x.shape[1] != expected:
-        raise ValueError(f"{layer!r}: expected {expected} input channels, got {x.shape[1]} "
-                         f"(input shape {x.shape})")
+        raise backend.ShapeError(f"{layer!r}: expected {expected} input channels, got "
+                                 f"{x.shape[1]} (input shape {x.shape})")
 
 
 def _window_args(name: str, kernel_size, stride, dilation):
@@ -104,11 +105,11 @@ class Linear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor) or x.ndim == 0:
-            raise ValueError(f"{self!r}: expected an input (*, {self.in_features}), got "
-                             f"{getattr(x, 'shape', type(x).__name__)}")
+            raise backend.ShapeError(f"{self!r}: expected an input (*, {self.in_features}), got "
+                                     f"{getattr(x, 'shape', type(x).__name__)}")
         if x.shape[-1] != self.in_features:
-            raise ValueError(f"{self!r}: input has {x.shape[-1]} features (shape {x.shape}), "
-                             f"expected {self.in_features} in the last dim")
+            raise backend.ShapeError(f"{self!r}: input has {x.shape[-1]} features (shape "
+                                     f"{x.shape}), expected {self.in_features} in the last dim")
         return dense.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -556,8 +557,8 @@ class _BatchNorm(Module):
     def forward(self, x: Tensor) -> Tensor:
         _check_ndim(self, x, self._ndims, self._layout)
         if x.shape[1] != self.num_features:
-            raise ValueError(f"{self!r}: expected {self.num_features} channels, got {x.shape[1]} "
-                             f"(input shape {x.shape})")
+            raise backend.ShapeError(f"{self!r}: expected {self.num_features} channels, got "
+                                     f"{x.shape[1]} (input shape {x.shape})")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data[...] += 1

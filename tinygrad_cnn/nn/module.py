@@ -382,7 +382,7 @@ class Module:
             if not hasattr(array, "shape"):
                 array = backend.host_array(array)
             if tuple(array.shape) != target.shape:
-                raise ValueError(
+                raise backend.ShapeError(
                     f"error loading state_dict into {name}: size mismatch for '{key}': the "
                     f"checkpoint has shape {tuple(array.shape)}, the model has {target.shape}"
                 )

@@ -110,12 +110,13 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     Otherwise the running statistics normalize.
     """
     if input.ndim < 2:
-        raise ValueError(f"batch_norm: expected an input (N, C, ...), got shape {input.shape}")
+        raise backend.ShapeError(f"batch_norm: expected an input (N, C, ...), got shape "
+                                 f"{input.shape}")
     channels = input.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
         if t is not None and t.shape != (channels,):
-            raise ValueError(
+            raise backend.ShapeError(
                 f"batch_norm: {name} has shape {t.shape} but the input {input.shape} has "
                 f"{channels} channels"
             )
