@@ -170,7 +170,10 @@ def test_zero_dim_and_empty():
     s = tc.tensor(2.0)
     assert s.flip(0).item() == 2.0 and s.roll(3).item() == 2.0 and s.roll(1, 0).item() == 2.0
     assert s.repeat(2, 3).shape == (2, 3) and s.repeat_interleave(3).tolist() == [2.0] * 3
-    assert tc.zeros((0, 2)).split(1) == ()
+    # an empty dim splits into one empty piece, and chunks into `chunks` empty pieces (PyTorch)
+    assert [p.shape for p in tc.zeros((0, 2)).split(1)] == [(0, 2)]
+    assert [p.shape for p in tc.zeros((0, 2)).split(0)] == [(0, 2)]
+    assert [p.shape for p in tc.zeros((0, 2)).chunk(3)] == [(0, 2)] * 3
     assert tc.repeat_interleave(tc.tensor([2, 0, 1])).tolist() == [0, 0, 2]
     assert tc.linspace(0, 1, 1).tolist() == [0.0]
     assert tc.linspace(0, 10, 4, dtype=tc.int64).tolist() == [0, 3, 6, 10]
@@ -238,5 +241,9 @@ def test_pytorch_cross_check():
     for steps in (0, 1, 5, 7):
         np.testing.assert_allclose(tc.linspace(-1.5, 2.0, steps).numpy(),
                                    torch.linspace(-1.5, 2.0, steps).numpy(), rtol=1e-6)
-    assert tc.chunk(tc.zeros(5), 4)[-1].shape == torch.chunk(torch.zeros(5), 4)[-1].shape
-    assert len(tc.chunk(tc.zeros(5), 4)) == len(torch.chunk(torch.zeros(5), 4))
+    for n, c in ((5, 4), (6, 4), (0, 3), (3, 5)):
+        assert [p.shape for p in tc.chunk(tc.zeros((n, 2)), c)] == \
+            [tuple(p.shape) for p in torch.chunk(torch.zeros((n, 2)), c)]
+    for n, s in ((0, 1), (0, 0), (5, 2)):
+        assert [p.shape for p in tc.split(tc.zeros((n, 2)), s)] == \
+            [tuple(p.shape) for p in torch.split(torch.zeros((n, 2)), s)]

@@ -170,7 +170,8 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor,
         size = int(split_size_or_sections)
         if size < 0 or (size == 0 and n > 0):
             raise ValueError(f"split: split_size must be positive, got {size}")
-        sizes = [size] * (n // size) + ([n % size] if n % size else []) if size else [0]
+        # an empty dim gives one empty piece (PyTorch)
+        sizes = [size] * (n // size) + ([n % size] if n % size else []) if n else [0]
     else:
         sizes = list(_int_tuple(split_size_or_sections, "split", "sections"))
         if any(s < 0 for s in sizes) or sum(sizes) != n:
@@ -191,7 +192,9 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
     d = shape_ops.normalize_dim(dim, input.ndim, "chunk")
     n = input.shape[d] if input.ndim else 0
-    return split(input, max(-(-n // chunks), 1) if n else 0, d)
+    if n == 0:  # an empty dim gives `chunks` empty pieces (PyTorch)
+        return split(input, [0] * chunks, d)
+    return split(input, -(-n // chunks), d)
 
 
 def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
