@@ -57,6 +57,18 @@ def test_more_family_members_parameter_counts():
     assert models.resnet18(num_classes=10).num_parameters() == 11_689_512 - 990 * 513
 
 
+def test_torchvision_initialisation_rules():
+    tc.manual_seed(0)
+    model = models.resnet18(zero_init_residual=True)
+    blocks = [m for m in model.modules() if isinstance(m, models.BasicBlock)]
+    assert len(blocks) == 8 and all(not b.bn2.weight.numpy().any() for b in blocks)
+    assert np.all(model.bn1.weight.numpy() == 1) and not model.bn1.bias.numpy().any()
+    w = model.layer4[0].conv1.weight.numpy()          # He normal, fan_out = 512*3*3
+    assert abs(w.std() / np.sqrt(2 / (512 * 9)) - 1) < 0.02
+    fc = models.mobilenet_v2(num_classes=500).classifier[1]
+    assert abs(fc.weight.numpy().std() / 0.01 - 1) < 0.02 and not fc.bias.numpy().any()
+
+
 def test_unet_shapes_and_parameter_count():
     model = models.unet(in_channels=1, num_classes=3, base_channels=4, depth=2)
     assert model(tc.randn(2, 1, 8, 12)).shape == (2, 3, 8, 12)
