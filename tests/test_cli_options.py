@@ -56,10 +56,14 @@ def test_bad_values_name_the_flag(capsys, argv, message):
     assert message in err and "(see tinygrad-cnn" in err
 
 
-def test_test_split_zero_passes_the_option_check():
+@needs_sklearn
+def test_test_split_zero_passes_the_option_check(capsys):
     from tinygrad_cnn.cli.common import fraction
 
-    assert fraction("0") == 0.0
+    assert fraction("0") == 0.0  # 0: no test split, where the data has test files of its own
+    code, _, err = run(capsys, "train", "--test-split", "0", "--epochs", "1")
+    assert code == 1 and "--test-split 0: the digits data has no separate test set" in err, err
+    assert "val_fraction" not in err
 
 
 @pytest.mark.parametrize("content,missing", [

@@ -106,11 +106,19 @@ def dataset_spec(values) -> tuple[str, str | None]:
     return name, rest[0]
 
 
+def _test_split(full, test_split, seed, what):
+    """(train, test) held out from ``full``: data without test files needs a --test-split."""
+    if not test_split:
+        raise CLIError(f"--test-split 0: {what} has no separate test set, so the test images are "
+                       "held out from it; give a fraction such as --test-split 0.2")
+    return train_val_split(full, test_split, seed=seed)
+
+
 def load_data(name, path, image_size, seed, test_split):
     """(train, test, classes, in_channels, (H, W)) with images as float32 in [0, 1]."""
     if name == "digits":
         full = load_digits()
-        train, test = train_val_split(full, test_split, seed=seed)
+        train, test = _test_split(full, test_split, seed, "the digits data")
         native = (8, 8)
     elif name in ("mnist", "fashion-mnist"):
         loader = load_mnist if name == "mnist" else load_fashion_mnist
@@ -118,7 +126,7 @@ def load_data(name, path, image_size, seed, test_split):
         try:
             test = loader(path, train=False)
         except FileNotFoundError:  # only the training files: hold out a test split from them
-            train, test = train_val_split(full, test_split, seed=seed)
+            train, test = _test_split(full, test_split, seed, f"{path} (no test files)")
         native = tuple(full.tensors[0].shape[-2:])
     else:
         full = ImageFolder(path, image_size=image_size or (64, 64), on_error="skip")
