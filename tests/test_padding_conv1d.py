@@ -405,3 +405,53 @@ def test_pool1d_errors_name_the_op():
         nn.MaxPool1d(2, padding=2)
     with pytest.raises(ValueError, match=r"AvgPool1d\(.*\): expected a 3-D input \(N, C, L\)"):
         nn.AvgPool1d(2)(tc.zeros(1, 1, 4, 4))
+
+
+# ---------------------------------------------------------------------- conv padding_mode
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("padding,stride,dilation", [(1, 1, 1), (2, 2, 1), ("same", 1, 2),
+                                                     ("valid", 1, 1), ((1, 2), 1, 1)])
+def test_conv_layers_padding_mode(mode, padding, stride, dilation):
+    rng = np.random.default_rng(0)
+    layer = nn.Conv2d(2, 3, 3, stride, padding, dilation, padding_mode=mode).double()
+    x = rng.standard_normal((2, 2, 6, 7))
+    w, b = layer.weight.numpy().copy(), layer.bias.numpy().copy()
+    pads = {1: (1, 1, 1, 1), 2: (2, 2, 2, 2), "same": (2, 2, 2, 2), "valid": (0,) * 4,
+            (1, 2): (2, 2, 1, 1)}[padding]
+    padded = ref.pad(x, pads, mode)
+    out = layer(tc.Tensor(x))
+    expected = F.conv2d(tc.Tensor(padded), tc.Tensor(w), tc.Tensor(b), stride,
+                        dilation=dilation).numpy()
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12, atol=1e-12)
+    assert tc.gradcheck(lambda x: layer(x), (x,))
+    if padding == (1, 2):
+        return
+    layer1 = nn.Conv1d(2, 3, 3, stride, padding, dilation, padding_mode=mode).double()
+    x1 = x[:, :, 0]
+    w1, b1 = layer1.weight.numpy().copy(), layer1.bias.numpy().copy()
+    out1 = layer1(tc.Tensor(x1))
+    expected1 = ref.conv1d(ref.pad(x1, pads[:2], mode), w1, b1, stride, 0, dilation)
+    np.testing.assert_allclose(out1.numpy(), expected1, rtol=1e-12, atol=1e-12)
+    torch = pytest.importorskip("torch")
+    for mine, cls, inp in ((layer, torch.nn.Conv2d, x), (layer1, torch.nn.Conv1d, x1)):
+        theirs = cls(2, 3, 3, stride, padding, dilation, padding_mode=mode).double()
+        theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in mine.state_dict().items()})
+        assert repr(mine) == repr(theirs)
+        xt, xr = tc.Tensor(inp, requires_grad=True), torch.tensor(inp, requires_grad=True)
+        a, e = mine(xt), theirs(xr)
+        g = rng.standard_normal(a.shape)
+        a.backward(tc.Tensor(g))
+        e.backward(torch.tensor(g))
+        np.testing.assert_allclose(a.numpy(), e.detach().numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(xt.grad.numpy(), xr.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_conv_padding_mode_errors():
+    with pytest.raises(ValueError, match=r"Conv2d\(.*padding_mode=reflect\): "
+                                         r"padding_mode='reflect': pad: reflect padding must be "
+                                         r"smaller than the padded dim"):
+        nn.Conv2d(1, 1, 5, padding=2, padding_mode="reflect")(tc.zeros(1, 1, 2, 8))
+    with pytest.raises(ValueError, match=r"Conv1d: padding_mode must be one of"):
+        nn.Conv1d(1, 1, 3, padding_mode="mirror")

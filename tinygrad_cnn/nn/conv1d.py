@@ -12,8 +12,11 @@ from tinygrad_cnn import creation
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.ops import conv1d as conv1d_ops
+from tinygrad_cnn.ops import padding as padding_ops
 from tinygrad_cnn.ops.windows import check_flag, int_at_least
 from tinygrad_cnn.tensor import Tensor
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _check_input(layer: Module, x) -> None:
@@ -28,6 +31,7 @@ class Conv1d(Module):
     """1-D convolution (cross-correlation): (N, C_in, L) -> (N, C_out, OL),
     OL = floor((L + 2*padding - dilation*(K-1) - 1) / stride) + 1 (ceil(L / stride) for "same").
 
+    ``padding_mode``: "zeros", "reflect", "replicate" or "circular" (F.pad's modes).
     weight (C_out, C_in/groups, K) and bias (C_out,) are initialised as PyTorch's
     (kaiming_uniform_(a=sqrt(5)), U(+-1/sqrt(fan_in))). Computed by conv2d on a unit height.
     """
@@ -43,9 +47,9 @@ class Conv1d(Module):
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
                              f"({out_channels}) must both be divisible by groups ({groups})")
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"{name}: padding_mode {padding_mode!r} is not supported, "
-                                      "only 'zeros'")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got "
+                             f"{padding_mode!r}")
         self.kernel_size = (conv1d_ops.positive_single(kernel_size, "kernel_size", name),)
         self.stride = (conv1d_ops.positive_single(stride, "stride", name),)
         self.dilation = (conv1d_ops.positive_single(dilation, "dilation", name),)
@@ -78,20 +82,36 @@ class Conv1d(Module):
         if x.shape[-2] != self.in_channels:
             raise ValueError(f"{self!r}: expected {self.in_channels} input channels, got "
                              f"{x.shape[-2]} (input shape {x.shape})")
-        return conv1d_ops.conv1d(x, self.weight, self.bias, self.stride, self.padding,
+        padding = self.padding
+        if self.padding_mode != "zeros":   # F.pad's mode first, then an unpadded convolution
+            if padding == "same":   # conv1d's "same": output ceil(L / stride)
+                length, s, reach = x.shape[-1], self.stride[0], (
+                    self.dilation[0] * (self.kernel_size[0] - 1) + 1)
+                total = max((-(-length // s) - 1) * s + reach - length, 0)
+                widths = (total // 2, total - total // 2)
+            else:
+                widths = (0, 0) if padding == "valid" else (padding[0], padding[0])
+            try:
+                x = padding_ops.pad(x, widths, self.padding_mode)
+            except ValueError as e:
+                raise ValueError(f"{self!r}: padding_mode={self.padding_mode!r}: {e}") from None
+            padding = 0
+        return conv1d_ops.conv1d(x, self.weight, self.bias, self.stride, padding,
                                  self.dilation, self.groups)
 
     def extra_repr(self) -> str:
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
              f"stride={self.stride}")
         if self.padding != (0,):
-            s += f", padding={self.padding!r}"
+            s += f", padding={self.padding}"   # PyTorch: padding=same, no quotes
         if self.dilation != (1,):
             s += f", dilation={self.dilation}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
 
 

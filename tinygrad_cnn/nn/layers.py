@@ -13,6 +13,7 @@ from tinygrad_cnn import backend, creation
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.ops import conv, dense, normalization, pool
+from tinygrad_cnn.ops import padding as padding_ops
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.ops.windows import (
     check_flag,
@@ -162,9 +163,6 @@ class _ConvNd(Module):
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got "
                              f"{padding_mode!r}")
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"{name}: padding_mode {padding_mode!r} is not supported, "
-                                      "only 'zeros'")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size, self.stride, self.dilation = _window_args(name, kernel_size, stride,
@@ -202,7 +200,7 @@ class _ConvNd(Module):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
              f"stride={self.stride}")
         if self.padding != (0, 0):
-            s += f", padding={self.padding!r}"
+            s += f", padding={self.padding}"   # PyTorch: padding=same, no quotes
         if self.dilation != (1, 1):
             s += f", dilation={self.dilation}"
         if self.output_padding != (0, 0):
@@ -211,6 +209,8 @@ class _ConvNd(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
 
 
@@ -219,7 +219,8 @@ class Conv2d(_ConvNd):
     OH = floor((H + pad_top + pad_bottom - dilation*(KH-1) - 1) / stride) + 1.
 
     ``padding`` is an int, a pair (h, w), ((top, bottom), (left, right)), "valid" or "same"
-    (OH = ceil(H / stride)). weight (C_out, C_in/groups, KH, KW) and bias (C_out,) are
+    (OH = ceil(H / stride)), filled as ``padding_mode`` says: "zeros", "reflect", "replicate"
+    or "circular" (F.pad's modes). weight (C_out, C_in/groups, KH, KW) and bias (C_out,) are
     initialised as PyTorch's (kaiming_uniform_(a=sqrt(5)), U(+-1/sqrt(fan_in))). Channel counts,
     groups, kernel_size, stride, dilation and padding are checked at construction.
     """
@@ -235,6 +236,13 @@ class Conv2d(_ConvNd):
         _check_channels(self, x, self.in_channels)
         kernel, stride, pads, dilation = self._geometry(x)
         _check_output_size(self, x, kernel, stride, pads, dilation)
+        if self.padding_mode != "zeros":   # F.pad's mode first, then an unpadded convolution
+            (top, bottom), (left, right) = pads
+            try:
+                x = padding_ops.pad(x, (left, right, top, bottom), self.padding_mode)
+            except ValueError as e:
+                raise ValueError(f"{self!r}: padding_mode={self.padding_mode!r}: {e}") from None
+            pads = ((0, 0), (0, 0))
         return conv.conv2d(x, self.weight, self.bias, stride, pads, dilation, self.groups)
 
 
