@@ -220,3 +220,15 @@ def test_activations_on_device(device):
         cpu = tc.Tensor(host)
         expected = sum(fn(cpu) for fn in fns[:-1]) + F.prelu(cpu, tc.Tensor(np.full(3, 0.25)))
     np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-6)
+
+
+def test_top_level_names_as_pytorch():
+    """torch.selu, torch.celu, torch.prelu, torch.erf and Tensor.prelu, Tensor.erf exist too."""
+    x = tc.Tensor(np.array([-1.5, 0.5, 2.0]))
+    w = tc.Tensor(np.array([0.3]))
+    np.testing.assert_array_equal(tc.selu(x).numpy(), F.selu(x).numpy())
+    np.testing.assert_array_equal(tc.celu(x, 2.0).numpy(), F.celu(x, 2.0).numpy())
+    np.testing.assert_array_equal(tc.prelu(x, w).numpy(), F.prelu(x, w).numpy())
+    np.testing.assert_array_equal(x.prelu(w).numpy(), F.prelu(x, w).numpy())
+    np.testing.assert_array_equal(tc.erf(x).numpy(), F.erf(x).numpy())
+    np.testing.assert_array_equal(x.erf().numpy(), F.erf(x).numpy())

@@ -95,6 +95,8 @@ from tinygrad_cnn.ops.elementwise_math import (
     sin,
     trunc,
 )
+# [ops-bugs] the activations PyTorch also has at top level (torch.selu, ...)
+from tinygrad_cnn.ops.activation import celu, erf, prelu, selu
 from tinygrad_cnn.ops.linalg import matmul
 from tinygrad_cnn.ops.loss import log_softmax, softmax
 from tinygrad_cnn.ops.reduction import (

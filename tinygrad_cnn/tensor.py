@@ -552,6 +552,12 @@ class Tensor:
     def logaddexp(self, other):
         return elementwise_math.logaddexp(self, other)
 
+    def erf(self):
+        return activation.erf(self)
+
+    def prelu(self, weight):
+        return activation.prelu(self, weight)
+
     def eq(self, other):
         return elementwise.eq(self, other)
 
@@ -793,6 +799,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 # The ops import Tensor from this module, so they are imported after it is defined.
 from tinygrad_cnn.ops import (  # noqa: E402
+    activation,
     elementwise,
     elementwise_math,
     indexing,
