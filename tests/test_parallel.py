@@ -197,3 +197,43 @@ def test_set_num_threads_sets_the_parts_and_blas(monkeypatch):
     finally:
         tc.set_num_threads(max(before))
     assert tc.get_num_threads() == max(before) and _blas_threads() == [max(before)] * len(before)
+
+
+def test_small_single_range_calls_hold_blas_to_one_thread(split_batches, monkeypatch):
+    """A call too small to split runs in the calling thread with BLAS at one thread; a large
+    one keeps BLAS's threads."""
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 1000)
+    before = _blas_threads()
+    small = parallel.batch_map(lambda start, stop: _blas_threads(), [(0, 1)], work_bytes=999)
+    large = parallel.batch_map(lambda start, stop: _blas_threads(), [(0, 1)], work_bytes=1000)
+    assert small == [[1] * len(before)] and large == [before]
+    assert _blas_threads() == before
+
+
+def test_small_linear_products_run_with_blas_at_one_thread(split_batches, monkeypatch):
+    """Linear's products below MIN_THREADED_MACS hold BLAS to one thread, forward and backward,
+    with the same values either way."""
+    seen = []
+    real_matmul = np.matmul
+
+    def spying_matmul(*args, **kwargs):
+        seen.append(_blas_threads())
+        return real_matmul(*args, **kwargs)
+
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=(4, 5)), rng.normal(size=(3, 5))
+    results = []
+    for limit in (4 * 5 * 3 + 1, 4 * 5 * 3):  # small, then not small
+        monkeypatch.setattr(parallel, "MIN_THREADED_MACS", limit)
+        monkeypatch.setattr(np, "matmul", spying_matmul)
+        xt, wt = tc.Tensor(x, requires_grad=True), tc.Tensor(w, requires_grad=True)
+        y = F.linear(xt, wt)
+        y.backward(tc.ones(4, 3))
+        monkeypatch.setattr(np, "matmul", real_matmul)
+        results.append((y.numpy(), xt.grad.numpy(), wt.grad.numpy()))
+        expected = 1 if limit > 60 else 2
+        assert seen and all(set(counts) == {expected} for counts in seen)
+        seen.clear()
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert set(_blas_threads()) == {2}

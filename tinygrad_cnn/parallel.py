@@ -22,6 +22,13 @@ import threadpoolctl
 # it gains (measured on 2 cores: 3.4 MiB lost, 4.5 MiB gained)
 MIN_PARALLEL_BYTES = 4 * 2**20
 
+# Products of fewer multiply-adds (M*N*K) than this run with BLAS at one thread, as do conv calls
+# below MIN_PARALLEL_BYTES: waking BLAS's threads costs more than they save there, and on a
+# machine busier than its cores every multi-threaded product waits for a descheduled thread
+# (2 threads, load average 5: digits_cnn's step 9-24 ms with BLAS's threads, 2.4 ms without;
+# docs/benchmarks.md). 2**24 is about 0.3 ms of one core's work.
+MIN_THREADED_MACS = 2**24
+
 _lock = threading.Lock()
 _num_threads: int | None = None  # None: BLAS's thread count, read on first use
 _pool: ThreadPoolExecutor | None = None
@@ -76,9 +83,31 @@ def part_count(xp, batch: int, work_bytes: int) -> int:
     return min(get_num_threads(), batch)
 
 
-def batch_map(fn, ranges):
+class small_products:
+    """``with small_products(small):`` BLAS at one thread inside the block when ``small`` (and
+    more than one thread is in use); nothing otherwise."""
+
+    def __init__(self, small: bool):
+        self.hold = bool(small) and get_num_threads() > 1 and not getattr(_local, "in_worker",
+                                                                           False)
+
+    def __enter__(self):
+        if self.hold:
+            _hold_blas_to_one_thread()
+        return self
+
+    def __exit__(self, *exc):
+        if self.hold:
+            _release_blas()
+        return False
+
+
+def batch_map(fn, ranges, work_bytes=None):
     """[fn(start, stop) for (start, stop) in ranges], shared between the calling thread and the
     pool's workers when there is more than one range, BLAS held to one thread meanwhile.
+
+    A single range whose im2col columns (``work_bytes``) are below MIN_PARALLEL_BYTES runs with
+    BLAS at one thread too (see MIN_THREADED_MACS).
 
     ``fn`` must write only its own part of any shared output. The first exception is raised once
     every thread has stopped. Called from inside another batch_map (an op inside an op), it runs
@@ -86,7 +115,8 @@ def batch_map(fn, ranges):
     """
     threads = min(get_num_threads(), len(ranges))
     if threads < 2 or getattr(_local, "in_worker", False):
-        return [fn(start, stop) for start, stop in ranges]
+        with small_products(work_bytes is not None and work_bytes < MIN_PARALLEL_BYTES):
+            return [fn(start, stop) for start, stop in ranges]
     results = [None] * len(ranges)
     taken = [0]  # next range to hand out
     take_lock = threading.Lock()

@@ -93,7 +93,7 @@ def _conv_forward(xp, x, w, geo: ConvGeometry, bias=None):
             out[start:stop] += bias.reshape(-1, 1, 1)
         return cols if keep else None  # dropped columns free their workspace buffer
 
-    cols = parallel.batch_map(part, ranges)
+    cols = parallel.batch_map(part, ranges, n * per_item)
     return out, dict(zip(ranges, cols, strict=True)) if keep else None
 
 
@@ -160,7 +160,8 @@ def _input_grad_phases(xp, g, w, geo: ConvGeometry):
         windows.col2im_phases(xp, lambda i, j: cols[:, i, j], (stop - start, c), dtype,
                               geo.h, geo.w, out=out[start:stop])
 
-    parallel.batch_map(part, _batch_ranges(xp, n, c * kh * kw * grid[0] * grid[1] * g.itemsize))
+    per_item = c * kh * kw * grid[0] * grid[1] * g.itemsize
+    parallel.batch_map(part, _batch_ranges(xp, n, per_item), n * per_item)
     return out
 
 
@@ -223,7 +224,8 @@ class Conv2dWeight(Function):
             # (G, CgKK, nL) @ (G, nL, Kg): this orientation runs faster in BLAS than its transpose
             return xp.matmul(part_cols, _group_grad(xp, g[start:stop], groups).transpose(0, 2, 1))
 
-        parts = parallel.batch_map(part, _batch_ranges(xp, n, _bytes_per_item(c, geo, x.itemsize)))
+        per_item = _bytes_per_item(c, geo, x.itemsize)
+        parts = parallel.batch_map(part, _batch_ranges(xp, n, per_item), n * per_item)
         dw = parts[0] if parts else xp.zeros((groups, c // groups * geo.h.kernel * geo.w.kernel,
                                                kernel_shape[0] // groups), dtype=g.dtype)
         for more in parts[1:]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tinygrad_cnn import backend
+from tinygrad_cnn import backend, parallel
 from tinygrad_cnn.autograd.function import Function
 from tinygrad_cnn.autograd.grad_mode import is_grad_enabled
 from tinygrad_cnn.ops import linalg, reduction
@@ -22,7 +22,9 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, w, b):
-        y = ctx.xp.matmul(x, w.T)                                           # (*, out)
+        ctx.small = _small(ctx.xp, x, w)
+        with parallel.small_products(ctx.small):
+            y = ctx.xp.matmul(x, w.T)                                       # (*, out)
         if b is not None:
             if b.dtype == y.dtype:
                 y += b
@@ -35,7 +37,8 @@ class Linear(Function):
     def backward(ctx, grad):
         x, w = ctx.saved_tensors
         if not is_grad_enabled():  # no graph of the gradient is wanted: the same math on arrays
-            return _linear_grad_arrays(ctx, x.data, w.data, grad.data)
+            with parallel.small_products(ctx.small):
+                return _linear_grad_arrays(ctx, x.data, w.data, grad.data)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             grad_x = linalg.matmul(grad, w)                                 # (*, in)
@@ -46,6 +49,11 @@ class Linear(Function):
         if ctx.needs_input_grad[2]:
             grad_b = reduction.sum(rows, 0)                                 # (out,)
         return grad_x, grad_w, grad_b
+
+
+def _small(xp, x, w) -> bool:
+    """The product has fewer multiply-adds than parallel.MIN_THREADED_MACS (NumPy arrays)."""
+    return xp.__name__ == "numpy" and x.size * w.shape[0] < parallel.MIN_THREADED_MACS
 
 
 def _linear_grad_arrays(ctx, x, w, grad):
