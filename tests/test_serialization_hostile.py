@@ -277,3 +277,41 @@ def test_hostile_safetensors_files(tmp_path, content, match):
     assert peak < 2**20
     error, _ = peak_memory(lambda: tc.load(io.BytesIO(content)))  # file objects too
     assert isinstance(error, CheckpointError), repr(error)
+
+
+# --------------------------------------------------------------------------- what is at the path
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="FIFOs are POSIX")
+def test_load_refuses_a_fifo_instead_of_waiting_for_a_writer(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "pipe.ckpt"
+    os.mkfifo(fifo)
+    code = ("import tinygrad_cnn as tc, sys\n"
+            "try:\n    tc.load(sys.argv[1])\n"
+            "except tc.CheckpointError as e:\n    print(e)\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    try:  # open() of a FIFO blocks until someone writes: the timeout only guards against that
+        out = subprocess.run([sys.executable, "-c", code, str(fifo)], capture_output=True,
+                             text=True, timeout=120, env=env)
+    except subprocess.TimeoutExpired:  # (subprocess.run has killed the blocked child)
+        pytest.fail("tc.load blocked on a FIFO")
+    assert "pipe.ckpt' is a FIFO (named pipe), not a regular file" in out.stdout, out
+
+
+def test_load_needs_a_seekable_file_object():
+    class Stream(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def readinto(self, b):
+            return 0
+
+        def seekable(self):
+            return False
+
+    with pytest.raises(CheckpointError, match="<Stream> is not seekable"):
+        tc.load(Stream())

@@ -12,11 +12,13 @@ host to be written and back to the GPU when loaded).
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 
 from tinygrad_cnn import backend
 from tinygrad_cnn.serialization import npz_format, safetensors_format
-from tinygrad_cnn.serialization.atomic import write_atomically
+from tinygrad_cnn.serialization.atomic import describe_mode, write_atomically
 from tinygrad_cnn.serialization.npz_format import HEADER
 from tinygrad_cnn.serialization.tree import FORMAT, VERSION, CheckpointError, decode
 from tinygrad_cnn.tensor import Tensor
@@ -88,9 +90,12 @@ def load(f, map_location=None):
     name = repr(f) if not is_file else f"<{type(f).__name__}>"
     target = backend.normalize_device(map_location) if map_location is not None else None
     if is_file:
+        if not f.seekable():
+            raise CheckpointError(f"{name} is not seekable; tc.load needs a seekable binary file "
+                                  "(read the bytes into io.BytesIO first)")
         tree, arrays = _read(f, name)
     else:
-        with open(f, "rb") as handle:
+        with _open_regular(f, name) as handle:
             tree, arrays = _read(handle, name, path=f)
     if tree is None:  # a plain safetensors file from elsewhere
         tree = {"dict": [[key, {"tensor": key}] for key in arrays]}
@@ -98,6 +103,24 @@ def load(f, map_location=None):
         return decode(tree, arrays, target)
     except CheckpointError as e:
         raise CheckpointError(f"{name}: {e}") from None
+
+
+def _open_regular(path: str, name: str):
+    """``open(path, "rb")``, refusing FIFOs, devices and sockets (opening a FIFO would wait for
+    a writer; a device never ends). O_NONBLOCK lets the open itself return for a FIFO."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", path)
+        if not stat.S_ISREG(mode):
+            raise CheckpointError(f"{name} is {describe_mode(mode)}, not a regular file")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _read(handle, name: str, path=None):

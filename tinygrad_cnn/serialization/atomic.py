@@ -37,7 +37,8 @@ _KINDS = (
 )
 
 
-def _kind(mode: int) -> str:
+def describe_mode(mode: int) -> str:
+    """'a FIFO (named pipe)', 'a character device', ... for a file's st_mode."""
     for test, name in _KINDS:
         if test(mode):
             return name
@@ -67,8 +68,8 @@ def resolve_target(path: str) -> tuple[str, os.stat_result | None]:
         raise IsADirectoryError(errno.EISDIR, "cannot save a checkpoint: it is a directory", path)
     if not stat.S_ISREG(st.st_mode):
         raise ValueError(
-            f"save: {path!r} is {_kind(st.st_mode)}, not a regular file; refusing to replace it "
-            "(tc.save only writes regular files)"
+            f"save: {path!r} is {describe_mode(st.st_mode)}, not a regular file; refusing to "
+            "replace it (tc.save only writes regular files)"
         )
     return target, st
 
