@@ -1,6 +1,6 @@
 """The ``tinygrad-cnn`` command (also ``python -m tinygrad_cnn``), one module per subcommand.
 
-Subcommands: train, evaluate, predict, summary, gradcheck, info. Errors a user can cause (bad
+Subcommands: train, evaluate, predict, export, summary, gradcheck, info. Errors a user can cause (bad
 paths, unreadable files, invalid options) print one line on stderr and exit non-zero.
 """
 
@@ -12,10 +12,10 @@ import sys
 
 import tinygrad_cnn as tc
 
-from . import evaluate, gradcheck, info, predict, summary, train
+from . import evaluate, export, gradcheck, info, predict, summary, train
 from .common import PROG, CLIError, Parser
 
-SUBCOMMANDS = (train, evaluate, predict, summary, gradcheck, info)
+SUBCOMMANDS = (train, evaluate, predict, export, summary, gradcheck, info)
 
 
 def build_parser() -> argparse.ArgumentParser:
