@@ -168,5 +168,7 @@ from tinygrad_cnn.dlpack import from_dlpack, from_numpy
 from tinygrad_cnn import data, models, train
 # [distributed] data-parallel training (imports no MPI until init_process_group)
 from tinygrad_cnn import distributed
+# [onnx] tc.onnx.export (the onnx package is imported only when exporting)
+from tinygrad_cnn import onnx
 
 __version__ = "0.1.0"
