@@ -170,7 +170,8 @@ class _GeneratorWithoutPermutation:
 @pytest.mark.parametrize("n", [0, 1, 2, 17, 1000])
 def test_randperm_with_a_generator_that_has_no_permutation(monkeypatch, n):
     # `tinygrad-cnn gradcheck --device gpu` crashed: CuPy's Generator has no .permutation
-    monkeypatch.setattr(tc.backend, "generator", lambda device=None: _GeneratorWithoutPermutation(n))
+    monkeypatch.setattr(tc.backend, "generator",
+                        lambda device=None: _GeneratorWithoutPermutation(n))
     values = tc.randperm(n).numpy()
     assert values.dtype == np.int64
     np.testing.assert_array_equal(np.sort(values), np.arange(n))

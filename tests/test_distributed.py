@@ -115,7 +115,7 @@ dist.destroy_process_group(); assert not dist.is_initialized(); print('ok')
 
 
 def _torch_sampler_indices(n, replicas, rank, drop_last):
-    torch = pytest.importorskip("torch", reason="PyTorch is an optional test oracle")
+    pytest.importorskip("torch", reason="PyTorch is an optional test oracle")
     from torch.utils.data.distributed import DistributedSampler as TorchSampler
 
     return list(TorchSampler(list(range(n)), num_replicas=replicas, rank=rank, shuffle=False,
@@ -227,7 +227,7 @@ def test_fit_distributed_shards_the_data_and_writes_on_rank_zero_only(tmp_path):
     rows = (tmp_path / "log.csv").read_text().splitlines()
     assert len(rows) == 1 + 3                                      # a header, one row per epoch
     assert len(r0["seen"]) == len(r1["seen"]) == 3
-    for mine, theirs in zip(r0["seen"], r1["seen"]):              # each epoch:
+    for mine, theirs in zip(r0["seen"], r1["seen"], strict=True):              # each epoch:
         assert len(mine) == len(theirs) == 80                      # half the data a rank,
         assert set(mine).isdisjoint(theirs)                        # disjoint shards
         assert set(mine) | set(theirs) == set(range(160))          # covering the data

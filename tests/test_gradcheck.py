@@ -204,7 +204,8 @@ def _shown_in(printed: str, page: str, rtol: float = 1e-6) -> bool:
     wanted = [float(n) for n in _NUMBER.findall(printed)]
     for match in re.finditer(regex, page):
         shown = [float(n) for n in match.groups()]
-        if all(abs(a - b) <= rtol * max(abs(a), abs(b)) for a, b in zip(wanted, shown)):
+        pairs = zip(wanted, shown, strict=True)
+        if all(abs(a - b) <= rtol * max(abs(a), abs(b)) for a, b in pairs):
             return True
     return False
 

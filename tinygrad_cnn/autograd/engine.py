@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from tinygrad_cnn.autograd.grad_mode import set_grad_enabled
 from tinygrad_cnn.backend import array_module
 
-
 _queued = threading.local()  # .stack: one list of callbacks per backward pass running here
 
 

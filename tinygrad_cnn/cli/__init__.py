@@ -1,7 +1,7 @@
 """The ``tinygrad-cnn`` command (also ``python -m tinygrad_cnn``), one module per subcommand.
 
-Subcommands: train, evaluate, predict, export, summary, gradcheck, info. Errors a user can cause (bad
-paths, unreadable files, invalid options) print one line on stderr and exit non-zero.
+Subcommands: train, evaluate, predict, export, summary, gradcheck, info. Errors a user can
+cause (bad paths, unreadable files, invalid options) print one line on stderr and exit non-zero.
 """
 
 from __future__ import annotations

@@ -41,8 +41,8 @@ from tinygrad_cnn.distributed.sync_batchnorm import SyncBatchNorm
 
 __all__ = [
     "DistributedDataParallel", "DistributedError", "DistributedSampler", "ReduceOp",
-    "SyncBatchNorm", "abort_all", "all_gather", "all_reduce", "barrier", "broadcast", "cuda_aware_mpi",
-    "destroy_process_group", "differentiable_all_reduce", "get_backend", "get_local_rank",
-    "get_rank", "get_world_size", "init_process_group", "is_available", "is_initialized",
-    "launcher_world_size",
+    "SyncBatchNorm", "abort_all", "all_gather", "all_reduce", "barrier", "broadcast",
+    "cuda_aware_mpi", "destroy_process_group", "differentiable_all_reduce", "get_backend",
+    "get_local_rank", "get_rank", "get_world_size", "init_process_group", "is_available",
+    "is_initialized", "launcher_world_size",
 ]

@@ -11,9 +11,10 @@ Failure handling: MPI has no timeout on a collective, so every collective here f
 other ranks in a non-blocking barrier waited on with a deadline (``timeout`` of
 init_process_group), and only then runs the blocking collective, whose partners are known to be
 there (MPICH's blocking all-reduce is 10-15% faster than its non-blocking one; the barrier costs
-microseconds). On a timeout it raises ``DistributedError`` naming the collective. An exception that nobody catches on any rank
-prints "rank R of N failed: ..." and aborts every rank (``MPI_Abort``), so the job ends with an
-error naming the failing rank instead of hanging in the other ranks' next collective.
+microseconds). On a timeout it raises ``DistributedError`` naming the collective. An
+exception that nobody catches on any rank prints "rank R of N failed: ..." and aborts every
+rank (``MPI_Abort``), so the job ends with an error naming the failing rank instead of hanging
+in the other ranks' next collective.
 """
 
 from __future__ import annotations
