@@ -389,7 +389,9 @@ def test_image_folder_decodes_resizes_and_labels(tmp_path):
     root = _make_folder(tmp_path / "pets")
     ds = ImageFolder(root, image_size=(8, 6))
     assert ds.classes == ["cat", "dog"] and ds.class_to_idx == {"cat": 0, "dog": 1}
-    assert len(ds) == 6 and ds.images.shape == (6, 3, 8, 6) and ds.images.dtype == np.uint8
+    cached = ImageFolder(root, image_size=(8, 6), cache=tmp_path / "cache")
+    assert len(ds) == 6 and cached.images.shape == (6, 3, 8, 6)
+    assert cached.images.dtype == np.uint8
     assert ds.targets.tolist() == [0, 0, 0, 1, 1, 1]
     x, y = next(iter(DataLoader(ds, batch_size=6)))
     assert x.shape == (6, 3, 8, 6) and x.dtype == np.float32 and float(x.numpy().max()) <= 1
@@ -402,10 +404,11 @@ def test_image_folder_corrupt_file_raise_or_skip(tmp_path, caplog):
     root = _make_folder(tmp_path / "pets")
     bad = root / "dog" / "broken.jpg"
     bad.write_bytes(b"\xff\xd8 definitely not a jpeg")
+    lazy = ImageFolder(root)  # lists only: the bad file is found when it is read
     with pytest.raises(OSError, match=r"cannot read image .*broken\.jpg"):
-        ImageFolder(root)
+        list(DataLoader(lazy, batch_size=4))
     with caplog.at_level(logging.WARNING, logger="tinygrad_cnn.data"):
-        ds = ImageFolder(root, image_size=4, on_error="skip")
+        ds = ImageFolder(root, image_size=4, on_error="skip", cache=tmp_path / "cache")
     assert len(ds) == 6 and ds.skipped[0][0].endswith("broken.jpg")
     assert "skipping" in caplog.text and "broken.jpg" in caplog.text
 

@@ -22,17 +22,23 @@ from tinygrad_cnn.data.datasets import (
     load_mnist,
     read_idx,
 )
+from tinygrad_cnn.data.images import ImageTooLargeError, list_image_folder
 from tinygrad_cnn.data.loader import DataLoader, default_collate
+from tinygrad_cnn.data.workers import WorkerInfo, get_worker_info
 
 __all__ = [
     "DataLoader",
     "Dataset",
     "FASHION_MNIST_CLASSES",
     "ImageFolder",
+    "ImageTooLargeError",
     "Subset",
     "TensorDataset",
     "TransformedDataset",
+    "WorkerInfo",
     "default_collate",
+    "get_worker_info",
+    "list_image_folder",
     "load_digits",
     "load_fashion_mnist",
     "load_image",

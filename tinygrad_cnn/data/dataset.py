@@ -10,6 +10,9 @@ Python loop over its items (PyTorch has the same hook; ours returns the collated
 
 from __future__ import annotations
 
+import numbers
+import threading
+
 import numpy as np
 
 from tinygrad_cnn import backend
@@ -160,6 +163,60 @@ def _rng(seed=None, generator=None) -> np.random.Generator:
     if seed is not None:
         return np.random.default_rng(seed)
     return backend.generator("cpu")
+
+
+# The DataLoader fetches every batch inside ``batch_random(key)`` with key = (base seed, epoch,
+# batch index), in the main process or in a worker alike, so random transforms draw the same
+# numbers for a batch whatever the number of workers and whichever worker fetches it.
+_batch = threading.local()
+
+
+class batch_random:  # noqa: N801 - used as a context manager, like a function
+    """``with batch_random(key):`` random transforms draw from generators seeded by ``key``."""
+
+    def __init__(self, key):
+        self.key = tuple(int(k) for k in key)
+        self.rng = np.random.default_rng(self.key)
+        self.seeded: dict[int, np.random.Generator] = {}  # per transform with its own seed
+
+    def __enter__(self):
+        self._outer = getattr(_batch, "active", None)
+        _batch.active = self
+        return self
+
+    def __exit__(self, *exc):
+        _batch.active = self._outer
+
+
+class RandomState:
+    """Where a random transform draws from, in this order: the ``generator`` it was given;
+    inside a DataLoader batch, one seeded by the batch's key (and the transform's ``seed``, if
+    any); its own generator seeded with ``seed``; else the library's (``tc.manual_seed``)."""
+
+    def __init__(self, seed=None, generator=None):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+                                 or seed < 0):
+            raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+        self.seed = None if seed is None else int(seed)
+        self._generator = generator
+        self._own = None
+
+    def generator(self) -> np.random.Generator:
+        if self._generator is not None:
+            return self._generator
+        active = getattr(_batch, "active", None)
+        if active is not None:
+            if self.seed is None:
+                return active.rng
+            rng = active.seeded.get(id(self))
+            if rng is None:
+                rng = active.seeded[id(self)] = np.random.default_rng((self.seed, *active.key))
+            return rng
+        if self.seed is not None:
+            if self._own is None:
+                self._own = np.random.default_rng(self.seed)
+            return self._own
+        return backend.generator("cpu")
 
 
 def random_split(dataset, lengths, seed=None, generator=None) -> list[Subset]:

@@ -2,28 +2,23 @@
 has downloaded, and folders of images (one sub-folder per class).
 
 Everything is decoded on the host into NumPy arrays; images are stored as (N, C, H, W).
+Folders of images are read lazily by ``ImageFolder`` (images.py).
 """
 
 from __future__ import annotations
 
 import gzip
-import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
-from tinygrad_cnn.data.dataset import Dataset, TensorDataset
+from tinygrad_cnn.data.dataset import TensorDataset
 from tinygrad_cnn.data.transforms import ToFloat
-
-logger = logging.getLogger("tinygrad_cnn.data")
 
 FASHION_MNIST_CLASSES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 ]
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
-                    ".pgm")
 
 
 # --------------------------------------------------------------------------- digits
@@ -130,97 +125,5 @@ def load_fashion_mnist(path, train: bool = True, transform=None) -> TensorDatase
 
 
 # --------------------------------------------------------------------------- image folders
-
-
-def _pillow():
-    try:
-        from PIL import Image  # noqa: PLC0415 - optional dependency
-    except ImportError as e:
-        raise ImportError(f"reading images needs Pillow ({e}); install it with pip install "
-                          "pillow (or pip install 'tinygrad_cnn[main]')") from None
-    return Image
-
-
-def load_image(path, image_size=(64, 64)) -> np.ndarray:
-    """Decode one image file into uint8 (3, H, W): converted to RGB, resized to ``image_size``."""
-    Image = _pillow()
-    height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
-    try:
-        with Image.open(path) as img:
-            img = img.convert("RGB").resize((int(width), int(height)), Image.BILINEAR)
-            array = np.asarray(img, dtype=np.uint8)  # (H, W, 3)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"image not found: {path}") from None
-    except Exception as e:  # Pillow raises UnidentifiedImageError, OSError, SyntaxError, ...
-        raise OSError(f"cannot read image {path}: {type(e).__name__}: {e}") from None
-    return np.ascontiguousarray(array.transpose(2, 0, 1))
-
-
-class ImageFolder(Dataset):
-    """Images in ``root/<class name>/<file>``, labelled by folder (classes sorted by name).
-
-    Every image is decoded with Pillow when the dataset is built, converted to RGB and resized
-    to ``image_size`` = (height, width), and kept as uint8 (N, 3, H, W); the transform (default
-    ``ToFloat(1/255)``) runs per sample or batch. Files whose extension is not an image
-    extension are ignored.
-
-    Args:
-        root: the folder holding one sub-folder per class.
-        image_size: (height, width) or an int for square images.
-        transform: applied to each image or batch of images.
-        on_error: "raise" (default) stops at the first unreadable image with its path;
-            "skip" leaves it out, logs a warning and records it in ``self.skipped``.
-    """
-
-    def __init__(self, root, image_size=(64, 64), transform=None, on_error: str = "raise"):
-        if on_error not in ("raise", "skip"):
-            raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise FileNotFoundError(f"image folder not found: {self.root}")
-        if isinstance(image_size, int):
-            image_size = (image_size, image_size)
-        self.image_size = tuple(int(s) for s in image_size)
-        if len(self.image_size) != 2 or min(self.image_size) < 1:
-            raise ValueError(f"image_size must be (height, width) > 0, got {image_size}")
-        self.classes = sorted(d.name for d in self.root.iterdir() if d.is_dir()
-                              and not d.name.startswith("."))
-        if not self.classes:
-            raise ValueError(f"{self.root}: no class sub-folders (expected root/<class>/<image>)")
-        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
-        files = [(path, self.class_to_idx[c]) for c in self.classes
-                 for path in sorted((self.root / c).rglob("*"))
-                 if path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS]
-        if not files:
-            raise ValueError(f"{self.root}: no image files ({', '.join(IMAGE_EXTENSIONS)}) in "
-                             f"the class folders {self.classes}")
-        images, self.samples, self.skipped = [], [], []
-        for path, label in files:  # decoding is per file by nature
-            try:
-                images.append(load_image(path, self.image_size))
-            except OSError as e:
-                if on_error == "raise":
-                    raise
-                logger.warning("ImageFolder: skipping %s (%s)", path, e)
-                self.skipped.append((str(path), str(e)))
-                continue
-            self.samples.append((str(path), label))
-        if not self.samples:
-            raise ValueError(f"{self.root}: none of the {len(files)} image files could be read")
-        self.images = np.stack(images)  # (N, 3, H, W) uint8
-        self.targets = np.array([label for _, label in self.samples], dtype=np.int64)
-        self.transform = ToFloat(1 / 255) if transform is None else transform
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index):
-        return self.transform(self.images[index]), self.targets[index]
-
-    def __getitems__(self, indices):
-        indices = np.asarray(indices, dtype=np.int64)
-        return self.transform(self.images[indices]), self.targets[indices]
-
-    def __repr__(self) -> str:
-        return (f"ImageFolder({os.fspath(self.root)!r}, {len(self)} images, "
-                f"classes={self.classes}, image_size={self.image_size})")
+# ImageFolder and load_image live in images.py; imported here so older imports keep working.
+from tinygrad_cnn.data.images import IMAGE_EXTENSIONS, ImageFolder, load_image  # noqa: E402,F401

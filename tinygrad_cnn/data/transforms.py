@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from tinygrad_cnn.data.dataset import _rng
+from tinygrad_cnn.data.dataset import RandomState
 
 
 def _pair(size, name: str) -> tuple[int, int]:
@@ -80,25 +80,37 @@ class Normalize:
             raise ValueError(f"Normalize: std must be positive, got {self.std.tolist()}")
 
     @classmethod
-    def from_data(cls, data, eps: float = 1e-6, chunk: int = 4096) -> Normalize:
-        """Per-channel mean and std of images (N, C, H, W), or of a dataset's (transformed)
-        images, computed in chunks of ``chunk`` images with float64 sums."""
-        n = len(data)
-        if n == 0:
-            raise ValueError("Normalize.from_data: no images")
-        total = total_sq = None
-        count = 0
-        for start in range(0, n, chunk):  # a loop over chunks bounds the float64 copy's size
-            x = _images_of(data, np.arange(start, min(start + chunk, n)))
+    def from_data(cls, data, eps: float = 1e-6, chunk: int = 64) -> Normalize:
+        """Per-channel mean and std of images (N, C, H, W), of a dataset's (transformed)
+        images, or of the batches a DataLoader yields, in one streaming pass.
+
+        Each batch of ``chunk`` images (or each DataLoader batch) contributes its per-channel
+        count, mean and sum of squared deviations, accumulated in float64 and merged with Chan's
+        parallel formula, so memory stays at one batch (not the dataset) and the variance does
+        not suffer the cancellation of sum(x^2) - n mean^2.
+        """
+        if isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral) or chunk < 1:
+            raise ValueError(f"Normalize.from_data: chunk must be a positive int, got {chunk!r}")
+        count, mean, m2 = 0, None, None
+        for x in _batches_of(data, int(chunk)):
             if x.ndim != 4:
                 raise ValueError(f"Normalize.from_data expects images (N, C, H, W), got {x.shape}")
-            x = x.astype(np.float64)
-            s, sq = x.sum(axis=(0, 2, 3)), np.square(x).sum(axis=(0, 2, 3))  # (C,)
-            total = s if total is None else total + s
-            total_sq = sq if total_sq is None else total_sq + sq
-            count += x.shape[0] * x.shape[2] * x.shape[3]
-        mean = total / count
-        std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
+            n = x.shape[0] * x.shape[2] * x.shape[3]
+            if n == 0:
+                continue
+            b_mean = x.sum(axis=(0, 2, 3), dtype=np.float64) / n                   # (C,)
+            d = x - b_mean.astype(x.dtype if x.dtype.kind == "f" else np.float64)[:, None, None]
+            b_m2 = np.einsum("nchw,nchw->c", d, d, dtype=np.float64)              # (C,)
+            if mean is None:
+                count, mean, m2 = n, b_mean, b_m2
+                continue
+            delta, total = b_mean - mean, count + n
+            mean = mean + delta * (n / total)
+            m2 = m2 + b_m2 + delta**2 * (count * n / total)
+            count = total
+        if mean is None:
+            raise ValueError("Normalize.from_data: no images")
+        std = np.sqrt(np.maximum(m2 / count, 0.0))
         return cls(mean, std + eps)
 
     def __call__(self, x):
@@ -114,40 +126,78 @@ class Normalize:
         return f"Normalize(mean={self.mean.tolist()}, std={self.std.tolist()})"
 
 
-def _images_of(data, indices) -> np.ndarray:
-    """Images at ``indices`` from an array, or from a dataset (its first field, transformed)."""
+def _batches_of(data, chunk: int):
+    """Image batches (N, C, H, W) of an array, a dataset (its first field, transformed) or an
+    iterable of batches such as a DataLoader (Tensors are copied to the host)."""
     if hasattr(data, "shape"):
-        return np.asarray(data[indices])
-    if hasattr(data, "__getitems__"):
-        return np.asarray(data.__getitems__(indices)[0])
-    return np.stack([np.asarray(data[int(i)][0]) for i in indices])
+        for start in range(0, len(data), chunk):
+            yield np.asarray(data[start:start + chunk])
+        return
+    if hasattr(data, "__getitem__") and hasattr(data, "__len__"):
+        n = len(data)
+        for start in range(0, n, chunk):
+            indices = np.arange(start, min(start + chunk, n))
+            if hasattr(data, "__getitems__"):
+                yield np.asarray(data.__getitems__(indices)[0])
+            else:
+                yield np.stack([np.asarray(data[int(i)][0]) for i in indices])
+        return
+    for batch in data:  # a DataLoader: (images, labels) of Tensors
+        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        yield images.numpy() if hasattr(images, "numpy") else np.asarray(images)
 
 
 class Resize:
-    """Bilinear resize to ``size`` = (height, width) (half-pixel centres, like PyTorch's
-    ``F.interpolate(mode="bilinear", align_corners=False)``)."""
+    """Bilinear resize (half-pixel centres, like PyTorch's ``F.interpolate(mode="bilinear",
+    align_corners=False)``) of an image (C, H, W) or a batch (N, C, H, W).
+
+    ``size`` = (height, width) resizes to exactly that; an int resizes the shorter side to
+    ``size`` keeping the aspect ratio, as torchvision's ``Resize(int)`` (the longer side is
+    ``int(size * long / short)``).
+    """
 
     def __init__(self, size):
-        self.size = _pair(size, "Resize size")
+        if isinstance(size, numbers.Integral) and not isinstance(size, bool):
+            if size < 1:
+                raise ValueError(f"Resize size must be a positive int or (height, width), "
+                                 f"got {size}")
+            self.size = int(size)
+        else:
+            self.size = _pair(size, "Resize size")
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        """(OH, OW) for an input of ``height`` x ``width``."""
+        if not isinstance(self.size, int):
+            return self.size
+        short, long = min(height, width), max(height, width)
+        new_long = int(self.size * long / short)
+        return (self.size, new_long) if height <= width else (new_long, self.size)
 
     def __call__(self, x):
         x = _check_image(x, "Resize")
         H, W = x.shape[-2:]
-        OH, OW = self.size
+        OH, OW = self.output_size(H, W)
         if (H, W) == (OH, OW):
             return x
-        y0, y1, wy = _bilinear_axis(H, OH)  # (OH,) each
-        x0, x1, wx = _bilinear_axis(W, OW)  # (OW,) each
-        xf = x.astype(np.result_type(x.dtype, np.float32))
-        top = xf[..., y0, :] * (1 - wy)[:, None] + xf[..., y1, :] * wy[:, None]  # (..., OH, W)
-        out = top[..., x0] * (1 - wx) + top[..., x1] * wx                         # (..., OH, OW)
-        if np.issubdtype(x.dtype, np.integer):
-            out = np.clip(np.rint(out), np.iinfo(x.dtype).min, np.iinfo(x.dtype).max)
-            return out.astype(x.dtype)
-        return out.astype(xf.dtype)
+        return bilinear_resize(x, OH, OW)
 
     def __repr__(self) -> str:
         return f"Resize(size={self.size})"
+
+
+def bilinear_resize(x: np.ndarray, OH: int, OW: int) -> np.ndarray:
+    """x (..., H, W) resized to (..., OH, OW), bilinear with half-pixel centres; integer
+    images are rounded and clipped back to their dtype."""
+    H, W = x.shape[-2:]
+    y0, y1, wy = _bilinear_axis(H, OH)  # (OH,) each
+    x0, x1, wx = _bilinear_axis(W, OW)  # (OW,) each
+    xf = x.astype(np.result_type(x.dtype, np.float32))
+    top = xf[..., y0, :] * (1 - wy)[:, None] + xf[..., y1, :] * wy[:, None]  # (..., OH, W)
+    out = top[..., x0] * (1 - wx) + top[..., x1] * wx                         # (..., OH, OW)
+    if np.issubdtype(x.dtype, np.integer):
+        out = np.clip(np.rint(out), np.iinfo(x.dtype).min, np.iinfo(x.dtype).max)
+        return out.astype(x.dtype)
+    return out.astype(xf.dtype)
 
 
 def _bilinear_axis(n_in: int, n_out: int):
@@ -166,12 +216,11 @@ class RandomHorizontalFlip:
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"RandomHorizontalFlip: p must be in [0, 1], got {p}")
         self.p = float(p)
-        self._generator = generator if generator is not None else (
-            np.random.default_rng(seed) if seed is not None else None)
+        self.random = RandomState(seed, generator)
 
     def __call__(self, x):
         x = _check_image(x, "RandomHorizontalFlip")
-        rng = _rng(generator=self._generator)
+        rng = self.random.generator()
         if x.ndim == 3:
             return x[..., ::-1].copy() if rng.random() < self.p else x
         flip = rng.random(len(x)) < self.p  # (N,)
@@ -194,8 +243,7 @@ class RandomCrop:
         if padding < 0:
             raise ValueError(f"RandomCrop: padding must be >= 0, got {padding}")
         self.padding = int(padding)
-        self._generator = generator if generator is not None else (
-            np.random.default_rng(seed) if seed is not None else None)
+        self.random = RandomState(seed, generator)
 
     def __call__(self, x):
         x = _check_image(x, "RandomCrop")
@@ -209,7 +257,7 @@ class RandomCrop:
         if OH > H or OW > W:
             raise ValueError(f"RandomCrop: crop {self.size} is larger than the padded image "
                              f"({H}, {W})")
-        rng = _rng(generator=self._generator)
+        rng = self.random.generator()
         top = rng.integers(0, H - OH + 1, size=N)   # (N,)
         left = rng.integers(0, W - OW + 1, size=N)  # (N,)
         rows = top[:, None] + np.arange(OH)          # (N, OH)
@@ -220,3 +268,17 @@ class RandomCrop:
 
     def __repr__(self) -> str:
         return f"RandomCrop(size={self.size}, padding={self.padding})"
+
+
+# the photo transforms (CenterCrop, RandomResizedCrop, ColorJitter, RandomRotation) live in
+# photo.py; they are part of this module's public surface
+from tinygrad_cnn.data.photo import (  # noqa: E402
+    CenterCrop,
+    ColorJitter,
+    RandomResizedCrop,
+    RandomRotation,
+)
+
+__all__ = ["CenterCrop", "ColorJitter", "Compose", "Normalize", "RandomCrop",
+           "RandomHorizontalFlip", "RandomResizedCrop", "RandomRotation", "Resize", "ToFloat",
+           "bilinear_resize"]

@@ -1,0 +1,324 @@
+"""Worker processes for the DataLoader: each fetches whole batches and hands them back through
+shared memory; the main process keeps the batches in order, and notices failures.
+
+Protocol. The main process sends task ``(epoch_id, b, indices, key)`` to worker ``b %
+num_workers`` (round robin, as PyTorch), at most ``prefetch_factor * num_workers`` tasks ahead
+of the batch it is waiting for. The worker fetches the batch inside ``batch_random(key)`` (so
+random transforms draw the same numbers whichever process runs them), copies its arrays into
+one ``multiprocessing.shared_memory`` block named after (main pid, worker, epoch, batch), and
+puts ``(epoch_id, b, status, payload, log records)`` on the result queue; only the layout (dtypes,
+shapes, offsets) is pickled. The main process copies the arrays out and unlinks the block.
+
+Failures. An exception in a worker is sent back with its traceback and re-raised in the main
+process. A worker that dies (killed, ``os._exit``, out of memory) is noticed by polling the
+processes while waiting for results, and raises a RuntimeError naming the worker, its exit code
+and signal: never a hang. ``timeout`` (seconds, 0 = none) bounds the wait for one batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import queue
+import random
+import signal
+import traceback
+from dataclasses import dataclass
+from multiprocessing import resource_tracker, shared_memory
+
+import numpy as np
+
+from tinygrad_cnn import backend
+from tinygrad_cnn.data.dataset import batch_random
+
+_POLL_S = 0.1  # how often a waiting main process checks that its workers are alive
+_ALIGN = 64
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """What ``get_worker_info()`` returns inside a worker (as PyTorch's)."""
+
+    id: int
+    num_workers: int
+    seed: int
+    dataset: object
+
+
+_worker_info: WorkerInfo | None = None
+
+
+def get_worker_info() -> WorkerInfo | None:
+    """In a DataLoader worker: its WorkerInfo (id, num_workers, seed, dataset); else None.
+
+    Use it in ``worker_init_fn`` or in a dataset to split work or seed per worker.
+    """
+    return _worker_info
+
+
+def fetch(dataset, indices, collate_fn):
+    """One batch of ``dataset`` at ``indices``: ``__getitems__`` when there is one (and no
+    ``collate_fn``), else the collated samples."""
+    if collate_fn is None and hasattr(dataset, "__getitems__"):
+        return dataset.__getitems__(indices)
+    from tinygrad_cnn.data.loader import default_collate  # noqa: PLC0415 - avoid a cycle
+
+    return (collate_fn or default_collate)([dataset[int(i)] for i in indices])
+
+
+# --------------------------------------------------------------------------- shared memory
+
+
+def _layout(value, arrays):
+    """A picklable description of ``value`` with its numeric arrays replaced by slots."""
+    if isinstance(value, tuple):
+        return ("tuple", [_layout(v, arrays) for v in value])
+    if isinstance(value, list):
+        return ("list", [_layout(v, arrays) for v in value])
+    if isinstance(value, dict):
+        return ("dict", {k: _layout(v, arrays) for k, v in value.items()})
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biufc":
+        arrays.append(np.ascontiguousarray(value))
+        return ("array", len(arrays) - 1)
+    return ("object", value)
+
+
+def _block_name(prefix, worker_id, epoch_id, b) -> str:
+    return f"{prefix}w{worker_id}e{epoch_id}b{b}"
+
+
+def to_shared(value, name: str):
+    """Copy the arrays of ``value`` into a new shared-memory block ``name``; returns what the
+    main process needs to read them back: (name, layout, [(dtype, shape, offset)])."""
+    arrays = []
+    layout = _layout(value, arrays)
+    specs, offset = [], 0
+    for a in arrays:
+        specs.append((a.dtype.str, a.shape, offset))
+        offset += (a.nbytes + _ALIGN - 1) // _ALIGN * _ALIGN
+    block = shared_memory.SharedMemory(name=name, create=True, size=max(offset, 1))
+    resource_tracker.unregister(block._name, "shared_memory")  # noqa: SLF001 - main unlinks it
+    try:
+        for a, (_, shape, off) in zip(arrays, specs, strict=True):
+            np.ndarray(shape, a.dtype, buffer=block.buf, offset=off)[...] = a
+    finally:
+        block.close()
+    return name, layout, specs
+
+
+def from_shared(name, layout, specs):
+    """The value ``to_shared`` stored (arrays copied out), and the block unlinked."""
+    block = shared_memory.SharedMemory(name=name)  # unlink() below unregisters it again
+    try:
+        arrays = [np.array(np.ndarray(shape, np.dtype(dt), buffer=block.buf, offset=off))
+                  for dt, shape, off in specs]
+    finally:
+        block.close()
+        block.unlink()
+    return _rebuild(layout, arrays)
+
+
+def _rebuild(layout, arrays):
+    kind, content = layout
+    if kind == "tuple":
+        return tuple(_rebuild(v, arrays) for v in content)
+    if kind == "list":
+        return [_rebuild(v, arrays) for v in content]
+    if kind == "dict":
+        return {k: _rebuild(v, arrays) for k, v in content.items()}
+    if kind == "array":
+        return arrays[content]
+    return content
+
+
+def unlink_block(name: str) -> None:
+    """Remove a block a dead worker may have left behind (no error if there is none)."""
+    try:
+        block = shared_memory.SharedMemory(name=name)
+    except (FileNotFoundError, OSError):
+        return
+    block.close()
+    block.unlink()
+
+
+# --------------------------------------------------------------------------- the worker
+
+
+class _Collect(logging.Handler):
+    """Keeps the log records of a worker, to be re-emitted by the main process."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append((record.name, record.levelno, record.getMessage()))
+
+    def take(self):
+        out, self.records = self.records, []
+        return out
+
+
+def _worker_loop(dataset, collate_fn, index_queue, result_queue, worker_id, num_workers, seed,
+                 worker_init_fn, parent_pid, prefix):
+    global _worker_info
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process' to handle
+    _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    backend.manual_seed(seed % 2**63)
+    collect = _Collect()
+    log = logging.getLogger("tinygrad_cnn")
+    log.addHandler(collect)
+    log.propagate = False  # the main process prints them, once
+    if worker_init_fn is not None:
+        try:
+            worker_init_fn(worker_id)
+        except Exception:  # reported with the first task's answer
+            result_queue.put((-1, -1, "error", _error(worker_id, "worker_init_fn"), []))
+            return
+    while True:
+        try:
+            task = index_queue.get(timeout=1.0)
+        except queue.Empty:
+            if os.getppid() != parent_pid:  # the main process is gone: stop
+                return
+            continue
+        if task is None:
+            return
+        epoch_id, b, indices, key = task
+        try:
+            with batch_random(key):
+                batch = fetch(dataset, indices, collate_fn)
+            payload = to_shared(batch, _block_name(prefix, worker_id, epoch_id, b))
+            result_queue.put((epoch_id, b, "ok", payload, collect.take()))
+        except Exception:
+            result_queue.put((epoch_id, b, "error", _error(worker_id, f"batch {b}"),
+                              collect.take()))
+
+
+def _error(worker_id, where):
+    return worker_id, where, traceback.format_exc()
+
+
+class WorkerError(RuntimeError):
+    """An exception raised in a DataLoader worker; the message holds its traceback."""
+
+
+# --------------------------------------------------------------------------- the main side
+
+
+def _context(method):
+    if method is None:
+        # fork where the OS has it (Linux): workers start in milliseconds and inherit the
+        # dataset and transforms without pickling (lambdas work), as PyTorch's default there.
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    if isinstance(method, str):
+        try:
+            return multiprocessing.get_context(method)
+        except ValueError:
+            raise ValueError(f"multiprocessing_context must be one of "
+                             f"{multiprocessing.get_all_start_methods()}, got {method!r}") from None
+    return method
+
+
+class WorkerPool:
+    """``num_workers`` processes serving one DataLoader (kept across epochs when persistent)."""
+
+    _count = 0
+
+    def __init__(self, loader):
+        self.loader = loader
+        ctx = _context(loader.multiprocessing_context)
+        resource_tracker.ensure_running()  # one tracker, shared by forked workers
+        self.parent_pid = os.getpid()
+        WorkerPool._count += 1  # block names are unique per pool: "tgcnn<pid>p<pool>..."
+        self.prefix = f"tgcnn{self.parent_pid}p{WorkerPool._count}"
+        self.result_queue = ctx.Queue()
+        self.index_queues, self.processes = [], []
+        base = loader._worker_base_seed()
+        for w in range(loader.num_workers):
+            q = ctx.Queue()
+            p = ctx.Process(target=_worker_loop, daemon=True, name=f"DataLoader worker {w}",
+                            args=(loader.dataset, loader.collate_fn, q, self.result_queue, w,
+                                  loader.num_workers, base + w, loader.worker_init_fn,
+                                  self.parent_pid, self.prefix))
+            p.start()
+            self.index_queues.append(q)
+            self.processes.append(p)
+        self.epoch_id = 0
+        self.pending: dict[tuple[int, int], int] = {}  # (epoch_id, b) -> worker
+        self.closed = False
+
+    def put(self, epoch_id, b, indices, key):
+        w = b % len(self.processes)
+        self.pending[(epoch_id, b)] = w
+        self.index_queues[w].put((epoch_id, b, indices, key))
+
+    def get(self, timeout: float):
+        """The next (epoch_id, b, value) from any worker; raises on a failed or dead worker."""
+        waited = 0.0
+        while True:
+            try:
+                epoch_id, b, status, payload, records = self.result_queue.get(timeout=_POLL_S)
+            except queue.Empty:
+                self._check_alive()
+                waited += _POLL_S
+                if timeout and waited >= timeout:
+                    self.shutdown()
+                    raise RuntimeError(f"DataLoader timed out: no batch from the workers in "
+                                       f"{timeout:g} s (timeout={timeout:g})") from None
+                continue
+            self.loader._emit(records)
+            self.pending.pop((epoch_id, b), None)
+            if status == "error":
+                worker_id, where, tb = payload
+                self.shutdown()
+                raise WorkerError(f"DataLoader worker {worker_id} raised an exception in "
+                                  f"{where}; its traceback:\n{tb}")
+            return epoch_id, b, from_shared(*payload)
+
+    def _check_alive(self):
+        for w, p in enumerate(self.processes):
+            if p.exitcode is not None:
+                code = p.exitcode
+                how = (f"killed by signal {signal.Signals(-code).name}" if code < 0
+                       else f"exit code {code}")
+                self.shutdown()
+                raise RuntimeError(
+                    f"DataLoader worker {w} (pid {p.pid}) exited unexpectedly ({how}); if it ran "
+                    "out of memory, lower batch_size, num_workers or prefetch_factor")
+
+    def shutdown(self):
+        if self.closed:
+            return
+        self.closed = True
+        for q in self.index_queues:
+            try:
+                q.put(None)
+            except (OSError, ValueError):
+                pass
+        for p in self.processes:
+            p.join(timeout=1.0)
+        for p in self.processes:
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=1.0)
+        for epoch_id, b in list(self.pending):  # blocks a dead or stopped worker left behind
+            unlink_block(_block_name(self.prefix, self.pending[(epoch_id, b)], epoch_id, b))
+        self.pending.clear()
+        self._drain()
+        for q in [*self.index_queues, self.result_queue]:
+            q.cancel_join_thread()
+            q.close()
+
+    def _drain(self):
+        """Unlink the blocks of results nobody will read."""
+        while True:
+            try:
+                _, _, status, payload, _ = self.result_queue.get_nowait()
+            except (queue.Empty, OSError, ValueError, EOFError):
+                return
+            if status == "ok":
+                unlink_block(payload[0])
