@@ -147,7 +147,7 @@ def read_rows(file, offset: int, rows: np.ndarray, image_size) -> np.ndarray:
     h, w = image_size
     row = 3 * h * w
     out = np.empty((len(rows), 3, h, w), np.uint8)
-    flat = memoryview(out.reshape(len(rows), row))
+    flat = out.reshape(len(rows), row)
     fd = file.fileno()
     for k, r in enumerate(rows.tolist()):  # one read per image (a few microseconds each)
         got = os.preadv(fd, [flat[k]], offset + r * row)
