@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 import sys
@@ -106,19 +107,20 @@ def dataset_spec(values) -> tuple[str, str | None]:
     return name, rest[0]
 
 
-def _test_split(full, test_split, seed, what):
-    """(train, test) held out from ``full``: data without test files needs a --test-split."""
-    if not test_split:
-        raise CLIError(f"--test-split 0: {what} has no separate test set, so the test images are "
-                       "held out from it; give a fraction such as --test-split 0.2")
-    return train_val_split(full, test_split, seed=seed)
+def load_data(name, path, image_size, seed, test_split, cache=None, progress=False):
+    """(train, test, classes, in_channels, (H, W)) with images as float32 in [0, 1].
 
-
-def load_data(name, path, image_size, seed, test_split):
-    """(train, test, classes, in_channels, (H, W)) with images as float32 in [0, 1]."""
+    ``test_split`` 0 means no test split (``test`` is None) unless the data ships test files.
+    Folders are read lazily (decoded in the DataLoader's workers) or from a decoded ``cache``.
+    """
+    if not 0 <= test_split < 1:
+        raise CLIError(f"--test-split must be 0 (no test split) or between 0 and 1, "
+                       f"got {test_split}")
+    test = None
     if name == "digits":
-        full = load_digits()
-        train, test = _test_split(full, test_split, seed, "the digits data")
+        full = train = load_digits()
+        if test_split:
+            train, test = train_val_split(full, test_split, seed=seed)
         native = (8, 8)
     elif name in ("mnist", "fashion-mnist"):
         loader = load_mnist if name == "mnist" else load_fashion_mnist
@@ -126,22 +128,74 @@ def load_data(name, path, image_size, seed, test_split):
         try:
             test = loader(path, train=False)
         except FileNotFoundError:  # only the training files: hold out a test split from them
-            train, test = _test_split(full, test_split, seed, f"{path} (no test files)")
+            if test_split:
+                train, test = train_val_split(full, test_split, seed=seed)
         native = tuple(full.tensors[0].shape[-2:])
     else:
-        full = ImageFolder(path, image_size=image_size or (64, 64), on_error="skip")
-        for skipped, reason in full.skipped:
-            print(f"skipped unreadable image {skipped}: {reason}", file=sys.stderr)
+        report_skipped_images()
+        try:
+            full = ImageFolder(path, image_size=image_size or (64, 64), on_error="skip",
+                               cache=cache, progress=progress)
+        except (FileNotFoundError, NotADirectoryError, ValueError) as e:
+            raise CLIError(str(e)) from None
+        if len(full.classes) < 2:
+            raise CLIError(f"{path}: found only the class folder {full.classes[0]}/; "
+                           "classification needs at least two class sub-folders")
         if len(full) < 4:
             raise CLIError(f"{path}: only {len(full)} readable images; need at least 4")
-        train, test = train_val_split(full, test_split, seed=seed)
+        train = full
+        if test_split:
+            train, test = train_val_split(full, test_split, seed=seed)
         native = full.image_size
     size = tuple(image_size) if image_size else native
     if size != native:
         train = TransformedDataset(train, Resize(size))
-        test = TransformedDataset(test, Resize(size))
+        test = None if test is None else TransformedDataset(test, Resize(size))
     in_channels = int(full[0][0].shape[0])
     return train, test, list(full.classes), in_channels, size
+
+
+class _StderrWarnings(logging.Handler):
+    """Prints the data loader's warnings (e.g. a skipped image) as one stderr line each."""
+
+    def emit(self, record):
+        print(f"{PROG}: warning: {record.getMessage()}", file=sys.stderr)
+
+
+def report_skipped_images() -> None:
+    """Show the ``tinygrad_cnn.data`` warnings on stderr, once each (not also via logging)."""
+    log = logging.getLogger("tinygrad_cnn.data")
+    if not any(isinstance(h, _StderrWarnings) for h in log.handlers):
+        log.addHandler(_StderrWarnings(logging.WARNING))
+    log.propagate = False
+
+
+def check_output_path(path, flag: str) -> None:
+    """Fail before training when ``path`` (for ``flag``) cannot be written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise CLIError(f"{flag} {path}: is a folder; give a file name")
+    if not os.path.isdir(folder):
+        raise CLIError(f"{flag} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise CLIError(f"{flag} {path}: the folder {folder} is not writable")
+
+
+def check_plot_path(path) -> None:
+    """--plot: a writable path with an image format matplotlib can write."""
+    check_output_path(path, "--plot")
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    try:
+        import matplotlib  # noqa: PLC0415 - optional (the main extra)
+
+        matplotlib.use("Agg")
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+    except ImportError as e:
+        raise CLIError(f"--plot needs matplotlib ({e}); pip install matplotlib") from None
+    formats = sorted(FigureCanvasAgg.get_supported_filetypes())
+    if ext not in formats:
+        raise CLIError(f"--plot {path}: unsupported format {ext!r}; use one of "
+                       f"{', '.join('.' + f for f in formats)}")
 
 
 def normalized(dataset, mean, std):

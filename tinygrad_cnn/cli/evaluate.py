@@ -29,6 +29,9 @@ def cmd_evaluate(args) -> int:
     size = tuple(ckpt["image_size"])
     _, test, classes, in_channels, _ = load_data(name, path, size, stored["seed"],
                                                   stored["test_split"])
+    if test is None:
+        raise CLIError(f"{args.checkpoint} was trained with --test-split 0: there is no test "
+                       "split to evaluate; pass --dataset with data of its own")
     if len(classes) != len(ckpt["classes"]) or in_channels != ckpt["in_channels"]:
         raise CLIError(f"the data has {len(classes)} classes of {in_channels}-channel images but "
                        f"the model expects {len(ckpt['classes'])} of {ckpt['in_channels']}")

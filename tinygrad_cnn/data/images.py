@@ -284,8 +284,8 @@ class ImageFolder(Dataset):
             return
         self._reported.add(path)
         self.skipped.append((path, reason))
-        logger.warning("ImageFolder: skipping %s",
-                       reason if path in reason else f"{path}: {reason}")
+        prefix = f"cannot read image {path}: "
+        logger.warning("skipped unreadable image %s (%s)", path, reason.removeprefix(prefix))
 
     @property
     def images(self) -> np.ndarray:
