@@ -282,23 +282,18 @@ def rotate(x, angle: float, interpolation: str = "nearest", fill=0) -> np.ndarra
         inside = (ix >= 0) & (ix < W) & (iy >= 0) & (iy < H)
         out = x[:, np.clip(iy, 0, H - 1), np.clip(ix, 0, W - 1)]       # (C, H, W)
         return np.where(inside[None], out, fill_value.astype(x.dtype)).astype(x.dtype)
-    px, py = sx - 0.5, sy - 0.5                                          # pixel-centre grid
+    # as Pillow: a point outside the image takes the fill; inside, the four nearest pixel
+    # centres are blended, those beyond the border replaced by the border pixel
+    covered = (sx >= 0) & (sx < W) & (sy >= 0) & (sy < H)
+    px, py = sx - 0.5, sy - 0.5
     x0, y0 = np.floor(px).astype(np.int64), np.floor(py).astype(np.int64)
     wx, wy = px - x0, py - y0
-    xf = np.concatenate([x.astype(np.float64), np.zeros((C, 1, W))], axis=1)
-    xf = np.concatenate([xf, np.zeros((C, H + 1, 1))], axis=2)           # a fill row/column
-    valid = np.zeros((H + 1, W + 1), bool)
-    valid[:H, :W] = True
-    acc = np.zeros((C, H, W))
-    weight = np.zeros((H, W))
-    for dy, dx in ((0, 0), (0, 1), (1, 0), (1, 1)):  # the four corners, not a pixel loop
-        yy, xx = y0 + dy, x0 + dx
-        ok = (yy >= 0) & (yy < H) & (xx >= 0) & (xx < W)
-        w = (wy if dy else 1 - wy) * (wx if dx else 1 - wx) * ok
-        acc += xf[:, np.where(ok, yy, H), np.where(ok, xx, W)] * w
-        weight += w
-    covered = (px > -1) & (px < W) & (py > -1) & (py < H) & (weight > 0)
-    out = np.where(covered[None], acc / np.where(weight > 0, weight, 1.0), fill_value)
+    xa, xb = np.clip(x0, 0, W - 1), np.clip(x0 + 1, 0, W - 1)
+    ya, yb = np.clip(y0, 0, H - 1), np.clip(y0 + 1, 0, H - 1)
+    xf = x.astype(np.float64)
+    top = xf[:, ya, xa] * (1 - wx) + xf[:, ya, xb] * wx                  # (C, H, W)
+    bottom = xf[:, yb, xa] * (1 - wx) + xf[:, yb, xb] * wx
+    out = np.where(covered[None], top * (1 - wy) + bottom * wy, fill_value)
     if np.issubdtype(x.dtype, np.integer):
         info = np.iinfo(x.dtype)
         return np.clip(np.rint(out), info.min, info.max).astype(x.dtype)
