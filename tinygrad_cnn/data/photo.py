@@ -43,13 +43,13 @@ def _per_image(transform, x):
     return np.stack([transform._one(im) for im in x])  # a loop over images: each draws its own
 
 
-def _range(value, name: str, center: float = 1.0, bound=(0.0, math.inf)):
+def _range(value, name: str, center: float = 1.0, bound=(0.0, math.inf), clip: bool = True):
     """torchvision's parameter rule: v -> [center - v, center + v] (clipped), or (lo, hi)."""
     if isinstance(value, numbers.Number) and not isinstance(value, bool):
         if value < 0:
             raise ValueError(f"ColorJitter {name} must be non-negative, got {value}")
         lo, hi = center - float(value), center + float(value)
-        lo = max(lo, bound[0])
+        lo = max(lo, bound[0]) if clip else lo
     elif isinstance(value, (tuple, list)) and len(value) == 2:
         lo, hi = float(value[0]), float(value[1])
     else:
@@ -183,9 +183,7 @@ class ColorJitter:
         self.brightness = _range(brightness, "brightness")
         self.contrast = _range(contrast, "contrast")
         self.saturation = _range(saturation, "saturation")
-        self.hue = _range(hue, "hue", center=0.0, bound=(-0.5, 0.5))
-        if isinstance(hue, numbers.Number) and hue:
-            self.hue = (-float(hue), float(hue))
+        self.hue = _range(hue, "hue", center=0.0, bound=(-0.5, 0.5), clip=False)
         self.random = RandomState(seed, generator)
 
     def _one(self, x):
