@@ -4,10 +4,12 @@ shared memory; the main process keeps the batches in order, and notices failures
 Protocol. The main process sends task ``(epoch_id, b, indices, key)`` to worker ``b %
 num_workers`` (round robin, as PyTorch), at most ``prefetch_factor * num_workers`` tasks ahead
 of the batch it is waiting for. The worker fetches the batch inside ``batch_random(key)`` (so
-random transforms draw the same numbers whichever process runs them), copies its arrays into
-one ``multiprocessing.shared_memory`` block named after (main pid, worker, epoch, batch), and
-puts ``(epoch_id, b, status, payload, log records)`` on the result queue; only the layout (dtypes,
-shapes, offsets) is pickled. The main process copies the arrays out and unlinks the block.
+random transforms draw the same numbers whichever process runs them), copies its arrays into one
+of its ``multiprocessing.shared_memory`` blocks and puts ``(epoch_id, b, status, (block name,
+layout, offsets), log records)`` on the result queue; only the layout is pickled. The main
+process copies the arrays out and sends ``("free", name)`` back, so the worker reuses its few
+blocks (about prefetch_factor + 1 each): no block is created or page faulted in steady state.
+The main process unlinks every block when the workers stop.
 
 Failures. An exception in a worker is sent back with its traceback and re-raised in the main
 process. A worker that dies (killed, ``os._exit``, out of memory) is noticed by polling the
@@ -84,39 +86,51 @@ def _layout(value, arrays):
     return ("object", value)
 
 
-def _block_name(prefix, worker_id, epoch_id, b) -> str:
-    return f"{prefix}w{worker_id}e{epoch_id}b{b}"
-
-
-def to_shared(value, name: str):
-    """Copy the arrays of ``value`` into a new shared-memory block ``name``; returns what the
-    main process needs to read them back: (name, layout, [(dtype, shape, offset)])."""
-    arrays = []
-    layout = _layout(value, arrays)
+def _specs(arrays):
+    """[(dtype, shape, offset)] of ``arrays`` packed into one block, and the block's size."""
     specs, offset = [], 0
     for a in arrays:
         specs.append((a.dtype.str, a.shape, offset))
         offset += (a.nbytes + _ALIGN - 1) // _ALIGN * _ALIGN
-    block = shared_memory.SharedMemory(name=name, create=True, size=max(offset, 1))
-    resource_tracker.unregister(block._name, "shared_memory")  # noqa: SLF001 - main unlinks it
-    try:
+    return specs, max(offset, 1)
+
+
+class WorkerBlocks:
+    """A worker's shared-memory blocks, reused: the main process sends a block's name back
+    once it has copied the batch out, so steady state creates no block and faults no page."""
+
+    def __init__(self, prefix: str, worker_id: int):
+        self.prefix = f"{prefix}w{worker_id}s"
+        self.count = 0
+        self.free: dict[str, shared_memory.SharedMemory] = {}
+        self.busy: dict[str, shared_memory.SharedMemory] = {}
+
+    def release(self, name: str) -> None:
+        if name in self.busy:
+            self.free[name] = self.busy.pop(name)
+
+    def put(self, value):
+        """Copy the arrays of ``value`` into a block; (name, layout, specs) for the reader."""
+        arrays = []
+        layout = _layout(value, arrays)
+        specs, size = _specs(arrays)
+        block = next((blk for blk in self.free.values() if blk.size >= size), None)
+        if block is None:
+            block = shared_memory.SharedMemory(name=f"{self.prefix}{self.count}", create=True,
+                                               size=size)
+            # the main process unlinks every block at shutdown: no tracker for them here
+            resource_tracker.unregister(block._name, "shared_memory")  # noqa: SLF001
+            self.count += 1
+        else:
+            del self.free[block.name]
+        self.busy[block.name] = block
         for a, (_, shape, off) in zip(arrays, specs, strict=True):
             np.ndarray(shape, a.dtype, buffer=block.buf, offset=off)[...] = a
-    finally:
-        block.close()
-    return name, layout, specs
+        return block.name, layout, specs
 
 
-def from_shared(name, layout, specs):
-    """The value ``to_shared`` stored (arrays copied out), and the block unlinked."""
-    block = shared_memory.SharedMemory(name=name)  # unlink() below unregisters it again
-    try:
-        arrays = [np.array(np.ndarray(shape, np.dtype(dt), buffer=block.buf, offset=off))
-                  for dt, shape, off in specs]
-    finally:
-        block.close()
-        block.unlink()
-    return _rebuild(layout, arrays)
+def block_name(prefix: str, worker_id: int, k: int) -> str:
+    return f"{prefix}w{worker_id}s{k}"
 
 
 def _rebuild(layout, arrays):
@@ -178,6 +192,7 @@ def _worker_loop(dataset, collate_fn, index_queue, result_queue, worker_id, num_
         except Exception:  # reported with the first task's answer
             result_queue.put((-1, -1, "error", _error(worker_id, "worker_init_fn"), []))
             return
+    blocks = WorkerBlocks(prefix, worker_id)
     while True:
         try:
             task = index_queue.get(timeout=1.0)
@@ -187,11 +202,14 @@ def _worker_loop(dataset, collate_fn, index_queue, result_queue, worker_id, num_
             continue
         if task is None:
             return
+        if task[0] == "free":  # the main process has copied this block out
+            blocks.release(task[1])
+            continue
         epoch_id, b, indices, key = task
         try:
             with batch_random(key):
                 batch = fetch(dataset, indices, collate_fn)
-            payload = to_shared(batch, _block_name(prefix, worker_id, epoch_id, b))
+            payload = blocks.put(batch)
             result_queue.put((epoch_id, b, "ok", payload, collect.take()))
         except Exception:
             result_queue.put((epoch_id, b, "error", _error(worker_id, f"batch {b}"),
@@ -249,6 +267,8 @@ class WorkerPool:
             self.processes.append(p)
         self.epoch_id = 0
         self.pending: dict[tuple[int, int], int] = {}  # (epoch_id, b) -> worker
+        self.pending_worker: dict[tuple[int, int], int] = {}
+        self.blocks: dict[str, shared_memory.SharedMemory] = {}  # attached, by name
         self.closed = False
 
     def put(self, epoch_id, b, indices, key):
@@ -271,13 +291,23 @@ class WorkerPool:
                                        f"{timeout:g} s (timeout={timeout:g})") from None
                 continue
             self.loader._emit(records)
-            self.pending.pop((epoch_id, b), None)
+            self.pending_worker[(epoch_id, b)] = self.pending.pop((epoch_id, b), None)
             if status == "error":
                 worker_id, where, tb = payload
                 self.shutdown()
                 raise WorkerError(f"DataLoader worker {worker_id} raised an exception in "
                                   f"{where}; its traceback:\n{tb}")
-            return epoch_id, b, from_shared(*payload)
+            return epoch_id, b, self._read(self.pending_worker.pop((epoch_id, b)), *payload)
+
+    def _read(self, worker_id, name, layout, specs):
+        """Copy a batch out of a worker's block and hand the block back to the worker."""
+        block = self.blocks.get(name)
+        if block is None:  # first use of this block: attach once, keep it mapped
+            block = self.blocks[name] = shared_memory.SharedMemory(name=name)
+        arrays = [np.array(np.ndarray(shape, np.dtype(dt), buffer=block.buf, offset=off))
+                  for dt, shape, off in specs]
+        self.index_queues[worker_id].put(("free", name))
+        return _rebuild(layout, arrays)
 
     def _check_alive(self):
         for w, p in enumerate(self.processes):
@@ -305,20 +335,20 @@ class WorkerPool:
             if p.is_alive():
                 p.terminate()
                 p.join(timeout=1.0)
-        for epoch_id, b in list(self.pending):  # blocks a dead or stopped worker left behind
-            unlink_block(_block_name(self.prefix, self.pending[(epoch_id, b)], epoch_id, b))
+        for block in self.blocks.values():
+            block.close()
+            block.unlink()  # also unregisters it from the resource tracker
+        seen = {}
+        for name in self.blocks:  # blocks not yet read (a stopped or dead worker's) by name
+            w, k = name[len(self.prefix) + 1:].split("s")
+            seen[int(w)] = max(seen.get(int(w), -1), int(k))
+        ahead = (self.loader.prefetch_factor or 2) + 2
+        for w in range(len(self.processes)):
+            for k in range(seen.get(w, -1) + ahead + 1):
+                if block_name(self.prefix, w, k) not in self.blocks:
+                    unlink_block(block_name(self.prefix, w, k))
+        self.blocks.clear()
         self.pending.clear()
-        self._drain()
         for q in [*self.index_queues, self.result_queue]:
             q.cancel_join_thread()
             q.close()
-
-    def _drain(self):
-        """Unlink the blocks of results nobody will read."""
-        while True:
-            try:
-                _, _, status, payload, _ = self.result_queue.get_nowait()
-            except (queue.Empty, OSError, ValueError, EOFError):
-                return
-            if status == "ok":
-                unlink_block(payload[0])
