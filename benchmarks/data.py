@@ -12,6 +12,8 @@ a fresh process so that its peak memory is its own:
   time to first batch (from listing the folder) and images/s of the whole epoch
 - cache build: images/s of ImageFolder(cache=...) decoding into the cache (all cores)
 - cached epoch: images/s reading the cache with 2 workers (and 0)
+- training process: ImageFolder + DataLoader (2 workers) + statistics from ~1,000 images +
+  ten article_cnn training steps, then the rest of the epoch's batches: its peak memory
 - peak memory: the largest sum of RSS (and of PSS, which counts shared pages once) over the
   process and its workers, sampled every 20 ms
 
@@ -154,7 +156,31 @@ def measure(folder, size, mode, workers, cache_dir):
     result = {"mode": mode, "workers": workers, "size": size}
     with PeakMemory() as mem:
         t0 = time.perf_counter()
-        if mode == "build":
+        if mode == "train":  # the training process: model steps on a full pass of the data
+            import tinygrad_cnn as tc  # noqa: PLC0415
+
+            ds = ImageFolder(folder, image_size=size)
+            loader = DataLoader(ds, batch_size=32, shuffle=True, seed=0, num_workers=workers,
+                                timeout=600)
+            model = tc.models.article_cnn(input_shape=(3, size, size), num_classes=2)
+            opt = tc.optim.Adam(model.parameters(), lr=1e-3)
+            loss_fn = tc.nn.CrossEntropyLoss()
+            stats = tc.data.transforms.Normalize.from_data(
+                DataLoader(tc.data.Subset(ds, np.arange(0, len(ds), max(1, len(ds) // 1000))),
+                           batch_size=32, num_workers=workers, timeout=600))
+            n = steps = 0
+            for x, y in loader:
+                if steps < 10:  # ten optimiser steps, then the rest of the epoch's data
+                    xn = (x - tc.tensor(stats.mean[:, None, None])) / tc.tensor(
+                        stats.std[:, None, None])
+                    loss = loss_fn(model(xn), y)
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    steps += 1
+                n += len(x)
+            result["epoch_s"] = time.perf_counter() - t0
+        elif mode == "build":
             ds = ImageFolder(folder, image_size=size, cache=cache_dir)
             result["images_per_s"] = len(ds) / (time.perf_counter() - t0)
         else:
@@ -211,6 +237,7 @@ def main():
             row["build"] = _child(folder, size, "build", 0, cache)
             for workers in (0, 2):
                 row[f"cached_w{workers}"] = _child(folder, size, "cached", workers, cache)
+            row["train_w2"] = _child(folder, size, "train", 2, cache)
             row["load_after"] = os.getloadavg()[0]
             row["target_first_epoch_per_s"] = 0.8 * cores * ref
             rows.append(row)
@@ -233,6 +260,8 @@ def _print(r):
           f" | peak RSS w2 {f2['peak_rss_mb']:.0f} MB (PSS {f2['peak_pss_mb']:.0f}),"
           f" cached {r['cached_w2']['peak_rss_mb']:.0f} MB,"
           f" build {r['build']['peak_rss_mb']:.0f} MB"
+          f" | training process peak RSS {r['train_w2']['peak_rss_mb']:.0f} MB"
+          f" (PSS {r['train_w2']['peak_pss_mb']:.0f})"
           f" | load {r['load_before']:.1f}->{r['load_after']:.1f}", flush=True)
 
 
