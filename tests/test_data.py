@@ -410,7 +410,7 @@ def test_image_folder_corrupt_file_raise_or_skip(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="tinygrad_cnn.data"):
         ds = ImageFolder(root, image_size=4, on_error="skip", cache=tmp_path / "cache")
     assert len(ds) == 6 and ds.skipped[0][0].endswith("broken.jpg")
-    assert "skipping" in caplog.text and "broken.jpg" in caplog.text
+    assert "skipped unreadable image" in caplog.text and "broken.jpg" in caplog.text
 
 
 def test_image_folder_errors(tmp_path):

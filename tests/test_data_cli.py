@@ -75,3 +75,12 @@ def test_single_class_and_empty_class_folders(capsys, tmp_path):
     code, out, err = run(capsys, "train", "--dataset", "folder", str(root), "--image-size", "8",
                          "--epochs", "1")
     assert code == 0 and err.count("empty class folder bird/") == 1 and "2 classes" in out
+
+
+def test_lazy_folder_with_workers_reports_unreadable_once(capsys, tmp_path):
+    root = _folder(tmp_path / "pets")
+    (root / "cat" / "broken.png").write_bytes(b"not a png")
+    code, out, err = run(capsys, "train", "--dataset", "folder", str(root), "--image-size", "8",
+                         "--epochs", "2", "--num-workers", "2", "--val-split", "0")
+    assert code == 0 and err.count("broken.png") == 1, err
+    assert "skipped unreadable image" in err

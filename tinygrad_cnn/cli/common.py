@@ -163,11 +163,11 @@ class _StderrWarnings(logging.Handler):
 
 
 def report_skipped_images() -> None:
-    """Show the ``tinygrad_cnn.data`` warnings on stderr, once each (not also via logging)."""
+    """Show the ``tinygrad_cnn.data`` warnings on stderr (with this handler in place, Python's
+    last-resort handler stays silent, so each is printed once)."""
     log = logging.getLogger("tinygrad_cnn.data")
     if not any(isinstance(h, _StderrWarnings) for h in log.handlers):
         log.addHandler(_StderrWarnings(logging.WARNING))
-    log.propagate = False
 
 
 def check_output_path(path, flag: str) -> None:

@@ -10,6 +10,7 @@ Python loop over its items (PyTorch has the same hook; ours returns the collated
 
 from __future__ import annotations
 
+import logging
 import numbers
 import threading
 
@@ -163,6 +164,17 @@ def _rng(seed=None, generator=None) -> np.random.Generator:
     if seed is not None:
         return np.random.default_rng(seed)
     return backend.generator("cpu")
+
+
+_warned: set[tuple[str, str]] = set()
+
+
+def warn_once(logger_name: str, message: str, level: int = logging.WARNING) -> None:
+    """Log ``message`` on ``logger_name`` unless this process logged it already (a skipped
+    file is found again every epoch, by every loader and in every worker: report it once)."""
+    if (logger_name, message) not in _warned:
+        _warned.add((logger_name, message))
+        logging.getLogger(logger_name).log(level, "%s", message)
 
 
 # The DataLoader fetches every batch inside ``batch_random(key)`` with key = (base seed, epoch,

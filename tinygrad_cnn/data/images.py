@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_cnn.data.dataset import Dataset
+from tinygrad_cnn.data.dataset import Dataset, warn_once
 from tinygrad_cnn.data.transforms import ToFloat
 
 logger = logging.getLogger("tinygrad_cnn.data")
@@ -169,7 +169,8 @@ def list_image_folder(root, on_error: str = "raise", progress: bool = False):
         if on_error == "raise":
             raise ValueError(f"{root}: empty class folder {names} (no image files); remove it, "
                              "add images, or pass on_error='skip' to leave it out")
-        logger.warning("ImageFolder: leaving out the empty class folder %s of %s", names, root)
+        warn_once(logger.name, f"ImageFolder: leaving out the empty class folder {names} of "
+                               f"{root}")
     classes = [name for name, _ in found]
     samples = [(path, label) for label, (_, files) in enumerate(found) for path in files]
     return classes, samples
@@ -285,7 +286,8 @@ class ImageFolder(Dataset):
         self._reported.add(path)
         self.skipped.append((path, reason))
         prefix = f"cannot read image {path}: "
-        logger.warning("skipped unreadable image %s (%s)", path, reason.removeprefix(prefix))
+        warn_once(logger.name, f"skipped unreadable image {path} "
+                               f"({reason.removeprefix(prefix)})")
 
     @property
     def images(self) -> np.ndarray:

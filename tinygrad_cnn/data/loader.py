@@ -7,14 +7,13 @@ each batch exactly once (on the GPU, the next batch's copy overlaps the current 
 
 from __future__ import annotations
 
-import logging
 import math
 import numbers
 
 import numpy as np
 
 from tinygrad_cnn import backend
-from tinygrad_cnn.data.dataset import _rng, batch_random
+from tinygrad_cnn.data.dataset import _rng, batch_random, warn_once
 from tinygrad_cnn.data.workers import WorkerPool, fetch
 from tinygrad_cnn.tensor import Tensor
 
@@ -151,7 +150,6 @@ class DataLoader:
         self.multiprocessing_context = multiprocessing_context
         self.pin_memory = bool(pin_memory)
         self._pool = None
-        self._seen_records: set = set()
 
     def __len__(self) -> int:
         n = len(self.dataset)
@@ -192,11 +190,9 @@ class DataLoader:
         return fetch(self.dataset, indices, self.collate_fn)
 
     def _emit(self, records) -> None:
-        """Log a worker's warnings in this process, each distinct message once."""
+        """Log a worker's warnings in this process, each distinct message once per process."""
         for name, level, message in records:
-            if (name, message) not in self._seen_records:
-                self._seen_records.add((name, message))
-                logging.getLogger(name).log(level, "%s", message)
+            warn_once(name, message, level)
 
     def _host_batches(self):
         batches, key = self._plan()

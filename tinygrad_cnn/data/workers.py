@@ -183,9 +183,13 @@ def _worker_loop(dataset, collate_fn, index_queue, result_queue, worker_id, num_
     np.random.seed(seed % 2**32)
     backend.manual_seed(seed % 2**63)
     collect = _Collect()
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if name.startswith("tinygrad_cnn") and isinstance(logger, logging.Logger):
+            logger.handlers = []  # handlers a fork inherited would print a second time
+            logger.propagate = True
     log = logging.getLogger("tinygrad_cnn")
     log.addHandler(collect)
-    log.propagate = False  # the main process prints them, once
+    log.propagate = False  # the main process logs them, once
     if worker_init_fn is not None:
         try:
             worker_init_fn(worker_id)
