@@ -42,9 +42,11 @@ def make_toy_folder(root, per_class=40, size=48, seed=0):
     return root
 
 
-def main(folder, image_size, epochs, seed=0):
+def main(folder, image_size, epochs, cache, seed=0):
     tc.manual_seed(seed)
-    dataset = ImageFolder(folder, image_size=(image_size, image_size), on_error="skip")
+    # decoded once, in parallel, into the cache; unreadable files are found (and skipped) there
+    dataset = ImageFolder(folder, image_size=(image_size, image_size), on_error="skip",
+                          cache=cache)
     print(f"{len(dataset)} images in classes {dataset.classes} "
           f"(labels {dataset.class_to_idx}); skipped {len(dataset.skipped)} unreadable files")
     train, val = train_val_split(dataset, 0.3, seed=seed)  # stratified and shuffled
@@ -68,9 +70,11 @@ if __name__ == "__main__":
     parser.add_argument("folder", nargs="?", help="root with one sub-folder per class")
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--cache", help="folder for the decoded images (default: a temporary "
+                        "one); reused while the files and --image-size are unchanged")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.folder or make_toy_folder(os.path.join(tmp, "toy_pets"))
         if not args.folder:
             print(f"no folder given: generated a toy cats-vs-dogs folder at {folder}")
-        main(folder, args.image_size, args.epochs)
+        main(folder, args.image_size, args.epochs, args.cache or os.path.join(tmp, "cache"))
