@@ -199,14 +199,15 @@ class _NoBar:
 
 
 def _progress(enabled: bool, **kwargs):
-    """A tqdm bar on stderr when ``enabled`` and tqdm is installed, else a silent stand-in."""
+    """A tqdm bar on stderr when ``enabled``, stderr is a terminal and tqdm is installed, else
+    a silent stand-in."""
     if not enabled:
         return _NoBar()
     try:
         from tqdm import tqdm  # noqa: PLC0415 - optional (the main extra)
     except ImportError:
         return _NoBar()
-    return tqdm(leave=False, dynamic_ncols=True, **kwargs)
+    return tqdm(leave=False, dynamic_ncols=True, disable=None, **kwargs)  # None: TTYs only
 
 
 class ImageFolder(Dataset):
