@@ -376,3 +376,29 @@ def test_layer_shape_errors_are_shape_errors():
             bad()
         assert isinstance(caught.value, RuntimeError) and isinstance(caught.value, ValueError)
 
+
+
+def test_softmax_of_integers_is_the_default_float():
+    # issue 9, bug 5: softmax/log_softmax of an int tensor gave float64
+    x = tc.tensor([[1, 2, 3], [0, 0, 0]])
+    for fn in (tc.softmax, tc.log_softmax):
+        out = fn(x, 1)
+        assert out.dtype == np.float32
+        np.testing.assert_allclose(out.numpy(), fn(x.float(), 1).numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: tc.nn.functional.conv2d(tc.zeros(1, 3, 4, 4), tc.zeros(2, 2, 3, 3)),
+    lambda: tc.nn.functional.conv2d(tc.zeros(1, 2, 4, 4), tc.zeros(2, 2, 3, 3), tc.zeros(3)),
+    lambda: tc.nn.functional.conv_transpose2d(tc.zeros(1, 3, 4, 4), tc.zeros(2, 2, 3, 3)),
+    lambda: tc.nn.functional.mse_loss(tc.zeros(2, 3), tc.zeros(3, 2)),
+    lambda: tc.nn.functional.cross_entropy(tc.zeros(2, 3), tc.tensor([0, 1, 2])),
+    lambda: tc.nn.functional.cross_entropy(tc.zeros(2, 3), tc.tensor([0, 1]),
+                                           weight=tc.ones(4)),
+    lambda: tc.nn.functional.cross_entropy(tc.zeros(2, 3), tc.zeros(2, 4)),
+])
+def test_conv_and_loss_shape_errors_are_shape_errors(call):
+    # issue 9, bug 7: users' `except RuntimeError` (PyTorch's class) keeps working
+    with pytest.raises(tc.ShapeError) as info:
+        call()
+    assert isinstance(info.value, RuntimeError) and isinstance(info.value, ValueError)

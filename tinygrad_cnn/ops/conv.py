@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tinygrad_cnn import parallel
+from tinygrad_cnn import backend, parallel
 from tinygrad_cnn.autograd.function import Function
 from tinygrad_cnn.ops import reduction, windows
 from tinygrad_cnn.ops import shape as shape_ops
@@ -269,8 +269,8 @@ def _check_operands(op, x, weight, bias, groups, weight_layout) -> int:
 def _check_bias(op, bias, channels: int) -> None:
     """Checked before the convolution runs, so a wrong bias costs nothing."""
     if bias is not None and tuple(bias.shape) != (channels,):
-        raise ValueError(f"{op}: bias must have shape ({channels},) (one per output channel), "
-                         f"got {tuple(bias.shape)}")
+        raise backend.ShapeError(f"{op}: bias must have shape ({channels},) (one per output "
+                                 f"channel), got {tuple(bias.shape)}")
 
 
 def _add_bias(y: Tensor, bias, channels: int) -> Tensor:
@@ -297,8 +297,9 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
         raise ValueError(f"{op}: output channels {k} (weight {tuple(weight.shape)}) are not "
                          f"divisible by groups={groups}")
     if c != cg * groups:
-        raise ValueError(f"{op}: input has {c} channels but weight {tuple(weight.shape)} with "
-                         f"groups={groups} expects {cg * groups} (= {cg} x {groups})")
+        raise backend.ShapeError(f"{op}: input has {c} channels but weight "
+                                 f"{tuple(weight.shape)} with groups={groups} expects "
+                                 f"{cg * groups} (= {cg} x {groups})")
     _check_bias(op, bias, k)
     stride = windows.positive_pair(stride, "stride", op)
     dilation = windows.positive_pair(dilation, "dilation", op)
@@ -325,8 +326,8 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     if c % groups:
         raise ValueError(f"{op}: input channels {c} are not divisible by groups={groups}")
     if c != cin:
-        raise ValueError(f"{op}: input has {c} channels but weight {tuple(weight.shape)} expects "
-                         f"{cin} (its first dim)")
+        raise backend.ShapeError(f"{op}: input has {c} channels but weight "
+                                 f"{tuple(weight.shape)} expects {cin} (its first dim)")
     _check_bias(op, bias, cg_out * groups)
     stride = windows.positive_pair(stride, "stride", op)
     dilation = windows.positive_pair(dilation, "dilation", op)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.function import Function
 from tinygrad_cnn.ops import elementwise, reduction
 from tinygrad_cnn.ops import shape as shape_ops
@@ -34,7 +35,7 @@ def _log_softmax_array(xp, x, dim):
 def log_softmax(x: Tensor, dim: int) -> Tensor:
     """log(softmax(x)) along ``dim``, computed without overflow."""
     d = shape_ops.normalize_dim(dim, x.ndim, "log_softmax")
-    return LogSoftmax.apply(x, d)
+    return LogSoftmax.apply(elementwise.floating(x), d)  # int/bool -> the default float
 
 
 def softmax(x: Tensor, dim: int) -> Tensor:
@@ -126,7 +127,6 @@ class SoftmaxCrossEntropyGrad(Function):
 # Written with Tensor ops on top of log_softmax / softplus, so every loss is twice
 # differentiable. Shapes: N batch, C classes, then optional extra dims d1, d2, ... (e.g. pixels).
 
-from tinygrad_cnn import backend  # noqa: E402
 from tinygrad_cnn.ops import activation  # noqa: E402
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -149,7 +149,7 @@ def _check_reduction(reduction: str, op: str) -> None:
 
 def _check_same_shape(input: Tensor, target: Tensor, op: str) -> None:
     if input.shape != target.shape:
-        raise ValueError(
+        raise backend.ShapeError(
             f"{op}: target shape {target.shape} does not match input shape {input.shape}"
         )
 
@@ -177,7 +177,7 @@ def _check_class_targets(input: Tensor, target: Tensor, ignore_index: int, op: s
         )
     expected = (input.shape[0],) + input.shape[2:]
     if target.shape != expected:
-        raise ValueError(
+        raise backend.ShapeError(
             f"{op}: target shape {target.shape} does not fit input shape {input.shape}: expected "
             f"{expected} (the input's shape without the class dim 1)"
         )
@@ -233,7 +233,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
 def _check_weight(weight, classes: int, input: Tensor, op: str) -> Tensor:
     weight = _as_tensor(weight, input)
     if weight.shape != (classes,):
-        raise ValueError(
+        raise backend.ShapeError(
             f"{op}: weight has shape {weight.shape} but the input {input.shape} has {classes} "
             "classes; expected one weight per class"
         )
@@ -310,7 +310,7 @@ def _fused_cross_entropy(input, target, weight, ignore_index, reduction):
 def _cross_entropy_probabilities(log_p, target, weight, ignore_index, reduction,
                                  label_smoothing):
     if target.shape != log_p.shape:
-        raise ValueError(
+        raise backend.ShapeError(
             f"cross_entropy: a float target holds class probabilities and must have the input's "
             f"shape {log_p.shape}, got {target.shape} (class indices must be integers: .long())"
         )
