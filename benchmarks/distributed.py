@@ -122,6 +122,29 @@ def _run(workload, ranks, steps):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+def _blas() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown"
+    pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+    return ", ".join(f"{p['internal_api']} {p.get('version')} ({p.get('architecture')})"
+                     for p in pools) or "unknown"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=30)
@@ -131,10 +154,8 @@ def main() -> None:
     if args.worker:
         _worker(args)
         return
-    import platform
-
-    print(f"{time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    print(f"{time.strftime('%Y-%m-%d')}, {_cpu_model()}, {os.cpu_count()} cores, BLAS "
+          f"{_blas()}, load average {os.getloadavg()[0]:.1f}")
     print("| workload | 1 rank, images/s | 2 ranks, images/s | speed-up |")
     print("|---|---|---|---|")
     for workload in ("lenet5", "article_cnn"):
