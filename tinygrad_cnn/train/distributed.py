@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_cnn import distributed as dist
+from tinygrad_cnn.data.dataset import Subset
 from tinygrad_cnn.distributed import process_group as pg
 from tinygrad_cnn.distributed.ddp import DistributedDataParallel
 
@@ -39,28 +40,6 @@ def wrap(model):
     return model, DistributedDataParallel(model)
 
 
-class _Shard:
-    """The samples of ``dataset`` that one rank sees, in the order of ``indices``."""
-
-    def __init__(self, dataset, indices):
-        self.dataset = dataset
-        self.indices = indices
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, i):
-        return self.dataset[int(self.indices[i])]
-
-    def __getitems__(self, positions):
-        chosen = self.indices[np.asarray(positions, dtype=np.int64)]
-        if hasattr(self.dataset, "__getitems__"):
-            return self.dataset.__getitems__(chosen)
-        from tinygrad_cnn.data.loader import default_collate  # noqa: PLC0415
-
-        return default_collate([self.dataset[int(i)] for i in chosen])
-
-
 class ShardedLoader:
     """Batches of this rank's share of ``dataset``: a DistributedSampler (shuffled from ``seed``
     and the epoch, padded so every rank takes the same number of steps) behind a DataLoader
@@ -70,7 +49,7 @@ class ShardedLoader:
         from tinygrad_cnn.data.loader import DataLoader  # noqa: PLC0415
 
         self.sampler = dist.DistributedSampler(dataset, shuffle=shuffle, seed=seed or 0)
-        self.dataset = _Shard(dataset, self.sampler.indices())
+        self.dataset = Subset(dataset, self.sampler.indices())
         self.loader = DataLoader(self.dataset, batch_size=batch_size, shuffle=False,
                                  device=device)
         self.batch_size, self.device = batch_size, device
@@ -92,7 +71,7 @@ def evaluation_shard(dataset, batch_size, device):
     from tinygrad_cnn.data.loader import DataLoader  # noqa: PLC0415
 
     indices = np.arange(pg.get_rank(), len(dataset), pg.get_world_size(), dtype=np.int64)
-    return DataLoader(_Shard(dataset, indices), batch_size=batch_size, shuffle=False,
+    return DataLoader(Subset(dataset, indices), batch_size=batch_size, shuffle=False,
                       device=device)
 
 
