@@ -526,6 +526,29 @@ class Dropout(Module):
         return f"p={self.p}, inplace={self.inplace}"
 
 
+def register_running_stats(module: Module, num_features: int, track: bool, device, dtype) -> None:
+    """The buffers of BatchNorm and InstanceNorm: running_mean (C,) zeros, running_var (C,) ones
+    and num_batches_tracked () int64 when ``track``, else the three registered as None."""
+    if track:
+        module.register_buffer("running_mean", creation.zeros(num_features, dtype=dtype,
+                                                              device=device))
+        module.register_buffer("running_var", creation.ones(num_features, dtype=dtype,
+                                                            device=device))
+        module.register_buffer("num_batches_tracked", creation.zeros((), dtype="int64",
+                                                                     device=device))
+    else:
+        for name in ("running_mean", "running_var", "num_batches_tracked"):
+            module.register_buffer(name, None)
+
+
+def reset_running_stats(module: Module) -> None:
+    """Running statistics back to mean 0, variance 1, no batches tracked (when tracked)."""
+    if module.track_running_stats:
+        init.zeros_(module.running_mean)
+        init.ones_(module.running_var)
+        module.num_batches_tracked.data[...] = 0
+
+
 class _BatchNorm(Module):
     _ndims: tuple[int, ...] = ()
     _layout = ""
@@ -544,23 +567,10 @@ class _BatchNorm(Module):
         else:
             self.weight = None
             self.bias = None
-        if track_running_stats:
-            self.register_buffer("running_mean", creation.zeros(num_features, dtype=dtype,
-                                                                device=device))
-            self.register_buffer("running_var", creation.ones(num_features, dtype=dtype,
-                                                              device=device))
-            self.register_buffer("num_batches_tracked", creation.zeros((), dtype="int64",
-                                                                       device=device))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+        register_running_stats(self, num_features, track_running_stats, device, dtype)
 
     def reset_running_stats(self) -> None:
-        if self.track_running_stats:
-            init.zeros_(self.running_mean)
-            init.ones_(self.running_var)
-            self.num_batches_tracked.data[...] = 0
+        reset_running_stats(self)
 
     def forward(self, x: Tensor) -> Tensor:
         _check_ndim(self, x, self._ndims, self._layout)

@@ -12,6 +12,7 @@ import warnings
 
 from tinygrad_cnn import creation
 from tinygrad_cnn.nn import init
+from tinygrad_cnn.nn.layers import register_running_stats, reset_running_stats
 from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.ops import norms
 from tinygrad_cnn.ops import shape as shape_ops
@@ -124,23 +125,10 @@ class _InstanceNorm(Module):
         else:
             self.weight = None
             self.bias = None
-        if track_running_stats:
-            self.register_buffer("running_mean", creation.zeros(self.num_features, dtype=dtype,
-                                                                device=device))
-            self.register_buffer("running_var", creation.ones(self.num_features, dtype=dtype,
-                                                              device=device))
-            self.register_buffer("num_batches_tracked", creation.zeros((), dtype="int64",
-                                                                       device=device))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+        register_running_stats(self, self.num_features, track_running_stats, device, dtype)
 
     def reset_running_stats(self) -> None:
-        if self.track_running_stats:
-            init.zeros_(self.running_mean)
-            init.ones_(self.running_var)
-            self.num_batches_tracked.data[...] = 0
+        reset_running_stats(self)
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
