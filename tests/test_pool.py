@@ -519,3 +519,17 @@ def test_lp_and_adaptive_pools_match_pytorch():
     np.testing.assert_array_equal(
         F.adaptive_max_pool2d(tc.Tensor(x), (3, 7)).numpy(),
         torch.nn.functional.adaptive_max_pool2d(tx, (3, 7)).numpy())
+
+
+@pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d"])
+def test_ceil_mode_window_larger_than_the_input_as_pytorch(name):
+    # PyTorch's rule: with ceil_mode a window may run past the input's end if it starts inside,
+    # so a 2x2 input, kernel 3, stride 2 gives one output (SqueezeNet's pools on small images)
+    x = np.random.default_rng(3).standard_normal((2, 3, 2, 2))
+    fn = getattr(F, name)
+    out = fn(tc.tensor(x), 3, 2, ceil_mode=True).numpy()
+    expected = x.max(axis=(2, 3)) if name == "max_pool2d" else x.mean(axis=(2, 3))
+    np.testing.assert_allclose(out[:, :, 0, 0], expected, rtol=1e-12)
+    assert tc.gradcheck(lambda t: fn(t, 3, 2, ceil_mode=True), (x,))
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        fn(tc.tensor(x), 3, 2)  # floor mode: no window fits

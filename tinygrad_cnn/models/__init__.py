@@ -35,8 +35,8 @@ MIN_IMAGE_SIZE = {
     "resnet34": 1,
     "vgg11_bn": 32,
     "mobilenet_v2": 1,
-    "squeezenet1_0": 29,
-    "squeezenet1_1": 25,
+    "squeezenet1_0": 21,
+    "squeezenet1_1": 17,
 }
 
 

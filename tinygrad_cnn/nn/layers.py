@@ -19,6 +19,7 @@ from tinygrad_cnn.ops.windows import (
     check_flag,
     conv_output_size,
     int_at_least,
+    make_axis,
     output_padding_pair,
     pair,
     positive_pair,
@@ -62,13 +63,21 @@ def _pool_padding(name: str, padding) -> tuple[tuple[int, int], tuple[int, int]]
     return (ph, ph), (pw, pw)
 
 
-def _check_output_size(layer: Module, x: Tensor, kernel, stride, pads, dilation) -> None:
+def _check_output_size(layer: Module, x: Tensor, kernel, stride, pads, dilation,
+                       ceil_mode: bool = False) -> None:
     """Raise, naming the layer and showing the formula with its numbers, when the kernel does not
-    fit the padded input (the output would have <= 0 rows or columns). Arguments are checked
+    fit the padded input (the output would have <= 0 rows or columns; with ``ceil_mode`` a
+    window may run past the end when it starts inside, as the ops allow). Arguments are checked
     pairs; ``pads`` is ((top, bottom), (left, right))."""
     for axis, size, k, s, p, d in zip(("height", "width"), x.shape[-2:], kernel, stride, pads,
                                       dilation, strict=True):
         out = conv_output_size(size, k, s, p, d)
+        if out <= 0 and ceil_mode:
+            try:  # the ops' own rule decides (windows.make_axis)
+                make_axis(repr(layer), axis, size, k, s, d, p, ceil_mode=True)
+                continue
+            except ValueError:
+                pass
         if out <= 0:
             formula, padded = (("2P", f"2*{p[0]}") if p[0] == p[1]
                                else ("P_before + P_after", f"{p[0]} + {p[1]}"))
@@ -337,7 +346,7 @@ class _Pool2d(Module):
         """Checked (kernel, stride, (pad_h, pad_w), dilation) pairs of plain ints for input x."""
         _check_ndim(self, x, (4,), "(N, C, H, W)")
         kernel, stride, pads, dilation = self._geometry()
-        _check_output_size(self, x, kernel, stride, pads, dilation)
+        _check_output_size(self, x, kernel, stride, pads, dilation, self.ceil_mode)
         return kernel, stride, (pads[0][0], pads[1][0]), dilation
 
 

@@ -201,18 +201,19 @@ def make_axis(op: str, name: str, size: int, kernel: int, stride: int, dilation:
     """The Axis of a conv or pool, or a ValueError when the kernel does not fit the padded input."""
     reach = dilation * (kernel - 1) + 1
     room = size + pad[0] + pad[1] - reach
-    out = conv_output_size(size, kernel, stride, pad, dilation)
-    if room < 0:
+    floor_out = conv_output_size(size, kernel, stride, pad, dilation)
+    out = floor_out
+    if ceil_mode:  # PyTorch's rule: windows may run past the end if they start inside
+        out = -(-room // stride) + 1
+        if (out - 1) * stride >= size + pad[0]:  # the last window must start inside the input
+            out -= 1
+    if out < 1:
         raise ValueError(
             f"{op}: the kernel ({kernel}, dilation {dilation}, reaching {reach}) is larger than "
             f"the padded input {name} {size} + padding {pad[0]}+{pad[1]} = "
             f"{size + pad[0] + pad[1]}; the output {name} "
-            f"floor(({size} + {pad[0] + pad[1]} - {reach}) / {stride}) + 1 would be {out}"
+            f"floor(({size} + {pad[0] + pad[1]} - {reach}) / {stride}) + 1 would be {floor_out}"
         )
-    if ceil_mode:
-        out = -(-room // stride) + 1
-        if (out - 1) * stride >= size + pad[0]:  # the last window must start inside the input
-            out -= 1
     return Axis(size, kernel, stride, dilation, pad[0], out)
 
 
