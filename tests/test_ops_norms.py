@@ -134,3 +134,16 @@ def test_pytorch_cross_check():
         rops.compare_with_torch(torch, lambda t: t.norm(), lambda t: t.norm(), [a])
         rops.compare_with_torch(torch, lambda t: F.softmin(t, 0),
                                 lambda t: torch.nn.functional.softmin(t, 0), [a])
+
+
+def test_softmin_layer():
+    x = np.random.default_rng(4).standard_normal((3, 5))
+    layer = tc.nn.Softmin(dim=1)
+    expected = np.exp(-x) / np.exp(-x).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(layer(tc.tensor(x)).numpy(), expected, rtol=1e-12)
+    assert tc.gradcheck(lambda t: layer(t), (x,))
+    assert tc.gradgradcheck(lambda t: layer(t), (x,))
+    assert repr(layer) == "Softmin(dim=1)"
+    torch = pytest.importorskip("torch", reason="PyTorch is an optional test oracle")
+    np.testing.assert_allclose(layer(tc.tensor(x)).numpy(),
+                               torch.nn.Softmin(dim=1)(torch.tensor(x)).numpy(), rtol=1e-12)

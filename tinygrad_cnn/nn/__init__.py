@@ -8,6 +8,7 @@ from tinygrad_cnn.ops.windows import conv_output_size
 # [modules] Module, Parameter, containers, layers, init, utils
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from tinygrad_cnn.nn.activation import Softmin
 # [ops-bugs] more activation layers
 from tinygrad_cnn.nn.activation import (
     CELU,

@@ -10,7 +10,7 @@ import warnings
 
 from tinygrad_cnn import creation
 from tinygrad_cnn.nn.module import Module, Parameter
-from tinygrad_cnn.ops import activation, elementwise, loss
+from tinygrad_cnn.ops import activation, elementwise, loss, vector_norm
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -89,6 +89,20 @@ class LogSoftmax(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return loss.log_softmax(x, _softmax_dim(self, x))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmin(Module):
+    """softmax(-x) along ``dim``: weights that favour the smallest values; x any shape -> same."""
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return vector_norm.softmin(x, _softmax_dim(self, x))
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
