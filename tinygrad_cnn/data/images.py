@@ -354,6 +354,11 @@ class ImageFolder(Dataset):
         state["_file"] = None  # file objects do not cross processes
         return state
 
+    def __del__(self):
+        opened = getattr(self, "_file", None)  # the cache file this process (or its parent) read
+        if opened is not None:
+            opened[1].close()
+
     def __repr__(self) -> str:
         cached = "" if self.cache_path is None else f", cache={os.fspath(self.cache_path)!r}"
         return (f"ImageFolder({os.fspath(self.root)!r}, {len(self)} images, "
