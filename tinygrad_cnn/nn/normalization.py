@@ -20,12 +20,20 @@ from tinygrad_cnn.ops.windows import int_at_least
 from tinygrad_cnn.tensor import Tensor
 
 
-def _ones(shape, device, dtype) -> Parameter:
-    return Parameter(creation.ones(shape, dtype=dtype, device=device))
+def _set_affine(module: Module, shape, enabled: bool, bias: bool, device, dtype) -> None:
+    """The affine parameters of a norm layer: weight ones and bias zeros of ``shape`` (the bias
+    only with ``bias``), or both None when not ``enabled``."""
+    module.weight = (Parameter(creation.ones(shape, dtype=dtype, device=device)) if enabled
+                     else None)
+    module.bias = (Parameter(creation.zeros(shape, dtype=dtype, device=device))
+                   if enabled and bias else None)
 
 
-def _zeros(shape, device, dtype) -> Parameter:
-    return Parameter(creation.zeros(shape, dtype=dtype, device=device))
+def _reset_affine(module: Module) -> None:
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
 
 
 class LayerNorm(Module):
@@ -39,18 +47,10 @@ class LayerNorm(Module):
         self.normalized_shape = norms.normalized_shape_tuple(normalized_shape, "LayerNorm")
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = _ones(self.normalized_shape, device, dtype)
-            self.bias = _zeros(self.normalized_shape, device, dtype) if bias else None
-        else:
-            self.weight = None
-            self.bias = None
+        _set_affine(self, self.normalized_shape, elementwise_affine, bias, device, dtype)
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, x: Tensor) -> Tensor:
         try:
@@ -79,18 +79,10 @@ class GroupNorm(Module):
                              f"num_groups ({num_groups})")
         self.eps = eps
         self.affine = affine
-        if affine:
-            self.weight = _ones((self.num_channels,), device, dtype)
-            self.bias = _zeros((self.num_channels,), device, dtype) if bias else None
-        else:
-            self.weight = None
-            self.bias = None
+        _set_affine(self, (self.num_channels,), affine, bias, device, dtype)
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, x: Tensor) -> Tensor:
         if isinstance(x, Tensor) and x.ndim >= 2 and x.shape[1] != self.num_channels:
@@ -119,12 +111,7 @@ class _InstanceNorm(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = _ones((self.num_features,), device, dtype)
-            self.bias = _zeros((self.num_features,), device, dtype) if bias else None
-        else:
-            self.weight = None
-            self.bias = None
+        _set_affine(self, (self.num_features,), affine, bias, device, dtype)
         register_running_stats(self, self.num_features, track_running_stats, device, dtype)
 
     def reset_running_stats(self) -> None:
