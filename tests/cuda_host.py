@@ -1,0 +1,121 @@
+"""Run tinygrad_cnn's CUDA kernels on the CPU, and compile them with NVRTC, without a GPU.
+
+``HostRunner`` compiles a kernel's source (the same text CuPy compiles) as C++ with a small
+prelude in which the grid has one thread, so ``TC_GRID_STRIDE`` walks every work item in order;
+it then calls the kernel through ctypes on NumPy arrays. Use it with
+``tinygrad_cnn.cuda.running_on_host(HostRunner())``: ops then take their CUDA path on the CPU.
+
+``nvrtc_compile`` compiles a source with NVIDIA's runtime compiler from the
+``nvidia-cuda-nvrtc-cu12`` wheel (no GPU or driver needed) and returns its log.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+
+import numpy as np
+
+HOST_PRELUDE = r"""
+#include <cmath>
+#include <cstring>
+using std::exp; using std::log; using std::sqrt; using std::fabs; using std::fmax; using std::fmin;
+using std::pow; using std::tanh; using std::isnan; using std::isinf; using std::floor;
+using std::ceil;
+struct tc_uint3 { unsigned int x, y, z; };
+static const tc_uint3 threadIdx = {0, 0, 0}, blockIdx = {0, 0, 0};
+static const tc_uint3 blockDim = {1, 1, 1}, gridDim = {1, 1, 1};
+#define __global__
+#define __device__
+#define __forceinline__ inline
+static inline float __int_as_float(int v) { float f; std::memcpy(&f, &v, sizeof f); return f; }
+template <typename V> static inline V atomicAdd(V* p, V v) { V old = *p; *p += v; return old; }
+"""
+
+COMPILER = shutil.which("g++") or shutil.which("c++")
+NO_COMPILER_REASON = "no C++ compiler (g++) to run the CUDA kernels on the CPU"
+
+
+class HostRunner:
+    """Runs kernels serially on NumPy arrays; each distinct source is compiled once."""
+
+    def __init__(self):
+        self._libraries: dict[str, ctypes.CDLL] = {}
+        self._directory = tempfile.mkdtemp(prefix="tc_cuda_host_")
+        self.launches: list[str] = []  # kernel names, in call order, for tests to inspect
+
+    def _library(self, source: str) -> ctypes.CDLL:
+        key = hashlib.sha256(source.encode()).hexdigest()[:16]
+        library = self._libraries.get(key)
+        if library is None:
+            cpp = os.path.join(self._directory, f"{key}.cpp")
+            so = os.path.join(self._directory, f"{key}.so")
+            with open(cpp, "w") as f:
+                f.write(HOST_PRELUDE + source)
+            result = subprocess.run(
+                [COMPILER, "-std=c++14", "-O1", "-shared", "-fPIC", "-Wall", "-Werror",
+                 "-Wno-unused-function", "-o", so, cpp],
+                capture_output=True, text=True,
+            )
+            if result.returncode != 0:
+                raise RuntimeError(f"host compile failed:\n{result.stderr}")
+            library = self._libraries[key] = ctypes.CDLL(so)
+        return library
+
+    def launch(self, kernel, dtype, n: int, args) -> None:
+        dtype = np.dtype(dtype)
+        function = getattr(self._library(kernel.source(dtype)), kernel.name)
+        function.restype = None
+        scalar = ctypes.c_float if dtype == np.float32 else ctypes.c_double
+        converted = []
+        for a in args:
+            if isinstance(a, np.ndarray):
+                converted.append(ctypes.c_void_p(a.ctypes.data))
+            elif isinstance(a, (bool, np.bool_)):
+                raise TypeError("pass flags to CUDA kernels as ints")
+            elif isinstance(a, (int, np.integer)):
+                converted.append(ctypes.c_longlong(int(a)))
+            else:
+                converted.append(scalar(float(a)))
+        self.launches.append(kernel.name)
+        function(*converted)
+
+
+def _nvrtc_library():
+    try:
+        import nvidia.cuda_nvrtc  # noqa: PLC0415
+    except ImportError:
+        return None
+    for root in nvidia.cuda_nvrtc.__path__:
+        path = os.path.join(root, "lib", "libnvrtc.so.12")
+        if os.path.exists(path):
+            return ctypes.CDLL(path)
+    return None
+
+
+NVRTC = _nvrtc_library()
+NO_NVRTC_REASON = "NVRTC is not installed (pip install nvidia-cuda-nvrtc-cu12)"
+
+
+def nvrtc_compile(source: str, arch: str = "compute_90") -> tuple[bool, str]:
+    """Compile ``source`` to PTX with NVRTC as CuPy's RawModule would; (ok, compiler log)."""
+    program = ctypes.c_void_p()
+    status = NVRTC.nvrtcCreateProgram(ctypes.byref(program), source.encode(), b"kernel.cu", 0,
+                                      None, None)
+    if status != 0:
+        raise RuntimeError(f"nvrtcCreateProgram failed with status {status}")
+    options = [b"--std=c++14", f"-arch={arch}".encode()]
+    try:
+        status = NVRTC.nvrtcCompileProgram(program, len(options),
+                                           (ctypes.c_char_p * len(options))(*options))
+        size = ctypes.c_size_t()
+        NVRTC.nvrtcGetProgramLogSize(program, ctypes.byref(size))
+        log = ctypes.create_string_buffer(size.value)
+        NVRTC.nvrtcGetProgramLog(program, log)
+    finally:
+        NVRTC.nvrtcDestroyProgram(ctypes.byref(program))
+    return status == 0, log.value.decode(errors="replace")

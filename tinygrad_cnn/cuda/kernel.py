@@ -1,0 +1,114 @@
+"""CUDA kernels written once in CUDA C, compiled per scalar type on first use and cached.
+
+A :class:`Kernel` is the source of one ``extern "C" __global__`` function in which ``T`` is the
+scalar type (``float`` or ``double``, chosen from the data) and every work item is independent:
+the body is a grid-stride loop ``TC_GRID_STRIDE(i, n) { ... }`` over ``n`` items, with no shared
+memory, ``__syncthreads`` or warp intrinsics. That subset keeps each kernel's logic reviewable and
+lets the test suite run the very same source on the CPU (compiled by a C++ compiler, one thread
+walking all items: ``tests/cuda_host.py``) and compile it with NVRTC, without a GPU.
+
+Argument conventions, so that one launcher serves CuPy and the host runner alike: arrays are
+passed as pointers and must be C-contiguous; Python ints are passed as ``long long``; Python
+floats as ``T``. Write every integer parameter of a kernel as ``long long`` and every floating
+scalar as ``T``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+# Compiled by NVRTC and by the host runner's C++ compiler alike.
+PRELUDE = r"""
+#define TC_GRID_STRIDE(i, n) \
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (long long)(n); \
+         i += (long long)blockDim.x * gridDim.x)
+#define TC_INF (__int_as_float(0x7f800000))
+"""
+
+_CTYPE = {"float32": "float", "float64": "double"}
+_THREADS = 256
+_MAX_BLOCKS = 65535 * 32
+
+ENV_SWITCH = "TINYGRAD_CNN_CUDA_KERNELS"
+
+ALL_KERNELS: list[Kernel] = []  # every kernel defined, so a test can compile each one
+_host_runner = None
+
+
+class Kernel:
+    """One CUDA C kernel named ``name`` in ``source``; call it as ``kernel(dtype, n, *args)``."""
+
+    def __init__(self, name: str, source: str, *, register: bool = True):
+        self.name = name
+        self.body = source
+        self._functions: dict[str, object] = {}
+        if register:
+            ALL_KERNELS.append(self)
+
+    def source(self, dtype) -> str:
+        """The whole translation unit for ``dtype`` (float32 or float64)."""
+        name = getattr(dtype, "name", str(dtype))
+        if name not in _CTYPE:
+            raise TypeError(f"CUDA kernel {self.name!r} supports float32 and float64, got {name}")
+        return f"typedef {_CTYPE[name]} T;\n{PRELUDE}\n{self.body}"
+
+    def __call__(self, dtype, n: int, *args) -> None:
+        """Run the kernel over ``n`` independent work items on the arrays' device."""
+        if n <= 0:
+            return
+        for a in args:
+            if hasattr(a, "shape") and not a.flags.c_contiguous:
+                raise ValueError(f"CUDA kernel {self.name!r} needs C-contiguous arrays")
+        arrays = [a for a in args if hasattr(a, "shape")]
+        if arrays and type(arrays[0]).__module__.split(".")[0] == "cupy":
+            self._launch_cupy(dtype, int(n), args)
+        elif _host_runner is not None:
+            _host_runner.launch(self, dtype, int(n), args)
+        else:
+            raise TypeError(f"CUDA kernel {self.name!r} needs CuPy arrays")
+
+    def _launch_cupy(self, dtype, n: int, args) -> None:
+        import cupy  # noqa: PLC0415 - only reached with CuPy arrays
+
+        dtype = cupy.dtype(dtype)
+        function = self._functions.get(dtype.name)
+        if function is None:
+            module = cupy.RawModule(code=self.source(dtype), options=("--std=c++14",))
+            function = self._functions[dtype.name] = module.get_function(self.name)
+        scalar = dtype.type
+        converted = tuple(
+            a if hasattr(a, "shape") else
+            cupy.int64(a) if isinstance(a, int) else scalar(a)
+            for a in args
+        )
+        blocks = max(1, min(-(-n // _THREADS), _MAX_BLOCKS))
+        function((blocks,), (_THREADS,), converted)
+
+
+def enabled_for(xp) -> bool:
+    """True when ops on ``xp``'s arrays should use these kernels.
+
+    That is CuPy, unless ``TINYGRAD_CNN_CUDA_KERNELS=0`` asks for the generic array-module
+    path; and NumPy only inside :func:`running_on_host` (the tests' CPU runner).
+    """
+    if os.environ.get(ENV_SWITCH, "1") == "0":
+        return False
+    if getattr(xp, "__name__", "") == "cupy":
+        return True
+    return _host_runner is not None
+
+
+@contextlib.contextmanager
+def running_on_host(runner):
+    """Run kernels on NumPy arrays with ``runner`` (``runner.launch(kernel, dtype, n, args)``).
+
+    For tests: inside this block ops take their CUDA-kernel path on the CPU, so the kernels'
+    logic and the launchers' arguments are checked without a GPU.
+    """
+    global _host_runner
+    previous, _host_runner = _host_runner, runner
+    try:
+        yield runner
+    finally:
+        _host_runner = previous
