@@ -1,4 +1,4 @@
-"""Shared test set-up: Hypothesis profiles and the device parametrization."""
+"""Shared test set-up: Hypothesis profiles, the device parametrization and the cpu_only marker."""
 
 import os
 
@@ -35,6 +35,25 @@ DEVICES = [
         ],
     ),
 ]
+
+
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.cpu_only(reason)``: a test about the CPU on purpose (memory shared with
+    NumPy, tracemalloc, thread pools, worker processes, CPU-only oracles). It runs as usual when
+    the default device is the CPU and skips, with its reason, when $TINYGRAD_CNN_DEVICE=gpu."""
+    try:
+        default = tc.backend.get_default_device()
+    except (RuntimeError, ValueError) as e:  # $TINYGRAD_CNN_DEVICE names a GPU that is unusable
+        raise pytest.UsageError(str(e)) from None
+    for item in items:
+        for mark in item.iter_markers("cpu_only"):
+            if len(mark.args) != 1 or not isinstance(mark.args[0], str) or not mark.args[0]:
+                raise pytest.UsageError(f"{item.nodeid}: cpu_only needs one reason string, "
+                                        f"got {mark.args!r}")
+        mark = item.get_closest_marker("cpu_only")
+        if mark is not None and default != tc.backend.CPU:
+            item.add_marker(pytest.mark.skip(
+                reason=f"cpu_only ({mark.args[0]}); the default device is {default}"))
 
 
 @pytest.fixture(params=DEVICES)
