@@ -14,10 +14,16 @@ import pytest
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.cuda as cuda
-from tinygrad_cnn.cuda import Kernel
 from tests.conftest import GPU_SKIP_REASON
-from tests.cuda_host import COMPILER, NO_COMPILER_REASON, NO_NVRTC_REASON, NVRTC, HostRunner, \
-    nvrtc_compile
+from tests.cuda_host import (
+    COMPILER,
+    NO_COMPILER_REASON,
+    NO_NVRTC_REASON,
+    NVRTC,
+    HostRunner,
+    nvrtc_compile,
+)
+from tinygrad_cnn.cuda import Kernel
 
 for _module in pkgutil.iter_modules(cuda.__path__):
     importlib.import_module(f"tinygrad_cnn.cuda.{_module.name}")
