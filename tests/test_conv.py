@@ -262,6 +262,49 @@ def test_chunked_batch_matches_one_chunk(monkeypatch):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
 
 
+
+@pytest.mark.parametrize("budget_items", [2, 3, 7])
+def test_chunks_of_several_items_match_one_chunk_float32(monkeypatch, budget_items):
+    """The article's layer (3 -> 8 channels, 5x5 valid, ReLU, 2x2 max-pool) in float32, with a
+    budget of a few batch items' columns (2 threads' chunks each half of it) as at 224 px:
+    the output and all gradients equal the single-chunk run's to float32 rounding (BLAS may
+    block a product of another shape differently: errors of the order of eps times the largest
+    value, where values cancel)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((12, 3, 14, 14)).astype(np.float32)
+    w = (rng.standard_normal((8, 3, 5, 5)) * 0.2).astype(np.float32)
+    b = rng.standard_normal(8).astype(np.float32)
+
+    def run():
+        xt, wt, bt = (tc.Tensor(a, requires_grad=True) for a in (x, w, b))
+        y = F.max_pool2d(F.relu(F.conv2d(xt, wt, bt)), 2)
+        (y * y).sum().backward()
+        return [t.numpy() for t in (y, xt.grad, wt.grad, bt.grad)]
+
+    whole = run()
+    per_item = 3 * 25 * 10 * 10 * 4
+    monkeypatch.setattr(windows, "IM2COL_BUDGET_BYTES", budget_items * per_item)
+    assert len(windows.batch_chunks(12, per_item)) > 1
+    for a, ref_ in zip(run(), whole, strict=True):
+        np.testing.assert_allclose(a, ref_, rtol=1e-5, atol=1e-6 * np.abs(ref_).max())
+
+
+def test_forward_keeps_columns_only_within_twice_the_budget(monkeypatch):
+    """The weight gradient reuses the forward's columns when they total <= 2 budgets; above
+    that they are recomputed in backward (and never all held at once)."""
+    from tinygrad_cnn.ops import conv as conv_ops
+
+    x = np.ones((4, 2, 5, 5), np.float32)
+    w = np.ones((3, 2, 3, 3), np.float32)
+    geo = conv_ops.ConvGeometry(windows.make_axis("t", "h", 5, 3, 1, 1, (0, 0)),
+                                windows.make_axis("t", "w", 5, 3, 1, 1, (0, 0)), 1)
+    per_item = 2 * 9 * 3 * 3 * 4
+    monkeypatch.setattr(windows, "IM2COL_BUDGET_BYTES", 2 * per_item)
+    assert conv_ops._conv_forward(np, x, w, geo)[1] is not None     # 4 items = 2 budgets
+    monkeypatch.setattr(windows, "IM2COL_BUDGET_BYTES", 2 * per_item - 1)
+    assert conv_ops._conv_forward(np, x, w, geo)[1] is None
+
+
 # ---------------------------------------------------------------------- shapes
 
 

@@ -72,15 +72,15 @@ def _batch_ranges(xp, n, bytes_per_item):
 
 def _conv_forward(xp, x, w, geo: ConvGeometry, bias=None):
     """conv2d on arrays: out (N, K, OH, OW) (plus ``bias`` (K,) when given), and the columns of
-    each batch range {(start, stop): cols} when all of them fit in the im2col budget together
-    (else None)."""
+    each batch range {(start, stop): cols} when all of them together fit in twice the im2col
+    budget (else None)."""
     groups = geo.groups
     n, c = x.shape[:2]
     w_rows = _group_weight(w, groups)                                    # (G, Kg, Cg*KH*KW)
     out = xp.empty((n, w.shape[0], geo.h.out, geo.w.out), dtype=xp.result_type(x, w))
     per_item = _bytes_per_item(c, geo, x.itemsize)
     ranges = _batch_ranges(xp, n, per_item)
-    keep = n * per_item <= windows.IM2COL_BUDGET_BYTES
+    keep = n * per_item <= 2 * windows.IM2COL_BUDGET_BYTES
 
     def part(start, stop):
         cols = windows.im2col(xp, x[start:stop], geo.h, geo.w)          # (C, KH, KW, n, OH, OW)

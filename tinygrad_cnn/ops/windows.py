@@ -20,9 +20,12 @@ from dataclasses import dataclass
 
 from tinygrad_cnn import backend
 
-# The im2col buffer of one conv call is built in batch chunks of at most this many bytes, so
-# a large batch cannot exhaust memory (forward+backward then peaks near twice this).
-IM2COL_BUDGET_BYTES = 256 * 2**20
+# The im2col buffer of one conv call is built in batch chunks of at most this many bytes (all
+# threads' chunks in flight together), so a large batch cannot exhaust memory; a forward keeps
+# its columns for the weight gradient only when they total at most twice this. 64 MiB: the
+# article's model at 224 px and batch 32 (465 MB of 5x5 columns) peaks 230 MB lower than with
+# 256 MiB, at the same speed (GEMMs of a few batch items are still large; docs/benchmarks.md).
+IM2COL_BUDGET_BYTES = 64 * 2**20
 
 # im2col buffers are recycled between calls on the CPU (CuPy has its own memory pool): writing
 # into memory the process already holds skips the kernel's zeroing of fresh pages, about 40% of
