@@ -15,6 +15,7 @@ CPU = "cpu"
 GPU = "gpu"
 _ALIASES = {"cpu": CPU, "gpu": GPU, "cuda": GPU, "cuda:0": GPU, "gpu:0": GPU}
 DEVICE_ENV_VAR = "TINYGRAD_CNN_DEVICE"
+FAKE_GPU_ENV_VAR = "TINYGRAD_CNN_FAKE_GPU"  # see tinygrad_cnn/testing/fake_cupy.py
 
 SUPPORTED_DTYPES = (
     np.dtype(np.bool_),
@@ -117,7 +118,10 @@ def _probe_cupy() -> None:
         return
     _cupy_checked = True
     try:
-        import cupy  # noqa: PLC0415 - optional dependency, imported on first use
+        if os.environ.get(FAKE_GPU_ENV_VAR):  # tests only: a strict NumPy stand-in for CuPy
+            from tinygrad_cnn.testing import fake_cupy as cupy  # noqa: PLC0415
+        else:
+            import cupy  # noqa: PLC0415 - optional dependency, imported on first use
     except ImportError as e:
         _cupy_error = f"CuPy is not installed ({e}); {_INSTALL_HINT}"
         return

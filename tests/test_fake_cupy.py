@@ -1,0 +1,83 @@
+"""tinygrad_cnn.testing.fake_cupy, the strict NumPy stand-in for CuPy that finds CPU assumptions
+without a GPU (docs/gpu.md, "Testing on a GPU"): it refuses what CuPy refuses, and the backend
+takes it for CuPy only when $TINYGRAD_CNN_FAKE_GPU is set."""
+
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinygrad_cnn.testing import fake_cupy as fcp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_device_arrays_refuse_implicit_conversion_to_numpy():
+    x = fcp.asarray(np.arange(6.0).reshape(2, 3))
+    assert not isinstance(x, np.ndarray)
+    with pytest.raises(TypeError, match="Implicit conversion"):
+        np.asarray(x)
+    with pytest.raises(TypeError, match="Implicit conversion"):
+        np.testing.assert_allclose(x, np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(x.get(), np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(fcp.asnumpy(x * 2), np.arange(6.0).reshape(2, 3) * 2)
+
+
+def test_numpy_arrays_are_refused_as_operands_and_in_partial_writes():
+    x = fcp.zeros((2, 3))
+    host = np.ones((2, 3))
+    for bad in (lambda: x + host, lambda: host + x, lambda: fcp.maximum(x, host),
+                lambda: fcp.concatenate([x, host]), lambda: fcp.where(host > 0, x, x)):
+        with pytest.raises(TypeError, match="Unsupported type"):
+            bad()
+    with pytest.raises(ValueError, match="non-scalar numpy.ndarray"):
+        x[...] = host
+    x[:] = host  # CuPy copies a NumPy array into a whole array with [:]
+    x[0, 1] = np.float32(5)
+    assert float(x.sum()) == 10.0 and x.sum().shape == ()
+
+
+def test_results_stay_on_the_device_and_views_write_through():
+    x = fcp.arange(12.0).reshape(3, 4)
+    row = x[1]
+    row += 100.0
+    assert float(x[1, 0]) == 104.0 and type(x.sum(axis=0)) is fcp.ndarray
+    assert type(np.mean(x)) is fcp.ndarray  # NumPy functions dispatch, as with CuPy
+    assert type(fcp.lib.stride_tricks.as_strided(x, (2,), (8,))) is fcp.ndarray
+    assert not hasattr(x.flags, "writeable") and x.flags.c_contiguous
+    assert pickle.loads(pickle.dumps(x)).get().tolist() == x.get().tolist()
+
+
+def test_its_generator_has_no_permutation_like_cupys():
+    g = fcp.random.default_rng(0)
+    assert type(g.random(3)) is fcp.ndarray
+    with pytest.raises(AttributeError):
+        g.permutation(3)
+
+
+def _run(code, **env):
+    full = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_the_backend_takes_it_for_cupy_only_when_asked():
+    code = ("import tinygrad_cnn as tc, numpy as np\n"
+            "x = tc.randn(2, 3, device='gpu', requires_grad=True)\n"
+            "(x * x).sum().backward()\n"
+            "np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy(), rtol=1e-6)\n"
+            "print(x.device, tc.randperm(4, device='gpu').device)\n")
+    done = _run(code, TINYGRAD_CNN_FAKE_GPU="1")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["gpu", "gpu"]
+    env = {k: v for k, v in os.environ.items() if k != "TINYGRAD_CNN_FAKE_GPU"}
+    done = subprocess.run([sys.executable, "-c", "import tinygrad_cnn as tc; "
+                           "print(tc.backend.gpu_available(), 'fake_cupy' in str(tc.backend._cupy))"],
+                          env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[1] == "False"
