@@ -21,13 +21,14 @@ class BatchNormBatchStats(Function):
     """Batch norm with the batch's statistics, one node: x (N, C, *), weight and bias (C,) or
     None -> (x - mean) / sqrt(var + eps) * weight + bias, mean and biased var over every dim
     but 1 (``mean`` and ``var`` arrays (1, C, 1, ...) from batch_norm, which also updates the
-    running statistics with them). As a composite of Tensor ops it was some eleven nodes forward
-    and thirty backward. Its backward runs on arrays in ordinary training; when a graph of the
+    running statistics with them; ``mean_shift`` (C,) float64: the exact batch mean minus
+    ``mean``, which x's dtype could not hold). As a composite of Tensor ops it was some eleven
+    nodes forward and thirty backward. Its backward runs on arrays in ordinary training; when a graph of the
     gradient is recorded (create_graph=True) it is Tensor ops that recompute the statistics
     from x, so it is differentiable again."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, mean, var, eps):
+    def forward(ctx, x, weight, bias, mean, var, eps, mean_shift=None):
         xp = ctx.xp
         shape = mean.shape
         scale = 1.0 / xp.sqrt(var + eps)                                  # (1, C, 1, ...)
@@ -38,6 +39,7 @@ class BatchNormBatchStats(Function):
         if bias is not None:
             out += bias.reshape(shape)
         ctx.eps, ctx.mean, ctx.invstd = eps, mean, 1.0 / xp.sqrt(var + eps)
+        ctx.mean_shift = mean_shift
         ctx.save_for_backward(x, weight)
         return out
 
@@ -70,32 +72,48 @@ class BatchNormBatchStats(Function):
 
 
 def _channel_sums(xp, a, b=None):
-    """(C,) sums over every dim but 1 of a (N, C, ...), or of a * b without the product array.
-    einsum, because NumPy's sum over axes (0, 2, 3) runs 3-4x slower (measured: 22 -> 5 us on
-    (32, 32, 8, 8))."""
+    """(C,) float64 sums over every dim but 1 of a (N, C, ...), or of a * b without the product
+    array. Each (n, c) row of contiguous values is summed in a's dtype (einsum, whose SIMD
+    partial sums keep that error near 1e-8 for rows up to 56x56 in float32), the N row sums
+    in float64, as PyTorch's CPU batch norm accumulates in double. einsum, because NumPy's sum
+    over axes (0, 2, 3) runs 3-4x slower (measured: 22 -> 5 us on (32, 32, 8, 8))."""
     n, c = a.shape[:2]
-    if b is None:
-        return xp.einsum("ncl->c", a.reshape(n, c, -1))
-    return xp.einsum("ncl,ncl->c", a.reshape(n, c, -1), b.reshape(n, c, -1))
+    a = a.reshape(n, c, -1)
+    if a.shape[2] == 1:   # (N, C) input or 1x1 maps: each row is one value, einsum only copies
+        rows = a[:, :, 0] if b is None else a[:, :, 0] * b.reshape(n, c)
+    else:
+        rows = xp.einsum("ncl->nc", a) if b is None else xp.einsum("ncl,ncl->nc", a,
+                                                                     b.reshape(n, c, -1))
+    return rows.sum(axis=0, dtype=xp.float64)
 
 
 def _batch_norm_grad_arrays(ctx, x, weight, grad):
     """BatchNormBatchStats.backward on arrays, with the forward's mean and 1/sqrt(var + eps):
-    dx = invstd * w * (g - sum(g) / M - x_hat * sum(g x_hat) / M), M values per channel."""
+    dx = invstd * w * (g - sum(g) / M - x_hat * sum(g x_hat) / M), M values per channel.
+
+    The channel sums are float64 (_channel_sums), and sum(g x_hat), the weight gradient, is
+    taken about the exact batch mean: x_hat about the mean rounded to x's dtype is off by
+    mean_shift * invstd, and sum(g x_hat) multiplies that by sum(g), so that product is
+    subtracted. (Without it, and with the sums in float32, the float32 weight gradient of a
+    (32, 32, 56, 56) batch of mean 3 and gradient mean 0.5 was 2e-5 from float64, PyTorch's
+    4e-6; now 7e-7.)"""
     xp, (needs_x, needs_w, needs_b) = ctx.xp, ctx.needs_input_grad[:3]
-    shape = ctx.mean.shape                                                     # (1, C, 1, ...)
+    shape, dtype = ctx.mean.shape, x.dtype                                     # (1, C, 1, ...)
     x_hat = x - ctx.mean
     x_hat *= ctx.invstd
-    sum_g = _channel_sums(xp, grad)                                            # (C,)
-    sum_g_x_hat = _channel_sums(xp, grad, x_hat)                               # (C,)
+    sum_g = _channel_sums(xp, grad)                                            # (C,) float64
+    sum_g_x_hat = _channel_sums(xp, grad, x_hat)                               # (C,) float64
+    if ctx.mean_shift is not None:
+        sum_g_x_hat -= ctx.mean_shift * ctx.invstd.reshape(-1) * sum_g
     grad_x = None
     if needs_x:
         count = grad.size // max(grad.shape[1], 1)
-        x_hat *= (sum_g_x_hat / count).reshape(shape)
-        grad_x = grad - (sum_g / count).reshape(shape)
+        x_hat *= (sum_g_x_hat / count).astype(dtype).reshape(shape)
+        grad_x = grad - (sum_g / count).astype(dtype).reshape(shape)
         grad_x -= x_hat
         grad_x *= ctx.invstd if weight is None else ctx.invstd * weight.reshape(shape)
-    return grad_x, sum_g_x_hat if needs_w else None, sum_g if needs_b else None
+    return (grad_x, sum_g_x_hat.astype(dtype) if needs_w else None,
+            sum_g.astype(dtype) if needs_b else None)
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
@@ -130,13 +148,20 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             )
         x, xp = input.data, backend.array_module(input.data)
         shape = (1, channels) + (1,) * (input.ndim - 2)
-        mean = (_channel_sums(xp, x) / count).reshape(shape)                  # (1, C, 1, ...)
+        # Two passes, corrected (Chan, Golub and LeVeque): the mean in x's dtype, then the
+        # mean of the values centred on it (near zero, so summed almost exactly), the shift to
+        # the exact mean, and the variance about the exact mean. The shift is what x's dtype
+        # cannot hold (the mean of values ~3 rounded to float32 moves by ~1e-7), and the
+        # weight gradient would multiply it by the gradient's sum (_batch_norm_grad_arrays).
+        mean = (_channel_sums(xp, x) / count).astype(x.dtype).reshape(shape)  # (1, C, 1, ...)
         centered = x - mean
-        var = (_channel_sums(xp, centered, centered) / count).reshape(shape)   # biased
+        shift = _channel_sums(xp, centered) / count                            # (C,) float64
+        var = _channel_sums(xp, centered, centered) / count - shift * shift    # biased
+        var = xp.maximum(var, 0.0).astype(x.dtype).reshape(shape)
         if training and running_mean is not None and running_var is not None:
             _update_running(running_mean, running_var, Tensor._from_array(mean),
                             Tensor._from_array(var), count, momentum)
-        return BatchNormBatchStats.apply(input, weight, bias, mean, var, eps)
+        return BatchNormBatchStats.apply(input, weight, bias, mean, var, eps, shift)
     else:
         mean = _per_channel(running_mean.detach(), input.ndim)
         var = _per_channel(running_var.detach(), input.ndim)
