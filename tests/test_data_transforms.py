@@ -128,3 +128,35 @@ def test_random_transforms_seeded_and_per_image():
     assert len({im.tobytes() for im in a}) == 4  # every image its own angle
     assert not np.array_equal(RandomRotation(45, seed=1)(batch[0]),
                               RandomRotation(45, seed=2)(batch[0]))
+
+
+def test_split_elementwise_tail():
+    """The end of a transform that may run once per batch: ToFloat and Normalize only, and only
+    at the end; head then tail is the transform."""
+    from tinygrad_cnn.data.transforms import (
+        CenterCrop,
+        Compose,
+        Normalize,
+        RandomHorizontalFlip,
+        ToFloat,
+        split_elementwise_tail,
+    )
+
+    to_float, norm, crop = ToFloat(1 / 255), Normalize([0.5], [0.25]), CenterCrop(4)
+    assert split_elementwise_tail(None) == (None, None)
+    assert split_elementwise_tail(to_float) == (None, to_float)
+    assert split_elementwise_tail(crop) == (crop, None)
+    head, tail = split_elementwise_tail(Compose([crop, to_float, norm]))
+    assert head is crop and isinstance(tail, Compose) and tail.transforms == [to_float, norm]
+    flip = RandomHorizontalFlip(1.0)
+    head, tail = split_elementwise_tail(Compose([to_float, flip, crop, norm]))
+    assert isinstance(head, Compose) and head.transforms == [to_float, flip, crop]
+    assert tail is norm
+    whole = Compose([crop, Compose([to_float, norm])])
+    assert split_elementwise_tail(whole) == (crop, whole.transforms[1])
+    own = Compose([crop, lambda x: x * 2])
+    assert split_elementwise_tail(own) == (own, None)
+    x = np.random.default_rng(0).integers(0, 256, (3, 3, 6, 6)).astype(np.uint8)
+    head, tail = split_elementwise_tail(Compose([crop, to_float, norm]))
+    np.testing.assert_array_equal(tail(np.stack([head(im) for im in x])),
+                                  np.stack([norm(to_float(crop(im))) for im in x]))

@@ -252,3 +252,89 @@ def test_random_crop_in_workers_uses_batch_keys():
     c = _epochs(DataLoader(ds, batch_size=4, seed=1), 1)
     assert all(np.array_equal(x[0], y[0]) for x, y in zip(a, b, strict=True))
     assert not all(np.array_equal(x[0], y[0]) for x, y in zip(b, c, strict=True))
+
+
+def _photo_folder(path, per_class=7):
+    Image = pytest.importorskip("PIL.Image", reason="Pillow is not installed (the main extra)")
+    rng = np.random.default_rng(0)
+    for name in ("cat", "dog"):
+        (path / name).mkdir(parents=True)
+        for i in range(per_class):
+            Image.fromarray(rng.integers(0, 256, (20, 16, 3)).astype(np.uint8)).save(
+                path / name / f"{i}.png")
+    return path
+
+
+def _per_sample_batches(ds, loader_batches, order):
+    """What the loader's batches were before uint8 batches: each sample transformed alone
+    (``ds[i]``, the whole transform) and stacked."""
+    return [np.stack([ds[int(i)][0] for i in order[b * 4:(b + 1) * 4]])
+            for b in range(len(loader_batches))]
+
+
+@pytest.mark.parametrize("cached", [False, True])
+@pytest.mark.parametrize("transform", ["default", "crop_float_normalize", "normalize_on_uint8",
+                                       "own"])
+def test_uint8_batches_give_the_same_float_batches_for_0_1_2_workers(tmp_path, transform,
+                                                                      cached):
+    """Workers send an ImageFolder's batches as uint8 and the loader applies the transform's
+    elementwise end (ToFloat, Normalize) once per batch: every batch equals the per-sample
+    transform's, bit for bit, whatever num_workers, with or without the cache, and a user's
+    own transform (no elementwise end) still runs whole in the workers."""
+    from tinygrad_cnn.data.transforms import CenterCrop, Normalize
+
+    folder = _photo_folder(tmp_path / "photos")
+    transforms = {
+        "default": None,
+        "crop_float_normalize": Compose([CenterCrop(6), ToFloat(1 / 255),
+                                         Normalize([0.4, 0.5, 0.6], [0.2, 0.3, 0.25])]),
+        "normalize_on_uint8": Normalize([100.0, 120.0, 90.0], [50.0, 60.0, 55.0]),
+        "own": lambda im: (im[:, ::-1].astype(np.float32) - 3.5) / 7,
+    }
+    cache = tmp_path / "cache" if cached else None
+    ds = ImageFolder(folder, image_size=(10, 8), transform=transforms[transform], cache=cache)
+    order = np.random.default_rng((3, 0)).permutation(len(ds))
+    expected = None
+    for workers in (0, 1, 2):
+        loader = DataLoader(ds, batch_size=4, shuffle=True, seed=3, num_workers=workers,
+                            timeout=T)
+        batches = _epochs(loader, 1)
+        if expected is None:
+            expected = _per_sample_batches(ds, batches, order)
+        for (x, _), want in zip(batches, expected, strict=True):
+            assert x.dtype == want.dtype == np.float32
+            np.testing.assert_array_equal(x, want)
+        np.testing.assert_array_equal(np.concatenate([y for _, y in batches]), ds.targets[order])
+    tail = DataLoader(ds, batch_size=4)._batch_tail()
+    assert (tail is None) == (transform == "own")
+    if tail is not None:  # what a worker sends: the images before the elementwise end
+        raw = tc.data.workers.fetch(ds, np.arange(4), None, raw=True)[0]
+        assert raw.dtype == np.uint8
+        np.testing.assert_array_equal(tail(raw), ds.__getitems__(np.arange(4))[0])
+
+
+def test_uint8_batches_through_subset_and_normalized_split(tmp_path):
+    """The CLI's datasets: TransformedDataset(Subset(ImageFolder), Normalize) from
+    train_val_split; with 2 workers the batches are uint8 in flight and equal the per-sample
+    ones; an augmenting (not elementwise) TransformedDataset keeps the float path."""
+    from tinygrad_cnn.data import train_val_split
+    from tinygrad_cnn.data.transforms import Normalize
+
+    ds = ImageFolder(_photo_folder(tmp_path), image_size=(10, 8))
+    train, _ = train_val_split(ds, 0.25, seed=0)
+    for wrapped, deferred in ((train, True),
+                              (TransformedDataset(train, Normalize([0.5] * 3, [0.2] * 3)), True),
+                              (TransformedDataset(train, RandomHorizontalFlip(0.5)), False)):
+        loader = DataLoader(wrapped, batch_size=4, shuffle=True, seed=1, num_workers=2,
+                            timeout=T)
+        assert (loader._batch_tail() is not None) == deferred
+        batches = _epochs(loader, 1)
+        in_process = _epochs(DataLoader(wrapped, batch_size=4, shuffle=True, seed=1), 1)
+        for (x, y), (x0, y0) in zip(batches, in_process, strict=True):
+            np.testing.assert_array_equal(x, x0)
+            np.testing.assert_array_equal(y, y0)
+        if deferred:
+            order = np.random.default_rng((1, 0)).permutation(len(wrapped))
+            for (x, _), want in zip(batches, _per_sample_batches(wrapped, batches, order),
+                                    strict=True):
+                np.testing.assert_array_equal(x, want)

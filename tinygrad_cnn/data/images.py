@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_cnn.data.dataset import Dataset, warn_once
-from tinygrad_cnn.data.transforms import ToFloat
+from tinygrad_cnn.data.transforms import ToFloat, split_elementwise_tail
 
 logger = logging.getLogger("tinygrad_cnn.data")
 
@@ -223,7 +223,10 @@ class ImageFolder(Dataset):
     renamed, so an interrupted build never leaves a cache that looks complete).
 
     Each sample is ``(transform(image), label)`` with ``image`` uint8 (3, H, W); the transform
-    (default ``ToFloat(1/255)``) runs per sample, inside the DataLoader's workers.
+    (default ``ToFloat(1/255)``) runs per sample, inside the DataLoader's workers, except for
+    its elementwise end (``ToFloat``, ``Normalize``; see ``split_elementwise_tail``), which a
+    batch gets once: in a DataLoader with workers, in the training process, so that the workers
+    pass uint8 batches. The batches are the same either way.
 
     Args:
         root: the folder holding one sub-folder per class.
@@ -334,20 +337,37 @@ class ImageFolder(Dataset):
 
     def __getitems__(self, indices):
         """A batch (images, labels); with on_error="skip" unreadable files are left out."""
+        images, labels = self._raw_batch(indices)
+        tail = self._batch_tail()
+        return (images if tail is None else tail(images)), labels
+
+    def _batch_tail(self):
+        """The elementwise end of ``transform``, applied once per batch (see batch_tail)."""
+        return split_elementwise_tail(self.transform)[1]
+
+    def _raw_batch(self, indices):
+        """(images, labels) with the transform but its elementwise end applied: uint8 for the
+        default transform."""
+        head = split_elementwise_tail(self.transform)[0]
         indices = np.asarray(indices, dtype=np.int64) % max(len(self), 1)
         if self.cache_path is not None:
-            images = list(self._cached(indices))
+            images = self._cached(indices)  # (n, 3, H, W) uint8, already one array
             keep = indices
+            if head is None:
+                return images, self.targets[keep]
+            images = list(images)
         else:
             decoded = [self._decode(int(i)) for i in indices]  # decoding is per file by nature
             keep = np.array([i for i, im in zip(indices, decoded, strict=True) if im is not None],
                             dtype=np.int64)
             images = [im for im in decoded if im is not None]
         if not images:  # all unreadable: an empty batch (the DataLoader skips it)
-            blank = np.asarray(self.transform(np.zeros((3, *self.image_size), np.uint8)))
+            blank = np.zeros((3, *self.image_size), np.uint8)
+            blank = blank if head is None else np.asarray(head(blank))
             return np.zeros((0, *blank.shape), blank.dtype), self.targets[keep]
-        out = np.stack([np.asarray(self.transform(im)) for im in images])
-        return out, self.targets[keep]
+        if head is not None:
+            images = [np.asarray(head(im)) for im in images]
+        return np.stack(images), self.targets[keep]
 
     def __getstate__(self):
         state = dict(self.__dict__)

@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from tinygrad_cnn import backend
-from tinygrad_cnn.data.dataset import _rng, batch_random, warn_once
+from tinygrad_cnn.data.dataset import _rng, batch_random, batch_tail, warn_once
 from tinygrad_cnn.data.workers import WorkerPool, fetch
 from tinygrad_cnn.tensor import Tensor
 
@@ -186,6 +186,13 @@ class DataLoader:
             return int(np.random.default_rng((self.seed, 2**31)).integers(2**62))
         return int(self._random_source().integers(2**62))
 
+    def _batch_tail(self):
+        """The dataset's elementwise tail (see dataset.batch_tail) when batches come from its
+        ``__getitems__``, else None."""
+        if self.collate_fn is not None or not hasattr(self.dataset, "__getitems__"):
+            return None
+        return batch_tail(self.dataset)
+
     def _fetch(self, indices: np.ndarray):
         return fetch(self.dataset, indices, self.collate_fn)
 
@@ -225,7 +232,10 @@ class DataLoader:
                 if sent < n:
                     pool.put(epoch_id, sent, batches[sent], (*key, sent))
                     sent += 1
-                yield ready.pop(b)
+                batch = ready.pop(b)
+                if pool.tail is not None:  # the uint8 -> float end of the dataset's transform
+                    batch = (pool.tail(batch[0]), *batch[1:])
+                yield batch
         finally:
             if not self.persistent_workers:
                 pool.shutdown()

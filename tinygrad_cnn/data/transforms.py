@@ -37,6 +37,11 @@ class Compose:
     def __init__(self, transforms):
         self.transforms = list(transforms)
 
+    @property
+    def elementwise(self) -> bool:
+        """All its transforms are elementwise (see ``split_elementwise_tail``)."""
+        return all(getattr(t, "elementwise", False) for t in self.transforms)
+
     def __call__(self, x):
         for t in self.transforms:
             x = t(x)
@@ -46,8 +51,37 @@ class Compose:
         return "Compose([" + ", ".join(repr(t) for t in self.transforms) + "])"
 
 
+def split_elementwise_tail(transform):
+    """``(head, tail)`` with ``transform(x) == tail(head(x))``: ``tail`` is the run of
+    elementwise transforms (``ToFloat``, ``Normalize``: deterministic, per element or per
+    channel, so one call on a batch (N, C, H, W) gives exactly the stacked per-image results)
+    at the end of ``transform`` or of its ``Compose``; None for an empty part.
+
+    An ImageFolder applies ``head`` per image (its decoding, crops, augmentation on uint8) and
+    ``tail`` once per batch: a DataLoader's workers then pass uint8 batches, 4x smaller than
+    float32, and the training process converts each batch once.
+    """
+    if transform is None:
+        return None, None
+    if getattr(transform, "elementwise", False):
+        return None, transform
+    if not isinstance(transform, Compose):
+        return transform, None
+    parts = transform.transforms
+    k = len(parts)
+    while k and getattr(parts[k - 1], "elementwise", False):
+        k -= 1
+    if k == len(parts):
+        return transform, None
+    head = None if k == 0 else parts[0] if k == 1 else Compose(parts[:k])
+    tail = parts[k] if k == len(parts) - 1 else Compose(parts[k:])
+    return head, tail
+
+
 class ToFloat:
     """x.astype(dtype) * scale, e.g. ``ToFloat(1/255)`` maps uint8 pixels into [0, 1]."""
+
+    elementwise = True  # a DataLoader may apply it once per batch (split_elementwise_tail)
 
     def __init__(self, scale: float = 1.0, dtype=np.float32):
         self.scale = float(scale)
@@ -69,6 +103,8 @@ class Normalize:
     Compute mean and std from the *training* split only, so validation and test data stay
     unseen.
     """
+
+    elementwise = True  # a DataLoader may apply it once per batch (split_elementwise_tail)
 
     def __init__(self, mean, std):
         self.mean = np.atleast_1d(np.asarray(mean, dtype=np.float32))

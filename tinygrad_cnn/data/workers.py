@@ -59,9 +59,13 @@ def get_worker_info() -> WorkerInfo | None:
     return _worker_info
 
 
-def fetch(dataset, indices, collate_fn):
+def fetch(dataset, indices, collate_fn, raw: bool = False):
     """One batch of ``dataset`` at ``indices``: ``__getitems__`` when there is one (and no
-    ``collate_fn``), else the collated samples."""
+    ``collate_fn``), else the collated samples. ``raw``: the batch without the dataset's
+    elementwise tail (``dataset._raw_batch``; see dataset.batch_tail), which the main
+    process applies."""
+    if raw:
+        return dataset._raw_batch(indices)
     if collate_fn is None and hasattr(dataset, "__getitems__"):
         return dataset.__getitems__(indices)
     from tinygrad_cnn.data.loader import default_collate  # noqa: PLC0415 - avoid a cycle
@@ -175,7 +179,7 @@ class _Collect(logging.Handler):
 
 
 def _worker_loop(dataset, collate_fn, index_queue, result_queue, worker_id, num_workers, seed,
-                 worker_init_fn, parent_pid, prefix):
+                 worker_init_fn, parent_pid, prefix, raw=False):
     global _worker_info
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process' to handle
     _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
@@ -212,7 +216,7 @@ def _worker_loop(dataset, collate_fn, index_queue, result_queue, worker_id, num_
         epoch_id, b, indices, key = task
         try:
             with batch_random(key):
-                batch = fetch(dataset, indices, collate_fn)
+                batch = fetch(dataset, indices, collate_fn, raw)
             payload = blocks.put(batch)
             result_queue.put((epoch_id, b, "ok", payload, collect.take()))
         except Exception:
@@ -260,12 +264,15 @@ class WorkerPool:
         self.result_queue = ctx.Queue()
         self.index_queues, self.processes = [], []
         base = loader._worker_base_seed()
+        # the dataset's elementwise tail (uint8 -> float), applied here once per batch by the
+        # loader: the workers pass 4x smaller uint8 batches (fixed for the pool's lifetime)
+        self.tail = loader._batch_tail()
         for w in range(loader.num_workers):
             q = ctx.Queue()
             p = ctx.Process(target=_worker_loop, daemon=True, name=f"DataLoader worker {w}",
                             args=(loader.dataset, loader.collate_fn, q, self.result_queue, w,
                                   loader.num_workers, base + w, loader.worker_init_fn,
-                                  self.parent_pid, self.prefix))
+                                  self.parent_pid, self.prefix, self.tail is not None))
             p.start()
             self.index_queues.append(q)
             self.processes.append(p)
