@@ -171,4 +171,8 @@ from tinygrad_cnn import distributed
 # [onnx] tc.onnx.export (the onnx package is imported only when exporting)
 from tinygrad_cnn import onnx
 
+# [cudaoptim] PyTorch-named GPU switches: tc.backends.cuda.matmul.allow_tf32, ...
+from tinygrad_cnn import backends
+from tinygrad_cnn.backends import get_float32_matmul_precision, set_float32_matmul_precision
+
 __version__ = "0.1.0"

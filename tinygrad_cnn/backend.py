@@ -144,6 +144,51 @@ def _probe_cupy() -> None:
         _cupy_error = "CuPy is installed but no CUDA device was found"
         return
     _cupy = cupy
+    _apply_matmul_tf32(cupy, quiet=True)
+
+
+# --------------------------------------------------------------------------- TF32 matmuls
+# float32 matrix products on the GPU may use TF32 tensor cores (10-bit mantissa inputs) when
+# allowed: tc.backends.cuda.matmul.allow_tf32. Off by default, like PyTorch's matmuls; CuPy's own
+# switch, $CUPY_TF32=1 (which CuPy reads once, when its first product runs), sets the initial
+# value so that it keeps meaning what it says.
+
+_matmul_tf32 = os.environ.get("CUPY_TF32", "0").strip() not in ("", "0")
+
+
+def matmul_tf32() -> bool:
+    """Whether float32 GPU matrix products may use TF32 (``tc.backends.cuda.matmul.allow_tf32``)."""
+    return _matmul_tf32
+
+
+def set_matmul_tf32(allow: bool) -> None:
+    """Allow (or forbid) TF32 in float32 GPU matrix products; applied to CuPy at once if loaded."""
+    global _matmul_tf32
+    if not isinstance(allow, (bool, np.bool_)):
+        raise TypeError(f"allow_tf32 must be True or False, got {allow!r}")
+    _matmul_tf32 = bool(allow)
+    if _cupy is not None:
+        _apply_matmul_tf32(_cupy, quiet=False)
+
+
+def _apply_matmul_tf32(cupy, quiet: bool) -> None:
+    """Set CuPy's cuBLAS compute type for float32 (TF32 or CuPy's default, exact float32).
+
+    CuPy keeps one compute type per dtype and reads it at every product (cupy.matmul, dot,
+    tensordot): ``cupy._core._routines_linalg.set_compute_type``, a semi-private function CuPy's
+    own tests use. Where a CuPy release lacks it, setting the switch raises with the fallback.
+    """
+    try:
+        from cupy._core import _routines_linalg as linalg  # noqa: PLC0415
+
+        kind = linalg.COMPUTE_TYPE_TF32 if _matmul_tf32 else linalg.COMPUTE_TYPE_DEFAULT
+        linalg.set_compute_type(np.float32, kind)
+    except (ImportError, AttributeError) as e:
+        if not quiet:
+            raise RuntimeError(
+                f"this CuPy ({getattr(cupy, '__version__', '?')}) has no compute-type switch "
+                f"({e}); set CUPY_TF32=1 (or 0) in the environment before CuPy is imported"
+            ) from e
 
 
 def gpu_available() -> bool:
