@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from tinygrad_cnn import backend, parallel
 from tinygrad_cnn.autograd.function import Function
+from tinygrad_cnn.cuda import windows as cuda_windows
 from tinygrad_cnn.ops import reduction, windows
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.ops.windows import Axis
@@ -165,6 +166,24 @@ def _input_grad_phases(xp, g, w, geo: ConvGeometry):
     return out
 
 
+def _input_grad_cols(xp, g, w, geo: ConvGeometry):
+    """conv2d's input gradient (any stride) on the CUDA-kernel path: one product into im2col's
+    column layout, (G, Cg*KH*KW, Kg) @ (G, Kg, n*L), then col2im, one gather kernel."""
+    groups, (cg, kh, kw) = geo.groups, w.shape[1:]
+    n, c = g.shape[0], cg * groups
+    w_cols = xp.ascontiguousarray(_group_weight(w, groups).transpose(0, 2, 1))  # (G, CgKK, Kg)
+    out = xp.empty((n, c, geo.h.size, geo.w.size), dtype=xp.result_type(g, w))
+
+    def part(start, stop):
+        cols = xp.matmul(w_cols, _group_grad(xp, g[start:stop], groups))    # (G, CgKK, n*L)
+        cols = cols.reshape(c, kh, kw, stop - start, geo.h.out, geo.w.out)
+        windows.col2im(xp, cols, geo.h, geo.w, out=out[start:stop])
+
+    per_item = _bytes_per_item(c, geo, g.itemsize)
+    parallel.batch_map(part, _batch_ranges(xp, n, per_item), n * per_item)
+    return out
+
+
 def _flipped_pays(w_shape, geo: ConvGeometry) -> bool:
     """Stride 1 and the flipped kernel's columns (K channels over H x W) no larger than the phase
     grid's (C channels over PH x PW). Measured on LeNet-5's second conv (C=6, K=16), input
@@ -189,6 +208,8 @@ class ConvTranspose2d(Function):
         ctx.save_for_backward(g, w)
         if _flipped_pays(w.shape, geometry):
             return _input_grad_flipped(ctx.xp, g, w, geometry)
+        if cuda_windows.usable(ctx.xp, g.dtype):
+            return _input_grad_cols(ctx.xp, g, w, geometry)
         return _input_grad_phases(ctx.xp, g, w, geometry)
 
     @staticmethod

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.function import Function
+from tinygrad_cnn.cuda import pool as cuda_pool
 from tinygrad_cnn.ops import elementwise, linalg, windows
 from tinygrad_cnn.ops.windows import Axis
 from tinygrad_cnn.tensor import Tensor
@@ -69,24 +70,13 @@ class MaxPool2d(Function):
     @staticmethod
     def forward(ctx, x, geometry: PoolGeometry, indices_out=None):
         xp, geo = ctx.xp, geometry
-        x_pad = windows.pad_to_windows(xp, x, geo.h, geo.w, fill=_lowest(xp, x.dtype))
-        taps = geo.taps()
-        _, rows, cols = taps[0]
-        best = x_pad[:, :, rows, cols].copy()                            # (N, C, OH, OW)
-        if not ctx.needs_input_grad[0] and indices_out is None:  # values only (inference)
-            for _, rows, cols in taps[1:]:
-                xp.maximum(best, x_pad[:, :, rows, cols], out=best)
-            return best
-        offsets = _first_input_offsets(xp, geo, best.shape,
-                                       xp.int8 if len(taps) < 128 else xp.int32)
-        later = xp.empty(best.shape, dtype=bool)
-        for k, rows, cols in taps[1:]:
-            v = x_pad[:, :, rows, cols]
-            xp.greater(v, best, out=later)        # strictly greater: ties keep the first maximum
-            xp.maximum(best, v, out=best)
-            offsets += later.astype(offsets.dtype) * (k - offsets)     # offsets = k where later
-        if xp.dtype(x.dtype).kind == "f":
-            _point_nan_windows_at_last_nan(xp, x_pad, taps, best, offsets)
+        if cuda_pool.usable(xp, x.dtype):
+            best, offsets = cuda_pool.max_pool(xp, x, geo)               # one kernel
+        else:
+            best, offsets = _max_and_offsets(
+                xp, x, geo, ctx.needs_input_grad[0] or indices_out is not None)
+            if offsets is None:  # values only (inference)
+                return best
         ctx.geometry, ctx.input_shape, ctx.offsets = geo, x.shape, offsets
         if indices_out is not None:  # return_indices: flat positions, PyTorch's format
             indices_out.append(_offsets_to_index(xp, offsets, x.shape[3], geo))
@@ -96,6 +86,29 @@ class MaxPool2d(Function):
     def backward(ctx, grad):
         return MaxPoolScatter.apply(grad, geometry=ctx.geometry, offsets=ctx.offsets,
                                     input_shape=ctx.input_shape)
+
+
+def _max_and_offsets(xp, x, geo: PoolGeometry, with_offsets: bool):
+    """(N, C, H, W) -> each window's maximum (N, C, OH, OW) and, when ``with_offsets``, the
+    offset k MaxPool2d's rules choose (else None): one vectorised pass per kernel offset."""
+    x_pad = windows.pad_to_windows(xp, x, geo.h, geo.w, fill=_lowest(xp, x.dtype))
+    taps = geo.taps()
+    _, rows, cols = taps[0]
+    best = x_pad[:, :, rows, cols].copy()                                # (N, C, OH, OW)
+    if not with_offsets:
+        for _, rows, cols in taps[1:]:
+            xp.maximum(best, x_pad[:, :, rows, cols], out=best)
+        return best, None
+    offsets = _first_input_offsets(xp, geo, best.shape, xp.int8 if len(taps) < 128 else xp.int32)
+    later = xp.empty(best.shape, dtype=bool)
+    for k, rows, cols in taps[1:]:
+        v = x_pad[:, :, rows, cols]
+        xp.greater(v, best, out=later)            # strictly greater: ties keep the first maximum
+        xp.maximum(best, v, out=best)
+        offsets += later.astype(offsets.dtype) * (k - offsets)         # offsets = k where later
+    if xp.dtype(x.dtype).kind == "f":
+        _point_nan_windows_at_last_nan(xp, x_pad, taps, best, offsets)
+    return best, offsets
 
 
 def _first_input_offsets(xp, geo: PoolGeometry, shape, dtype):
@@ -133,6 +146,8 @@ class MaxPoolScatter(Function):
     def forward(ctx, g, geometry: PoolGeometry, offsets, input_shape):
         xp, geo = ctx.xp, geometry
         ctx.geometry, ctx.offsets, ctx.input_shape = geo, offsets, input_shape
+        if cuda_pool.usable(xp, g.dtype):
+            return cuda_pool.max_pool_scatter(xp, g, offsets, geo, input_shape)  # one kernel
         buf = _scatter_buffer(xp, input_shape, geo, g.dtype)
         for k, rows, cols in geo.taps():
             if geo.tiles:
@@ -154,6 +169,8 @@ class MaxPoolGather(Function):
     def forward(ctx, v, geometry: PoolGeometry, offsets, input_shape):
         xp, geo = ctx.xp, geometry
         ctx.geometry, ctx.offsets, ctx.input_shape = geo, offsets, input_shape
+        if cuda_pool.usable(xp, v.dtype):
+            return cuda_pool.max_pool_gather(xp, v, offsets, geo)                # one kernel
         v_pad = windows.pad_to_windows(xp, v, geo.h, geo.w)
         out = xp.zeros(offsets.shape, dtype=v.dtype)
         for k, rows, cols in geo.taps():
@@ -176,6 +193,8 @@ class AvgPool2d(Function):
     def forward(ctx, x, geometry: PoolGeometry, divisor, input_shape):
         xp, geo = ctx.xp, geometry
         ctx.geometry, ctx.divisor, ctx.input_shape = geo, divisor, input_shape
+        if cuda_pool.usable(xp, x.dtype):
+            return cuda_pool.avg_pool(xp, x, geo, divisor)                        # one kernel
         x_pad = windows.pad_to_windows(xp, x, geo.h, geo.w)
         taps = geo.taps()
         total = x_pad[:, :, taps[0][1], taps[0][2]].copy()
@@ -197,6 +216,8 @@ class AvgPoolScatter(Function):
     def forward(ctx, g, geometry: PoolGeometry, divisor, input_shape):
         xp, geo = ctx.xp, geometry
         ctx.geometry, ctx.divisor, ctx.input_shape = geo, divisor, input_shape
+        if cuda_pool.usable(xp, g.dtype):
+            return cuda_pool.avg_pool_scatter(xp, g, geo, divisor, input_shape)  # one kernel
         share = g / divisor
         buf = _scatter_buffer(xp, input_shape, geo, share.dtype)
         for _, rows, cols in geo.taps():

@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass
 
 from tinygrad_cnn import backend
+from tinygrad_cnn.cuda import windows as cuda_windows
 
 # The im2col buffer of one conv call is built in batch chunks of at most this many bytes (all
 # threads' chunks in flight together), so a large batch cannot exhaust memory; a forward keeps
@@ -273,18 +274,23 @@ def im2col(xp, x, gh: Axis, gw: Axis):
 
     This layout makes the forward product (G, C_out/G, C/G*KH*KW) @ (G, C/G*KH*KW, N*L) one
     contiguous GEMM per group, and the weight gradient its transpose-free counterpart.
+    On the CUDA-kernel path (tinygrad_cnn.cuda) the columns are contiguous, padding included.
     """
+    rows, length = x.shape[1] * gh.kernel * gw.kernel, x.shape[0] * gh.out * gw.out
+    shape = (x.shape[1], gh.kernel, gw.kernel, x.shape[0], gh.out, gw.out)
+    if cuda_windows.usable(xp, x.dtype):
+        cols = empty_cols(xp, (rows, length), x.dtype)
+        cuda_windows.im2col(xp, x, cols, gh, gw)
+        return cols.reshape(shape)
     x_pad = pad_to_windows(xp, x, gh, gw, recycled=True)
     sn, sc, sh, sw = x_pad.strides
     view = backend.as_strided(
-        xp, x_pad,
-        (x.shape[1], gh.kernel, gw.kernel, x.shape[0], gh.out, gw.out),
+        xp, x_pad, shape,
         (sc, sh * gh.dilation, sw * gw.dilation, sn, sh * gh.stride, sw * gw.stride),
     )
     # rows of N*L columns, each ROW_PAD elements longer: a row length that is a multiple of a
     # large power of two (N*L often is) makes BLAS's reads of the columns collide in the cache
-    rows, length = x.shape[1] * gh.kernel * gw.kernel, x.shape[0] * gh.out * gw.out
-    cols = empty_cols(xp, (rows, length + ROW_PAD), x.dtype)[:, :length].reshape(view.shape)
+    cols = empty_cols(xp, (rows, length + ROW_PAD), x.dtype)[:, :length].reshape(shape)
     cols[...] = view
     return cols
 
@@ -329,13 +335,21 @@ def empty_cols(xp, shape, dtype):
         return out[:size].reshape(shape)
 
 
-def col2im(xp, cols, gh: Axis, gw: Axis):
-    """The adjoint of im2col: cols (C, KH, KW, N, OH, OW) -> (N, C, H, W), summing overlaps."""
+def col2im(xp, cols, gh: Axis, gw: Axis, out=None):
+    """The adjoint of im2col: cols (C, KH, KW, N, OH, OW) -> (N, C, H, W), summing overlaps;
+    written into ``out`` (overwritten whole) when given."""
     c, kh, kw, n = cols.shape[:4]
+    if cuda_windows.usable(xp, cols.dtype):
+        if out is None:
+            out = xp.empty((n, c, gh.size, gw.size), dtype=cols.dtype)
+        cuda_windows.col2im(xp, cols, out, gh, gw)
+        return out
+    if out is not None:
+        out[...] = 0  # col2im_phases adds into zeros
     grid = xp.zeros((c, kh, kw, n, phase_len(gh), phase_len(gw)), dtype=cols.dtype)
     grid[..., : gh.out, : gw.out] = cols
     grid = grid.reshape(c, kh, kw, -1)
-    return col2im_phases(xp, lambda i, j: grid[:, i, j], (n, c), cols.dtype, gh, gw)
+    return col2im_phases(xp, lambda i, j: grid[:, i, j], (n, c), cols.dtype, gh, gw, out=out)
 
 
 def phase_len(g: Axis) -> int:
