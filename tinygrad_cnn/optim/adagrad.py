@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tinygrad_cnn import backend
+from tinygrad_cnn import backend, cuda
+from tinygrad_cnn.cuda import optim as kernels
 from tinygrad_cnn.optim.optimizer import Optimizer, check_nonnegative
 from tinygrad_cnn.tensor import Tensor
 
@@ -40,6 +41,18 @@ class Adagrad(Optimizer):
         check_nonnegative(group["weight_decay"], "weight_decay", where)
         check_nonnegative(group["initial_accumulator_value"], "initial_accumulator_value", where)
         check_nonnegative(group["eps"], "epsilon value eps", where)
+
+    def _fused_update(self, p, state, group):
+        xp = backend.array_module(p.data)
+        if not cuda.enabled_for(xp) or not kernels.fusable(p.data, p.grad.data,
+                                                           state["sum"].data):
+            return False
+        state["step"] += 1
+        clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        kernels.adagrad_step(p.data, kernels.contiguous(xp, p.grad.data), state["sum"].data,
+                             clr=clr, eps=group["eps"], weight_decay=group["weight_decay"],
+                             maximize=group["maximize"])
+        return True
 
     def _update(self, p, g, state, group):
         xp = backend.array_module(p.data)

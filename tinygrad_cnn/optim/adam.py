@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from tinygrad_cnn import backend
+from tinygrad_cnn import backend, cuda
+from tinygrad_cnn.cuda import optim as kernels
 from tinygrad_cnn.optim.optimizer import Optimizer, check_betas, check_nonnegative
 from tinygrad_cnn.tensor import Tensor
 
@@ -35,16 +36,40 @@ class Adam(Optimizer):
         check_betas(group["betas"], where)
         check_nonnegative(group["weight_decay"], "weight_decay", where)
 
-    def _update(self, p, g, state, group):
-        xp = backend.array_module(p.data)
-        lr, weight_decay = group["lr"], group["weight_decay"]
-        beta1, beta2 = group["betas"]
+    @staticmethod
+    def _init_state(xp, p, state, group):
         if not state:
             state["step"] = 0
             state["exp_avg"] = Tensor._from_array(xp.zeros_like(p.data))
             state["exp_avg_sq"] = Tensor._from_array(xp.zeros_like(p.data))
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = Tensor._from_array(xp.zeros_like(p.data))
+
+    def _fused_update(self, p, state, group):
+        xp = backend.array_module(p.data)
+        if not cuda.enabled_for(xp) or not kernels.fusable(p.data, p.grad.data):
+            return False
+        self._init_state(xp, p, state, group)
+        if group["amsgrad"]:
+            state.setdefault("max_exp_avg_sq", Tensor._from_array(xp.zeros_like(p.data)))
+        m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+        v_max = state["max_exp_avg_sq"].data if group["amsgrad"] else v
+        if not kernels.fusable(p.data, p.grad.data, m, v, v_max):
+            return False
+        state["step"] += 1
+        beta1, beta2 = group["betas"]
+        kernels.adam_step(p.data, kernels.contiguous(xp, p.grad.data), m, v, v_max,
+                          lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
+                          weight_decay=group["weight_decay"], decoupled=self._decoupled,
+                          amsgrad=group["amsgrad"], maximize=group["maximize"],
+                          step=state["step"])
+        return True
+
+    def _update(self, p, g, state, group):
+        xp = backend.array_module(p.data)
+        lr, weight_decay = group["lr"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
+        self._init_state(xp, p, state, group)
         state["step"] += 1
         t = state["step"]
         if weight_decay != 0:

@@ -134,8 +134,16 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    self._update(p, gradient(p, group["maximize"]), self._state_for(p), group)
+                    state = self._state_for(p)
+                    if not self._fused_update(p, state, group):
+                        self._update(p, gradient(p, group["maximize"]), state, group)
         return loss
+
+    def _fused_update(self, p: Tensor, state: dict, group: dict) -> bool:
+        """The same update as ``_update`` in one CUDA kernel (tinygrad_cnn.cuda.optim), where
+        ``cuda.enabled_for`` the data's array module and the arrays suit it; returns whether it
+        ran (False: ``_update`` runs instead). Subclasses with a kernel override it."""
+        return False
 
     def _update(self, p: Tensor, g, state: dict, group: dict) -> None:
         """The update rule: change ``p.data`` in place given its gradient array ``g`` (never to

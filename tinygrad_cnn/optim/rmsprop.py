@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tinygrad_cnn import backend
+from tinygrad_cnn import backend, cuda
+from tinygrad_cnn.cuda import optim as kernels
 from tinygrad_cnn.optim.optimizer import Optimizer, check_nonnegative
 from tinygrad_cnn.tensor import Tensor
 
@@ -34,6 +35,30 @@ class RMSprop(Optimizer):
         check_nonnegative(group["momentum"], "momentum", where)
         check_nonnegative(group["weight_decay"], "weight_decay", where)
         check_nonnegative(group["alpha"], "alpha", where)
+
+    def _fused_update(self, p, state, group):
+        xp = backend.array_module(p.data)
+        if not cuda.enabled_for(xp) or not kernels.fusable(p.data, p.grad.data):
+            return False
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = Tensor._from_array(xp.zeros_like(p.data))
+        v = state["square_avg"].data
+        a = b = v  # stand-ins the kernel never touches
+        if group["centered"]:
+            a = state.setdefault("grad_avg", Tensor._from_array(xp.zeros_like(p.data))).data
+        if group["momentum"] > 0:
+            b = state.setdefault(
+                "momentum_buffer", Tensor._from_array(xp.zeros_like(p.data))
+            ).data
+        if not kernels.fusable(p.data, p.grad.data, v, a, b):
+            return False
+        state["step"] += 1
+        kernels.rmsprop_step(p.data, kernels.contiguous(xp, p.grad.data), v, a, b,
+                             lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
+                             weight_decay=group["weight_decay"], momentum=group["momentum"],
+                             centered=group["centered"], maximize=group["maximize"])
+        return True
 
     def _update(self, p, g, state, group):
         xp = backend.array_module(p.data)

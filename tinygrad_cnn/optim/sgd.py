@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tinygrad_cnn import backend, cuda
+from tinygrad_cnn.cuda import optim as kernels
 from tinygrad_cnn.optim.optimizer import Optimizer, check_nonnegative
 from tinygrad_cnn.tensor import Tensor
 
@@ -47,3 +49,21 @@ class SGD(Optimizer):
                 buf.data += g if group["dampening"] == 0 else (1 - group["dampening"]) * g
             g = g + momentum * buf.data if group["nesterov"] else buf.data
         p.data -= group["lr"] * g
+
+    def _fused_update(self, p, state, group):
+        xp = backend.array_module(p.data)
+        if not cuda.enabled_for(xp):
+            return False
+        momentum, buf = group["momentum"], state.get("momentum_buffer")
+        first = momentum != 0 and buf is None
+        if not kernels.fusable(p.data, p.grad.data,
+                               *([buf.data] if momentum != 0 and not first else [])):
+            return False
+        if first:
+            buf = state["momentum_buffer"] = Tensor._from_array(xp.empty_like(p.data))
+        kernels.sgd_step(p.data, kernels.contiguous(xp, p.grad.data),
+                         buf.data if momentum != 0 else p.data, lr=group["lr"],
+                         momentum=momentum, dampening=group["dampening"],
+                         weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+                         maximize=group["maximize"], first=first)
+        return True
