@@ -21,7 +21,16 @@ from tinygrad_cnn import cuda
 from tinygrad_cnn.ops import windows
 from tinygrad_cnn.testing import strategies as tst
 
-pytestmark = pytest.mark.skipif(COMPILER is None, reason=NO_COMPILER_REASON)
+needs_compiler = pytest.mark.skipif(COMPILER is None, reason=NO_COMPILER_REASON)
+# the host runner runs the kernels on NumPy arrays: these tests are about the CPU on purpose
+on_cpu = pytest.mark.cpu_only("CUDA kernels run on NumPy arrays through the host runner")
+
+
+def host(test):
+    """A test of the kernel path on the CPU (HostRunner): needs g++, and the CPU as the default
+    device (the tests' tensors are NumPy arrays)."""
+    return needs_compiler(on_cpu(test))
+
 
 # one runner for the module: each kernel's source is compiled once per dtype
 RUNNER = HostRunner() if COMPILER is not None else None
@@ -77,6 +86,7 @@ def _args(case):
 # ---------------------------------------------------------------------- convolution
 
 
+@host
 @few
 @given(case=tst.conv2d_geometries(), dtype=DTYPES, data=st.data())
 def test_conv2d_kernel_path_matches_numpy(case, dtype, data):
@@ -88,6 +98,7 @@ def test_conv2d_kernel_path_matches_numpy(case, dtype, data):
     assert "tc_im2col" in launches
 
 
+@host
 @few
 @given(case=tst.conv_transpose2d_geometries(), dtype=DTYPES, data=st.data())
 def test_conv_transpose2d_kernel_path_matches_numpy(case, dtype, data):
@@ -97,6 +108,7 @@ def test_conv_transpose2d_kernel_path_matches_numpy(case, dtype, data):
     _assert_paths_agree(lambda x, w: F.conv_transpose2d(x, w, **args), (x, w), dtype)
 
 
+@host
 @few
 @given(case=tst.conv2d_geometries(string_padding=False), dtype=DTYPES, data=st.data())
 def test_unfold_and_fold_kernel_paths_match_numpy(case, dtype, data):
@@ -114,6 +126,7 @@ def test_unfold_and_fold_kernel_paths_match_numpy(case, dtype, data):
     assert launches == ["tc_col2im", "tc_im2col"]
 
 
+@host
 @few
 @given(case=tst.conv2d_geometries(**SMALL_CONV), data=st.data())
 def test_conv2d_kernel_path_gradcheck(case, data):
@@ -124,6 +137,7 @@ def test_conv2d_kernel_path_gradcheck(case, data):
     assert _on_kernels(tc.gradgradcheck, lambda x, w: F.conv2d(x, w, **args), (x, w))[0]
 
 
+@host
 def test_conv2d_strided_input_gradient_is_one_col2im_launch():
     # stride 2: the input gradient is not the flipped-kernel convolution, it is col2im's
     x, w = np.ones((2, 3, 9, 8)), np.ones((4, 3, 3, 3))
@@ -131,6 +145,7 @@ def test_conv2d_strided_input_gradient_is_one_col2im_launch():
     assert launches == ["tc_im2col", "tc_col2im"]  # forward columns kept for the weight gradient
 
 
+@host
 def test_conv2d_large_batch_in_chunks(monkeypatch):
     # a budget of a few items' columns: the kernels run per batch range and write their part
     monkeypatch.setattr(windows, "IM2COL_BUDGET_BYTES", 2 * 3 * 9 * 16 * 8)
@@ -156,6 +171,7 @@ def _max_pool_arrays(data, shape, dtype):
     return x
 
 
+@host
 @few
 @given(case=tst.pool_geometries("max"), dtype=DTYPES, data=st.data())
 def test_max_pool2d_kernel_path_matches_numpy_with_ties_nan_and_inf(case, dtype, data):
@@ -171,6 +187,7 @@ def test_max_pool2d_kernel_path_matches_numpy_with_ties_nan_and_inf(case, dtype,
     assert launches == ["tc_max_pool", "tc_max_pool_scatter"]
 
 
+@host
 @few
 @given(case=tst.pool_geometries("max", **SMALL_POOL), data=st.data())
 def test_max_pool2d_kernel_path_gradcheck(case, data):
@@ -181,6 +198,7 @@ def test_max_pool2d_kernel_path_gradcheck(case, data):
     assert ok and "tc_max_pool_gather" in launches
 
 
+@host
 def test_max_pool2d_nan_and_tie_rules_by_hand():
     x = np.array([[[[1.0, np.nan, 3.0, 5.0, 2.0, 2.0],
                     [np.nan, 2.0, 4.0, 5.0, 1.0, 2.0]]]])
@@ -191,6 +209,7 @@ def test_max_pool2d_nan_and_tie_rules_by_hand():
     np.testing.assert_array_equal(idx.numpy(), [[[[6, 3, 4]]]])
 
 
+@host
 def test_max_pool2d_all_neg_inf_window_points_at_its_first_input_element():
     x = np.full((1, 1, 3, 3), -np.inf)
     (out, idx), _ = _on_kernels(F.max_pool2d, tc.Tensor(x), 2, 2, 1, return_indices=True)
@@ -198,6 +217,7 @@ def test_max_pool2d_all_neg_inf_window_points_at_its_first_input_element():
     np.testing.assert_array_equal(idx.numpy(), [[[[0, 1], [3, 4]]]])
 
 
+@host
 def test_integer_max_pool2d_keeps_the_generic_path():
     x = np.arange(16, dtype=np.int32).reshape(1, 1, 4, 4)
     out, launches = _on_kernels(F.max_pool2d, tc.Tensor(x), 2)
@@ -211,6 +231,7 @@ def test_integer_max_pool2d_keeps_the_generic_path():
 @few
 @given(case=tst.pool_geometries("avg"), divisor=st.sampled_from([None, 1, 3]), dtype=DTYPES,
        data=st.data())
+@host
 def test_avg_pool2d_kernel_path_matches_numpy(case, divisor, dtype, data):
     x = data.draw(tst.float_arrays(case["input_shape"], dtype=dtype))
     args = _args(case)
@@ -219,6 +240,7 @@ def test_avg_pool2d_kernel_path_matches_numpy(case, divisor, dtype, data):
     assert launches == ["tc_avg_pool", "tc_avg_pool_scatter"]
 
 
+@host
 @few
 @given(case=tst.pool_geometries("lp"), p=st.sampled_from([1, 2]), dtype=DTYPES, data=st.data())
 def test_lp_pool2d_kernel_path_matches_numpy(case, p, dtype, data):
@@ -229,6 +251,7 @@ def test_lp_pool2d_kernel_path_matches_numpy(case, p, dtype, data):
 @few
 @given(case=tst.pool_geometries("avg", **SMALL_POOL), divisor=st.sampled_from([None, 2]),
        data=st.data())
+@host
 def test_avg_pool2d_kernel_path_gradcheck(case, divisor, data):
     x = data.draw(tst.float_arrays(case["input_shape"]))
     fn = lambda x: F.avg_pool2d(x, divisor_override=divisor, **_args(case))  # noqa: E731
@@ -236,6 +259,7 @@ def test_avg_pool2d_kernel_path_gradcheck(case, divisor, data):
     assert _on_kernels(tc.gradgradcheck, fn, (x,))[0]
 
 
+@host
 def test_avg_pool2d_ceil_mode_window_past_the_input_by_hand():
     # 3 wide, kernel 2, stride 2, ceil_mode: the second window holds one element; without
     # count_include_pad its mean is that element, with padding 0 it is also divided by 1
@@ -248,6 +272,7 @@ def test_avg_pool2d_ceil_mode_window_past_the_input_by_hand():
 # ---------------------------------------------------------------------- the switch
 
 
+@host
 def test_the_switch_turns_every_kernel_off(monkeypatch):
     monkeypatch.setenv(cuda.ENV_SWITCH, "0")
     x, w = np.ones((1, 2, 5, 5)), np.ones((3, 2, 3, 3))
