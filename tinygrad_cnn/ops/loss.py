@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from tinygrad_cnn import backend
+from tinygrad_cnn import backend, cuda
 from tinygrad_cnn.autograd.function import Function
+from tinygrad_cnn.cuda import loss as cuda_loss
 from tinygrad_cnn.ops import elementwise, reduction
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.tensor import Tensor
@@ -44,8 +45,19 @@ def softmax(x: Tensor, dim: int) -> Tensor:
 
 
 # ---------------------------------------------------------------------- fused cross-entropy
-# Shapes: N rows, C classes. ``onehot`` (N, C) marks each row's target class; ``coef`` (N,) is
-# the class weight of that target (1 without weights), 0 for ignored rows. Both are constants.
+# Shapes: N rows, C classes. ``target`` (N,) holds each row's class index (0 for ignored rows);
+# ``coef`` (N,) is the class weight of that target (1 without weights), 0 for ignored rows. Both
+# are constants. On CuPy, forward and backward are one CUDA kernel each (cuda/loss.py), which
+# also keep each row's max and log-sum-exp (``stats``) from the forward for the backward.
+
+
+def _onehot(xp, target, classes, dtype):
+    """(N, C) one-hot rows of the class indices ``target`` (N,)."""
+    return (target[:, None] == xp.arange(classes)).astype(dtype)
+
+
+def _use_kernels(xp, x) -> bool:
+    return cuda.enabled_for(xp) and cuda_loss.fusable(x)
 
 
 def _row_scale(xp, g, coef, reduction):
@@ -64,10 +76,15 @@ class SoftmaxCrossEntropy(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, onehot, coef, reduction):
+    def forward(ctx, x, target, coef, reduction):
         xp = ctx.xp
-        loss = -(_log_softmax_array(xp, x, 1) * onehot).sum(axis=1) * coef     # (N,)
-        ctx.onehot, ctx.coef, ctx.reduction = onehot, coef, reduction
+        ctx.stats = None
+        if _use_kernels(xp, x):
+            loss, ctx.stats = cuda_loss.forward(xp, x, target, coef)                 # (N,)
+        else:
+            onehot = _onehot(xp, target, x.shape[1], x.dtype)
+            loss = -(_log_softmax_array(xp, x, 1) * onehot).sum(axis=1) * coef  # (N,)
+        ctx.target, ctx.coef, ctx.reduction = target, coef, reduction
         ctx.save_for_backward(x)
         if reduction == "none":
             return loss
@@ -77,22 +94,28 @@ class SoftmaxCrossEntropy(Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return SoftmaxCrossEntropyGrad.apply(x, grad, onehot=ctx.onehot, coef=ctx.coef,
-                                             reduction=ctx.reduction)
+        return SoftmaxCrossEntropyGrad.apply(x, grad, target=ctx.target, coef=ctx.coef,
+                                             reduction=ctx.reduction, stats=ctx.stats)
 
 
 class SoftmaxCrossEntropyGrad(Function):
     """dx = (softmax(x) - onehot) * scale_i: the gradient of SoftmaxCrossEntropy with upstream
-    gradient g (0-d, or (N,) for reduction "none"), scale from _row_scale. -> (N, C)."""
+    gradient g (0-d, or (N,) for reduction "none"), scale from _row_scale. -> (N, C).
+    ``stats``: the rows' (max, log_sum) from SoftmaxCrossEntropy's kernel, or None."""
 
     @staticmethod
-    def forward(ctx, x, g, onehot, coef, reduction):
+    def forward(ctx, x, g, target, coef, reduction, stats=None):
         xp = ctx.xp
-        ctx.onehot, ctx.coef, ctx.reduction = onehot, coef, reduction
+        ctx.target, ctx.coef, ctx.reduction = target, coef, reduction
         ctx.save_for_backward(x, g)
+        scale = _row_scale(xp, g, coef, reduction)                               # (N,)
+        if _use_kernels(xp, x):
+            if stats is None:
+                stats = cuda_loss.forward(xp, x, target, coef)[1]
+            return cuda_loss.backward(xp, x, target, stats, scale)
         p = xp.exp(_log_softmax_array(xp, x, 1))
-        p -= onehot
-        p *= _row_scale(xp, g, coef, reduction)[:, None]
+        p -= _onehot(xp, target, x.shape[1], x.dtype)
+        p *= scale[:, None]
         return p
 
     @staticmethod
@@ -113,7 +136,8 @@ class SoftmaxCrossEntropyGrad(Function):
             # softmax's Jacobian (diag(p) - p p^T) applied to u, row by row
             grad_x = p * (u - reduction.sum(p * u, 1, keepdim=True))
         if ctx.needs_input_grad[1]:
-            rows = reduction.sum(weighted * (p - Tensor._from_array(ctx.onehot)), 1)  # (N,)
+            onehot = _onehot(backend.array_module(ctx.coef), ctx.target, x.shape[1], x.dtype)
+            rows = reduction.sum(weighted * (p - Tensor._from_array(onehot)), 1)      # (N,)
             if ctx.reduction == "none":
                 grad_g = rows
             else:
@@ -297,14 +321,12 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
 def _fused_cross_entropy(input, target, weight, ignore_index, reduction):
     """cross_entropy of (N, C) logits and class indices, without label smoothing: one node."""
     valid, safe = _check_class_targets(input, target, ignore_index, "cross_entropy")
-    xp = backend.array_module(input.data)
-    onehot = (safe[:, None] == xp.arange(input.shape[1])).astype(input.dtype)   # (N, C)
     if weight is not None:
         weight = _check_weight(weight, input.shape[1], input, "cross_entropy")
         coef = (weight.data[safe] * valid).astype(input.dtype)                  # (N,)
     else:
         coef = valid.astype(input.dtype)
-    return SoftmaxCrossEntropy.apply(input, onehot=onehot, coef=coef, reduction=reduction)
+    return SoftmaxCrossEntropy.apply(input, target=safe, coef=coef, reduction=reduction)
 
 
 def _cross_entropy_probabilities(log_p, target, weight, ignore_index, reduction,

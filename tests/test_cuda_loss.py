@@ -1,0 +1,156 @@
+"""Fused softmax cross-entropy kernels (tinygrad_cnn/cuda/loss.py) against the generic path.
+
+On the CPU the kernels run through the g++ host runner (tests/cuda_host.py): loss values and
+gradients of F.cross_entropy (reductions, class weights, ignore_index) must match the generic
+NumPy path and the NumPy reference, gradcheck and gradgradcheck must pass in float64, and the
+forward and backward must be one launch each. On a GPU they are compared with
+``TINYGRAD_CNN_CUDA_KERNELS=0``.
+"""
+
+import numpy as np
+import pytest
+import references_nn as ref
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinygrad_cnn as tc
+import tinygrad_cnn.cuda as cuda
+import tinygrad_cnn.nn.functional as F
+from tests.conftest import GPU_SKIP_REASON
+from tests.cuda_host import COMPILER, NO_COMPILER_REASON, HostRunner
+from tinygrad_cnn.tensor import Tensor
+
+pytestmark = pytest.mark.skipif(COMPILER is None, reason=NO_COMPILER_REASON)
+
+_RUNNER = None
+
+
+def runner():
+    global _RUNNER
+    if _RUNNER is None:
+        _RUNNER = HostRunner()
+    return _RUNNER
+
+
+def case(seed, n, c, dtype, weighted, ignore, reduction):
+    """Logits, targets, optional class weights, ignore_index and an upstream gradient."""
+    rng = np.random.default_rng(seed)
+    logits = (rng.normal(size=(n, c)) * 3).astype(dtype)
+    target = rng.integers(0, c, size=n)
+    ignore_index = -100
+    if ignore and n > 1:
+        ignore_index = int(target[0])
+        target[1:] = np.where(target[1:] == ignore_index, (ignore_index + 1) % c, target[1:])
+    weight = rng.uniform(0.5, 2.0, size=c).astype(dtype) if weighted else None
+    g = (rng.normal(size=n) if reduction == "none" else np.array(rng.normal())).astype(dtype)
+    return logits, target, weight, ignore_index, g
+
+
+def loss_and_grad(logits, target, weight, ignore_index, reduction, g, device="cpu"):
+    x = tc.tensor(logits, device=device, requires_grad=True)
+    w = None if weight is None else tc.tensor(weight, device=device)
+    out = F.cross_entropy(x, tc.tensor(target, device=device), w, ignore_index, reduction)
+    out.backward(tc.tensor(g, device=device))
+    return out.numpy(), x.grad.numpy()
+
+
+def on_host(fn, *args):
+    host = runner()
+    before = len(host.launches)
+    with cuda.running_on_host(host):
+        result = fn(*args)
+    return result, host.launches[before:]
+
+
+@given(seed=st.integers(0, 2**31), n=st.integers(1, 6), c=st.integers(1, 7),
+       reduction=st.sampled_from(["mean", "sum", "none"]), weighted=st.booleans(),
+       ignore=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]))
+def test_fused_kernels_match_the_generic_path_and_the_reference(seed, n, c, reduction, weighted,
+                                                                ignore, dtype):
+    logits, target, weight, ignore_index, g = case(seed, n, c, dtype, weighted, ignore,
+                                                   reduction)
+    (out, grad), launches = on_host(loss_and_grad, logits, target, weight, ignore_index,
+                                    reduction, g)
+    out_ref, grad_ref = loss_and_grad(logits, target, weight, ignore_index, reduction, g)
+    assert launches == ["tc_softmax_xent_forward", "tc_softmax_xent_backward"]
+    tol = dict(rtol=2e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    assert out.dtype == dtype and grad.dtype == dtype
+    np.testing.assert_allclose(out, out_ref, **tol)
+    np.testing.assert_allclose(grad, grad_ref, **tol)
+    if ignore_index != -100 and reduction == "mean" and not (target != ignore_index).any():
+        return  # every row ignored: 0 / 0, as PyTorch
+    expected = ref.cross_entropy(logits.astype(np.float64), target, weight, ignore_index,
+                                 reduction)
+    np.testing.assert_allclose(out, expected, **tol)
+
+
+@given(seed=st.integers(0, 2**31), reduction=st.sampled_from(["mean", "sum", "none"]),
+       weighted=st.booleans(), ignore=st.booleans())
+def test_fused_kernels_gradcheck_and_gradgradcheck(seed, reduction, weighted, ignore):
+    logits, target, weight, ignore_index, _ = case(seed, 4, 3, np.float64, weighted, ignore,
+                                                   reduction)
+    t = Tensor(target)
+    w = None if weight is None else Tensor(weight)
+
+    def fused(x):
+        return F.cross_entropy(x, t, w, ignore_index, reduction)
+
+    (first, second), launches = on_host(
+        lambda: (tc.gradcheck(fused, (logits,)), tc.gradgradcheck(fused, (logits,))))
+    assert first and second
+    assert "tc_softmax_xent_forward" in launches and "tc_softmax_xent_backward" in launches
+
+
+def test_a_kernel_bug_would_be_caught():
+    """The comparison can fail: a backward that forgets the upstream scale is detected."""
+    from tinygrad_cnn.cuda import loss as cuda_loss
+
+    logits, target, weight, ignore_index, g = case(0, 5, 4, np.float64, True, False, "sum")
+    original = cuda_loss.backward
+    try:
+        cuda_loss.backward = lambda xp, x, t, stats, scale: original(xp, x, t, stats,
+                                                                      scale * 0 + 1)
+        (_, grad), _ = on_host(loss_and_grad, logits, target, weight, ignore_index, "sum", g)
+    finally:
+        cuda_loss.backward = original
+    _, grad_ref = loss_and_grad(logits, target, weight, ignore_index, "sum", g)
+    assert not np.allclose(grad, grad_ref)
+
+
+def test_huge_logits_stay_finite_in_float32():
+    logits = np.array([[1e4, 0.0, -1e4], [0.0, 0.0, 0.0]], np.float32)
+    (out, grad), launches = on_host(loss_and_grad, logits, np.array([1, 2]), None, -100,
+                                    "mean", np.array(1.0, np.float32))
+    assert launches == ["tc_softmax_xent_forward", "tc_softmax_xent_backward"]
+    np.testing.assert_allclose(out, (1e4 + np.log(3)) / 2, rtol=1e-6)
+    assert np.isfinite(grad).all()
+
+
+def test_cases_outside_the_kernels_take_the_generic_path():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3, 4))  # (N, C, d1): spatial targets
+    t = rng.integers(0, 3, size=(2, 4))
+    (out, _), launches = on_host(lambda: (F.cross_entropy(Tensor(x), Tensor(t)), None))
+    assert launches == []
+    np.testing.assert_allclose(out.numpy(), F.cross_entropy(Tensor(x), Tensor(t)).numpy())
+    x2 = rng.normal(size=(3, 4))
+    t2 = rng.integers(0, 4, size=3)
+    (out, _), launches = on_host(
+        lambda: (F.cross_entropy(Tensor(x2), Tensor(t2), label_smoothing=0.1), None))
+    assert launches == []
+    np.testing.assert_allclose(
+        out.numpy(), F.cross_entropy(Tensor(x2), Tensor(t2), label_smoothing=0.1).numpy())
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(GPU_SKIP_REASON is not None, reason=f"no GPU: {GPU_SKIP_REASON}")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_gpu_kernels_match_the_generic_cupy_path(dtype, reduction, monkeypatch):
+    args = case(3, 64, 10, dtype, True, True, reduction)
+    out, grad = loss_and_grad(*args[:4], reduction, args[4], device="gpu")
+    monkeypatch.setenv(cuda.ENV_SWITCH, "0")
+    out_ref, grad_ref = loss_and_grad(*args[:4], reduction, args[4], device="gpu")
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(out, out_ref, **tol)
+    np.testing.assert_allclose(grad, grad_ref, **tol)
