@@ -33,3 +33,16 @@ def to_default(array):
     """A NumPy array (or Python data) as an array on the default device, for writing into
     ``tensor.data`` (a CuPy array does not take NumPy values in ``data[...] = values``)."""
     return tc.backend.to_device(np.asarray(array), default_device())
+
+
+def shares_memory(a, b) -> bool:
+    """True when two Tensors (or arrays) on one device share memory (NumPy's or CuPy's
+    ``shares_memory``, so the check means the same on the GPU)."""
+    a = a.data if isinstance(a, tc.Tensor) else a
+    b = b.data if isinstance(b, tc.Tensor) else b
+    return bool(tc.backend.array_module(a, b).shares_memory(a, b))
+
+
+def is_writeable(array) -> bool:
+    """NumPy's ``flags.writeable`` of an array; CuPy arrays have no read-only mode (True)."""
+    return getattr(array.flags, "writeable", True)

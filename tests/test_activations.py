@@ -217,8 +217,9 @@ def test_activations_on_device(device):
     out.sum().backward()
     assert out.device == x.grad.device == tc.backend.normalize_device(device)
     with tc.no_grad():
-        cpu = tc.Tensor(host)
-        expected = sum(fn(cpu) for fn in fns[:-1]) + F.prelu(cpu, tc.Tensor(np.full(3, 0.25)))
+        cpu = tc.Tensor(host, device="cpu")
+        expected = sum(fn(cpu) for fn in fns[:-1]) + F.prelu(cpu, tc.Tensor(np.full(3, 0.25),
+                                                                            device="cpu"))
     np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-6)
 
 

@@ -22,6 +22,7 @@ def fresh_probe(monkeypatch):
     monkeypatch.setattr(backend, "_cupy", None)
     monkeypatch.setattr(backend, "_cupy_error", None)
     monkeypatch.delenv(backend.DEVICE_ENV_VAR, raising=False)
+    monkeypatch.delenv(backend.FAKE_GPU_ENV_VAR, raising=False)  # the probe must see sys.modules
 
     def install(fake_cupy):
         monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
@@ -101,7 +102,7 @@ def test_mixing_devices_names_both_and_the_fix(monkeypatch):
     real = backend.device_of
     monkeypatch.setattr(backend, "device_of",
                         lambda a: "gpu" if isinstance(a, FakeGpuArray) else real(a))
-    cpu = tc.Tensor(np.ones(3), requires_grad=True)
+    cpu = tc.Tensor(np.ones(3), device="cpu", requires_grad=True)
     gpu = tc.Tensor._from_array(np.ones(3).view(FakeGpuArray))
     assert gpu.device == "gpu"
     for op in (lambda: cpu + gpu, lambda: gpu * cpu, lambda: tc.cat([cpu, gpu]),

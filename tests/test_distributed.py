@@ -249,6 +249,8 @@ def test_fit_distributed_shards_the_data_and_writes_on_rank_zero_only(tmp_path):
     assert history.epochs == [1, 2, 3, 4]
 
 
+@pytest.mark.cpu_only("MPI ranks on the CPU: with the GPU as default the ranks pick NCCL, "
+                      "which needs one GPU per rank")
 def test_cli_main_job_under_mpiexec(tmp_path):
     """`mpiexec -n 2 tinygrad-cnn train` with no other flag: one set of output lines (rank 0),
     the global batch size, and the single-process accuracy band (0.981 there)."""
@@ -265,6 +267,8 @@ def test_cli_main_job_under_mpiexec(tmp_path):
     assert (tmp_path / "digits.ckpt").exists()
 
 
+@pytest.mark.cpu_only("MPI ranks on the CPU: with the GPU as default the ranks pick NCCL, "
+                      "which needs one GPU per rank")
 def test_cli_error_under_mpiexec_ends_every_rank(tmp_path):
     script = tmp_path / "cli.py"
     script.write_text("import sys\nfrom tinygrad_cnn.cli import main\n"

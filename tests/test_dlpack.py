@@ -55,6 +55,7 @@ def test_numpy_round_trip_through_dlpack_shares_memory(dtype):
     assert t[0, 0].item() == 1 and array[0, 0] == 1
 
 
+@pytest.mark.cpu_only("DLPack exchange of CPU memory with NumPy / PyTorch-CPU")
 def test_dlpack_keeps_strides_and_devices():
     t = tc.Tensor(np.arange(24.0).reshape(2, 3, 4)).permute(2, 0, 1)  # a non-contiguous view
     assert t.__dlpack_device__() == (1, 0)
@@ -64,6 +65,7 @@ def test_dlpack_keeps_strides_and_devices():
     assert tc.from_dlpack(t).data is t.data
 
 
+@pytest.mark.cpu_only("DLPack exchange of CPU memory with NumPy / PyTorch-CPU")
 def test_a_tensor_that_requires_grad_is_not_exported():
     w = tc.Tensor(np.ones(3), requires_grad=True)
     with pytest.raises(RuntimeError, match=r"require[s]? grad.*detach\(\)"):
@@ -113,6 +115,7 @@ def test_unsupported_dtypes():
 # --------------------------------------------------------------------------- PyTorch
 
 
+@pytest.mark.cpu_only("DLPack exchange of CPU memory with NumPy / PyTorch-CPU")
 def test_torch_cpu_both_ways_share_memory():
     torch = pytest.importorskip("torch", reason="PyTorch is an optional test oracle")
     source = torch.zeros(2, 3)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
+from tests.devices import to_default
 from tinygrad_cnn import nn
 from tinygrad_cnn.tensor import Tensor
 
@@ -548,8 +549,8 @@ def test_dropout_reproducible_and_gradient():
 def test_batchnorm_train_eval_and_running_stats(cls, shape):
     rng = _rng(2)
     bn = cls(3).double()
-    bn.weight.data[...] = rng.uniform(0.5, 2, size=3)
-    bn.bias.data[...] = rng.normal(size=3)
+    bn.weight.data[...] = to_default(rng.uniform(0.5, 2, size=3))
+    bn.bias.data[...] = to_default(rng.normal(size=3))
     x = rng.normal(size=shape) * 2 + 1
     y = bn(Tensor(x))
     expected, mean, var = ref.batch_norm_train(x, bn.weight.numpy(), bn.bias.numpy(), 1e-5)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
 from tests import references_vocab as ref
+from tests.devices import to_default
 from tinygrad_cnn import nn
 from tinygrad_cnn.testing import strategies as tst
 
@@ -76,7 +77,7 @@ def test_layer_norm_layer_against_pytorch():
         assert repr(layer) == repr(tlayer)
         assert list(layer.state_dict()) == list(tlayer.state_dict())
         for p in layer.parameters():    # move off the default ones / zeros
-            p.data[...] = np.random.default_rng(p.size).standard_normal(p.shape)
+            p.data[...] = to_default(np.random.default_rng(p.size).standard_normal(p.shape))
         tlayer.load_state_dict({k: torch.tensor(v.numpy()) for k, v in layer.state_dict().items()})
         _compare(layer, tlayer, x, torch)
 
@@ -158,7 +159,7 @@ def test_group_norm_layer_against_pytorch():
         assert repr(layer) == repr(tlayer)
         assert list(layer.state_dict()) == list(tlayer.state_dict())
         for p in layer.parameters():
-            p.data[...] = np.random.default_rng(p.size).standard_normal(p.shape)
+            p.data[...] = to_default(np.random.default_rng(p.size).standard_normal(p.shape))
         tlayer.load_state_dict({k: torch.tensor(v.numpy()) for k, v in layer.state_dict().items()})
         _compare(layer, tlayer, x, torch)
 
@@ -232,7 +233,7 @@ def test_instance_norm_layer_against_pytorch(kwargs):
     assert repr(layer) == repr(tlayer)
     assert list(layer.state_dict()) == list(tlayer.state_dict())
     for p in layer.parameters():
-        p.data[...] = np.random.default_rng(p.size).standard_normal(p.shape)
+        p.data[...] = to_default(np.random.default_rng(p.size).standard_normal(p.shape))
     tlayer.load_state_dict({k: torch.tensor(v.numpy()) for k, v in layer.state_dict().items()})
     rng = np.random.default_rng(0)
     for step in range(2):   # running statistics after two training steps

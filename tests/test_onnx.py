@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import tinygrad_cnn as tc
+from tests.devices import to_default
 from tinygrad_cnn import models, nn
 
 onnx = pytest.importorskip("onnx", reason="onnx is not installed (the test extra installs it)")
@@ -22,10 +23,10 @@ def _randomize_batchnorm(model, seed=0):
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):
             c = m.num_features
-            m.running_mean.data[...] = rng.normal(0, 0.2, c)
-            m.running_var.data[...] = rng.uniform(0.5, 2.0, c)
-            m.weight.data[...] = rng.uniform(0.5, 1.5, c)
-            m.bias.data[...] = rng.normal(0, 0.2, c)
+            m.running_mean.data[...] = to_default(rng.normal(0, 0.2, c))
+            m.running_var.data[...] = to_default(rng.uniform(0.5, 2.0, c))
+            m.weight.data[...] = to_default(rng.uniform(0.5, 1.5, c))
+            m.bias.data[...] = to_default(rng.normal(0, 0.2, c))
     return model
 
 

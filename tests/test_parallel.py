@@ -210,6 +210,7 @@ def test_small_single_range_calls_hold_blas_to_one_thread(split_batches, monkeyp
     assert _blas_threads() == before
 
 
+@pytest.mark.cpu_only("BLAS thread counts of CPU matrix products")
 def test_small_linear_products_run_with_blas_at_one_thread(split_batches, monkeypatch):
     """Linear's products below MIN_THREADED_MACS hold BLAS to one thread, forward and backward,
     with the same values either way."""

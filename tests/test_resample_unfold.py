@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
+from tests.devices import to_default
 from tests import references_vocab as ref
 from tinygrad_cnn import nn
 from tinygrad_cnn.testing import strategies as tst
@@ -307,11 +308,12 @@ def test_take_axis_gradient_sums_back_repeated_reads(data, sorted_index, axis):
                                         max_size=6)))
     if sorted_index:
         index = np.sort(index)
-    out = take_axis(tc.Tensor(x), index, axis)
+    on_device = to_default(index)  # take_axis takes an index array on x's device
+    out = take_axis(tc.Tensor(x), on_device, axis)
     np.testing.assert_array_equal(out.numpy(), np.take(x, index, axis=axis))
     g = np.random.default_rng(0).standard_normal(out.shape)
     xt = tc.Tensor(x, requires_grad=True)
-    take_axis(xt, index, axis).backward(tc.Tensor(g))
+    take_axis(xt, on_device, axis).backward(tc.Tensor(g))
     expected = np.zeros_like(x)
     for j, i in enumerate(index):     # each output position's gradient back at its source
         src = [slice(None)] * 3
@@ -319,5 +321,5 @@ def test_take_axis_gradient_sums_back_repeated_reads(data, sorted_index, axis):
         src[axis], dst[axis] = i, j
         expected[tuple(src)] += g[tuple(dst)]
     np.testing.assert_allclose(xt.grad.numpy(), expected, rtol=1e-12, atol=1e-12)
-    assert tc.gradcheck(lambda x: take_axis(x, index, axis), (x,))
+    assert tc.gradcheck(lambda x: take_axis(x, on_device, axis), (x,))
     assert tc.gradgradcheck(lambda x: take_axis(x, index, axis), (x,))

@@ -126,6 +126,7 @@ def test_a_whole_checkpoint_is_readable_by_pytorch_by_dotted_names(tmp_path):
     assert loaded["epoch"] == 3 and set(loaded["model"]) == set(model.state_dict())
 
 
+@pytest.mark.cpu_only("the page hands tensors to a CPU build of PyTorch through DLPack")
 def test_interop_page_examples_run(capsys):
     from pathlib import Path
 

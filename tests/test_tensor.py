@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import tinygrad_cnn as tc
+from tests.devices import default_device, shares_memory
 
 # ---------------------------------------------------------------------- construction and dtypes
 
@@ -41,15 +42,15 @@ def test_unsupported_data_is_refused():
 def test_attributes():
     t = tc.Tensor(np.zeros((2, 3, 4)), requires_grad=True)
     assert t.shape == (2, 3, 4) and t.ndim == 3 and t.size == 24 and t.numel() == 24
-    assert t.dtype == np.float64 and t.device == "cpu" and t.is_leaf and t.grad is None
+    assert t.dtype == np.float64 and t.device == default_device() and t.is_leaf and t.grad is None
     assert t.requires_grad and t.grad_fn is None
     assert len(t) == 2
-    assert isinstance(t.data, np.ndarray)
+    assert isinstance(t.data, tc.backend.xp_for_device(default_device()).ndarray)
 
 
 def test_conversions():
     a = np.array([[1.5, -2.0], [3.0, 4.0]])
-    t = tc.Tensor(a)
+    t = tc.Tensor(a, device="cpu")  # a CPU tensor's numpy() is its own memory
     assert t.numpy() is a or np.shares_memory(t.numpy(), a)
     assert t.tolist() == [[1.5, -2.0], [3.0, 4.0]]
     assert tc.tensor(2.5).tolist() == 2.5
@@ -69,7 +70,7 @@ def test_conversions():
 
 
 def test_array_protocol():
-    t = tc.Tensor(np.array([1.0, 2.0]))
+    t = tc.Tensor(np.array([1.0, 2.0]), device="cpu")  # NumPy reads a CPU tensor in place
     assert np.asarray(t) is t.data
     assert np.asarray(t, dtype=np.float32).dtype == np.float32
     copied = np.array(t, copy=True)
@@ -79,7 +80,7 @@ def test_array_protocol():
 
 
 def test_array_protocol_refuses_gpu_tensors(monkeypatch):
-    t = tc.Tensor(np.ones(2))
+    t = tc.Tensor(np.ones(2), device="cpu")
     monkeypatch.setattr(tc.backend, "device_of", lambda a: "gpu")
     with pytest.raises(TypeError, match=r"GPU tensor to a NumPy array implicitly; call "
                                         r"\.numpy\(\) or \.to\('cpu'\)"):
@@ -91,11 +92,11 @@ def test_astype_float_double_to_detach_clone():
     assert t.double().dtype == np.float64 and t.double().float().dtype == np.float32
     assert t.float() is t  # already float32: the cast returns its input
     assert t.astype("float16").dtype == np.float16 and t.long().dtype == np.int64
-    assert t.to("cpu") is t and t.to(dtype=tc.float64).dtype == np.float64
+    assert t.to(default_device()) is t and t.to(dtype=tc.float64).dtype == np.float64
     d = t.detach()
-    assert not d.requires_grad and d.grad_fn is None and np.shares_memory(d.data, t.data)
+    assert not d.requires_grad and d.grad_fn is None and shares_memory(d, t)
     c = t.clone()
-    assert c.requires_grad and not np.shares_memory(c.data, t.data)
+    assert c.requires_grad and not shares_memory(c, t)
     (c * 3).sum().backward()
     np.testing.assert_array_equal(t.grad.numpy(), [3.0, 3.0])
     assert t.requires_grad_(False) is t and not t.requires_grad
@@ -106,13 +107,13 @@ def test_to_device_roundtrip(device):
     moved = t.to(device)
     assert moved.device == tc.backend.normalize_device(device)
     (moved * 2).sum().backward()
-    assert t.grad.device == "cpu"
+    assert t.grad.device == t.device
     np.testing.assert_array_equal(t.grad.numpy(), [2.0, 2.0])
     np.testing.assert_array_equal(moved.numpy(), [1.0, 2.0])  # numpy() copies off the GPU
 
 
 def test_repr():
-    assert repr(tc.tensor([1.0, 2.5])) == "tensor([1. , 2.5], dtype=float32)"
+    assert repr(tc.tensor([1.0, 2.5], device="cpu")) == "tensor([1. , 2.5], dtype=float32)"
     assert "requires_grad=True" in repr(tc.ones(2, requires_grad=True))
     assert "grad_fn=<MulBackward>" in repr(tc.ones(2, requires_grad=True) * 2)
     assert "..." in repr(tc.zeros(1000))
@@ -135,7 +136,8 @@ FACTORIES = [
 @pytest.mark.parametrize("name,make,expected", FACTORIES, ids=[f[0] for f in FACTORIES])
 def test_factories(name, make, expected, device):
     default = make()
-    assert default.dtype == np.float32 and default.device == "cpu" and not default.requires_grad
+    assert (default.dtype == np.float32 and default.device == default_device()
+            and not default.requires_grad)
     np.testing.assert_array_equal(default.numpy(), expected)
     t = make(dtype=tc.float64, device=device, requires_grad=True)
     assert t.dtype == np.float64 and t.requires_grad and t.is_leaf
