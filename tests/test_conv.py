@@ -564,6 +564,7 @@ def test_conv_transpose2d_and_its_gradients_match_pytorch(case, data):
         np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=0, atol=1e-10)
 
 
+@pytest.mark.cpu_only("tracemalloc sees NumPy's host buffers, not CuPy's memory pool")
 def test_chunked_conv_bounds_peak_memory(monkeypatch):
     """Forward+backward with a 256 KiB budget on a batch whose columns take 9 times that: the
     peak of NumPy buffers (tracemalloc) stays near 2 budgets plus the tensors themselves."""
