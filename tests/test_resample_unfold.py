@@ -322,4 +322,4 @@ def test_take_axis_gradient_sums_back_repeated_reads(data, sorted_index, axis):
         expected[tuple(src)] += g[tuple(dst)]
     np.testing.assert_allclose(xt.grad.numpy(), expected, rtol=1e-12, atol=1e-12)
     assert tc.gradcheck(lambda x: take_axis(x, on_device, axis), (x,))
-    assert tc.gradgradcheck(lambda x: take_axis(x, index, axis), (x,))
+    assert tc.gradgradcheck(lambda x: take_axis(x, on_device, axis), (x,))
