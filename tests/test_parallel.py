@@ -16,6 +16,10 @@ from tests import references as ref
 from tinygrad_cnn import parallel
 from tinygrad_cnn.testing import strategies as tst
 
+# the pool splits NumPy work only (GPU ops are never split), and a forked child cannot use CUDA
+# once its parent has initialised it
+pytestmark = pytest.mark.cpu_only("the CPU thread pool, BLAS thread counts and forked children")
+
 with_fixture = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -210,7 +214,6 @@ def test_small_single_range_calls_hold_blas_to_one_thread(split_batches, monkeyp
     assert _blas_threads() == before
 
 
-@pytest.mark.cpu_only("BLAS thread counts of CPU matrix products")
 def test_small_linear_products_run_with_blas_at_one_thread(split_batches, monkeypatch):
     """Linear's products below MIN_THREADED_MACS hold BLAS to one thread, forward and backward,
     with the same values either way."""
