@@ -83,6 +83,20 @@ def test_the_backend_takes_it_for_cupy_only_when_asked():
     assert done.stdout.split()[1] == "False"
 
 
+def test_the_parity_test_trains_on_the_fake_gpu():
+    """CI has no GPU: the CPU-GPU parity test runs here with the fake CuPy as the GPU (same
+    values, so it must pass), which keeps the model, optimizers and BatchNorm working on a
+    non-NumPy device."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+         str(ROOT / "tests" / "test_device_parity.py")],
+        env={**env, "PYTHONPATH": str(ROOT), "TINYGRAD_CNN_FAKE_GPU": "1",
+             "TINYGRAD_CNN_DEVICE": "gpu"}, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "2 passed" in done.stdout
+
+
 @pytest.mark.xfail(strict=True, reason="known bug, found with the fake CuPy: nn.Parameter(tensor) "
                    "re-creates a CPU tensor's array on the default device (Parameter.__init__ "
                    "passes data.data without data.device), so layers built with device='cpu' "
