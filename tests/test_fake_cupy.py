@@ -75,10 +75,10 @@ def test_the_backend_takes_it_for_cupy_only_when_asked():
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["gpu", "gpu"]
     env = {k: v for k, v in os.environ.items() if k != "TINYGRAD_CNN_FAKE_GPU"}
-    done = subprocess.run([sys.executable, "-c", "import tinygrad_cnn as tc; "
-                           "print(tc.backend.gpu_available(), 'fake_cupy' in str(tc.backend._cupy))"],
-                          env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-                          timeout=120)
+    code = ("import tinygrad_cnn as tc; "
+            "print(tc.backend.gpu_available(), 'fake_cupy' in str(tc.backend._cupy))")
+    done = subprocess.run([sys.executable, "-c", code], env={**env, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[1] == "False"
 

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
-from tests.devices import to_default
 from tests import references_vocab as ref
+from tests.devices import to_default
 from tinygrad_cnn import nn
 from tinygrad_cnn.testing import strategies as tst
 
