@@ -15,7 +15,9 @@ a fresh process so that its peak memory is its own:
 - training process: ImageFolder + DataLoader (2 workers) + statistics from ~1,000 images +
   ten article_cnn training steps, then the rest of the epoch's batches: its peak memory
 - peak memory: the largest sum of RSS (and of PSS, which counts shared pages once) over the
-  process and its workers, sampled every 20 ms
+  process and its workers, sampled every 20 ms (PSS every 200 ms)
+- CPU seconds of the whole run (the process and its joined workers), so that images per
+  CPU-second can be compared with Pillow's own on a machine whose cores are shared
 
 Results go to docs/benchmarks.md (the data section); report the machine's load average with
 them, since the cores may be shared.
@@ -24,6 +26,7 @@ them, since the cores may be shared.
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import subprocess
@@ -110,7 +113,8 @@ def _kb(path, key):
 
 
 class PeakMemory:
-    """Peak of sum(RSS) and sum(PSS) over this process and its descendants."""
+    """Peak of sum(RSS) (sampled every 20 ms) and sum(PSS) (every 200 ms: reading it costs
+    ~25 times more CPU) over this process and its descendants."""
 
     def __init__(self):
         self.rss = self.pss = 0
@@ -119,10 +123,14 @@ class PeakMemory:
 
     def _run(self):
         me = os.getpid()
+        tick = 0
         while not self._stop.wait(0.02):
             pids = _tree(me)
             self.rss = max(self.rss, sum(_kb(f"/proc/{p}/status", "VmRSS:") for p in pids))
-            self.pss = max(self.pss, sum(_kb(f"/proc/{p}/smaps_rollup", "Pss:") for p in pids))
+            if tick % 10 == 0:  # smaps_rollup costs ~0.5 ms of CPU per process: every 200 ms
+                self.pss = max(self.pss, sum(_kb(f"/proc/{p}/smaps_rollup", "Pss:")
+                                             for p in pids))
+            tick += 1
 
     def __enter__(self):
         self._thread.start()
@@ -137,16 +145,24 @@ class PeakMemory:
 
 
 def reference_rate(folder, size, count=150):
-    """Images/s of plain Pillow decode + RGB + bilinear resize on one core."""
+    """Images/s of plain Pillow decode + RGB + bilinear resize on one core: per second of wall
+    clock, and per second of CPU time (what a busy machine does not lower as much)."""
     from PIL import Image  # noqa: PLC0415
 
     files = sorted(os.path.join(folder, "cat", f) for f in os.listdir(os.path.join(folder, "cat")))
     files = files[:count]
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     for f in files:
         with Image.open(f) as img:
             np.asarray(img.convert("RGB").resize((size, size), Image.BILINEAR))
-    return len(files) / (time.perf_counter() - t)
+    return len(files) / (time.perf_counter() - t), len(files) / (time.process_time() - cpu)
+
+
+def _cpu_seconds():
+    """CPU time of this process and of its children that have been waited for (the workers,
+    once the loader has joined them)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def measure(folder, size, mode, workers, cache_dir):
@@ -154,6 +170,7 @@ def measure(folder, size, mode, workers, cache_dir):
     from tinygrad_cnn.data import DataLoader, ImageFolder  # noqa: PLC0415
 
     result = {"mode": mode, "workers": workers, "size": size}
+    cpu0 = _cpu_seconds()
     with PeakMemory() as mem:
         t0 = time.perf_counter()
         if mode == "train":  # the training process: model steps on a full pass of the data
@@ -197,6 +214,8 @@ def measure(folder, size, mode, workers, cache_dir):
             result["images_per_s"] = (n - 32) / (time.perf_counter() - t1)  # after the first
             result["epoch_s"] = time.perf_counter() - t0
         result["images"] = len(ds)
+    result["cpu_s"] = _cpu_seconds() - cpu0  # the whole run, workers included
+    result["load"] = os.getloadavg()[0]
     result["peak_rss_mb"] = mem.rss / 1024
     result["peak_pss_mb"] = mem.pss / 1024
     print(json.dumps(result))
@@ -228,12 +247,14 @@ def main():
         folder = photos(n)
         for size in args.sizes:
             cache = os.path.join(ROOT, "cache")
-            ref = reference_rate(folder, size)
+            ref, ref_cpu = reference_rate(folder, size)
             row = {"images": n, "size": size, "pillow_1core_per_s": ref,
-                   "load_before": os.getloadavg()[0]}
+                   "pillow_per_cpu_s": ref_cpu, "load_before": os.getloadavg()[0]}
             for workers in ([2] if args.skip_first_epoch_0 else [0, 2]):
                 r = _child(folder, size, "first", workers, cache)
                 row[f"first_epoch_w{workers}"] = r
+            for old in glob.glob(os.path.join(cache, f"imagefolder-n{n}-*-{size}x{size}-*")):
+                os.remove(old)  # measure a build, not the reuse of an earlier one
             row["build"] = _child(folder, size, "build", 0, cache)
             for workers in (0, 2):
                 row[f"cached_w{workers}"] = _child(folder, size, "cached", workers, cache)
@@ -253,6 +274,8 @@ def _print(r):
           f"Pillow 1 core {r['pillow_1core_per_s']:6.0f}/s"
           f" | first epoch w0 {f0.get('images_per_s', float('nan')):6.0f}/s"
           f" w2 {f2['images_per_s']:6.0f}/s (target {r['target_first_epoch_per_s']:.0f})"
+          f" | per CPU-s: Pillow {r['pillow_per_cpu_s']:.0f}, w2 epoch"
+          f" {f2['images'] / f2['cpu_s']:.0f}"
           f" first batch {f2['first_batch_s']:.2f}s"
           f" | cache build {r['build']['images_per_s']:6.0f}/s"
           f" | cached w0 {r['cached_w0']['images_per_s']:6.0f}/s"
