@@ -138,6 +138,26 @@ def test_conv2d_kernel_path_gradcheck(case, data):
 
 
 @host
+@pytest.mark.parametrize("batch_major", [False, True])
+def test_col2im_reads_both_column_layouts(batch_major):
+    # im2col's (C, KH, KW, N, OH, OW) contiguous, or a transposed contiguous (N, C, KH, KW, ...)
+    gh = windows.make_axis("test", "height", 7, 3, 2, 1, (1, 2))
+    gw = windows.make_axis("test", "width", 6, 2, 1, 2, (0, 1))
+    shape = (3, gh.kernel, gw.kernel, 2, gh.out, gw.out)
+    rng = np.random.default_rng(4)
+    if batch_major:
+        cols = rng.standard_normal((2, 3, gh.kernel, gw.kernel, gh.out, gw.out))
+        cols = cols.transpose(1, 2, 3, 0, 4, 5)
+    else:
+        cols = rng.standard_normal(shape)
+    assert cols.shape == shape and cols.flags.c_contiguous != batch_major
+    expected = windows.col2im(np, cols, gh, gw)
+    got, launches = _on_kernels(windows.col2im, np, cols, gh, gw)
+    assert launches == ["tc_col2im"]
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@host
 def test_conv2d_strided_input_gradient_is_one_col2im_launch():
     # stride 2: the input gradient is not the flipped-kernel convolution, it is col2im's
     x, w = np.ones((2, 3, 9, 8)), np.ones((4, 3, 3, 3))

@@ -44,17 +44,18 @@ extern "C" __global__ void tc_im2col(
 """)
 
 # one thread per input pixel (b, ch, h, w): the window positions whose tap (i, j) reads it are
-# oh = (h + PH - i*DH) / SH when that divides evenly and lies in [0, OH)
+# oh = (h + PH - i*DH) / SH when that divides evenly and lies in [0, OH). Column row r = (ch, i, j)
+# of batch item b starts at r * row + b * item (im2col's layout: row = N*L, item = L; batch-major
+# (N, C, KH, KW, OH, OW): row = L, item = C*KH*KW*L)
 COL2IM = Kernel("tc_col2im", r"""
 extern "C" __global__ void tc_col2im(
-        const T* cols, T* x, long long n, long long c,
+        const T* cols, T* x, long long n, long long c, long long row, long long item,
         long long H, long long KH, long long SH, long long DH, long long PH, long long OH,
         long long W, long long KW, long long SW, long long DW, long long PW, long long OW) {
-    const long long L = OH * OW, row = n * L;
     TC_GRID_STRIDE(idx, n * c * H * W) {
         const long long w = idx % W, h = (idx / W) % H, ch = (idx / (H * W)) % c;
         const long long b = idx / (c * H * W);
-        const T* rows = cols + ch * KH * KW * row + b * L;
+        const T* rows = cols + ch * KH * KW * row + b * item;
         T total = 0;
         for (long long i = 0; i < KH; ++i) {
             const long long hp = h + PH - i * DH;
@@ -93,7 +94,14 @@ def im2col(xp, x, cols, gh, gw) -> None:
 
 def col2im(xp, cols, out, gh, gw) -> None:
     """cols (C, KH, KW, N, OH, OW) -> ``out`` (N, C, H, W), C-contiguous (written whole): each
-    input pixel the sum of the columns that read it, one launch."""
-    cols = xp.ascontiguousarray(cols)
+    input pixel the sum of the columns that read it, one launch. Columns held batch-major
+    (a transposed C-contiguous (N, C, KH, KW, OH, OW), as F.fold's blocks and conv's batched
+    product are) are read in place; other layouts are made im2col's contiguous one first."""
     n, c = out.shape[:2]
-    COL2IM(out.dtype, out.size, cols, out, n, c, *axis_args(gh), *axis_args(gw))
+    length = gh.out * gw.out
+    batch_major = cols.transpose(3, 0, 1, 2, 4, 5)
+    if batch_major.flags.c_contiguous:
+        cols, row, item = batch_major, length, c * gh.kernel * gw.kernel * length
+    else:
+        cols, row, item = xp.ascontiguousarray(cols), n * length, length
+    COL2IM(out.dtype, out.size, cols, out, n, c, row, item, *axis_args(gh), *axis_args(gw))

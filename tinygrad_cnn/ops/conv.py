@@ -167,16 +167,18 @@ def _input_grad_phases(xp, g, w, geo: ConvGeometry):
 
 
 def _input_grad_cols(xp, g, w, geo: ConvGeometry):
-    """conv2d's input gradient (any stride) on the CUDA-kernel path: one product into im2col's
-    column layout, (G, Cg*KH*KW, Kg) @ (G, Kg, n*L), then col2im, one gather kernel."""
+    """conv2d's input gradient (any stride) on the CUDA-kernel path: the columns as one batched
+    product (G, Cg*KH*KW, Kg) @ (n, G, Kg, L), which reads g in place and lays them out
+    batch-major, then col2im, one gather kernel."""
     groups, (cg, kh, kw) = geo.groups, w.shape[1:]
     n, c = g.shape[0], cg * groups
     w_cols = xp.ascontiguousarray(_group_weight(w, groups).transpose(0, 2, 1))  # (G, CgKK, Kg)
     out = xp.empty((n, c, geo.h.size, geo.w.size), dtype=xp.result_type(g, w))
 
     def part(start, stop):
-        cols = xp.matmul(w_cols, _group_grad(xp, g[start:stop], groups))    # (G, CgKK, n*L)
-        cols = cols.reshape(c, kh, kw, stop - start, geo.h.out, geo.w.out)
+        n_part, (oh, ow) = stop - start, (geo.h.out, geo.w.out)
+        cols = xp.matmul(w_cols, g[start:stop].reshape(n_part, groups, -1, oh * ow))
+        cols = cols.reshape(n_part, c, kh, kw, oh, ow).transpose(1, 2, 3, 0, 4, 5)  # a view
         windows.col2im(xp, cols, geo.h, geo.w, out=out[start:stop])
 
     per_item = _bytes_per_item(c, geo, g.itemsize)

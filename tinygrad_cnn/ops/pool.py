@@ -310,7 +310,11 @@ def _offsets_to_index(xp, offsets, width, geo: PoolGeometry):
 
 def _avg_divisor(xp, geo: PoolGeometry, pad, count_include_pad, dtype):
     """(OH, OW) element counts of each window (PyTorch's rule: windows are first clipped to the
-    padded input, then, without count_include_pad, to the input itself)."""
+    padded input, then, without count_include_pad, to the input itself); the number KH*KW when
+    no window is clipped (no array to build: on the GPU that is a dozen launches)."""
+    if all(g.span <= g.size + 2 * p and (count_include_pad or p == 0)
+           for g, p in zip((geo.h, geo.w), pad, strict=True)):
+        return geo.h.kernel * geo.w.kernel
     counts = []
     for g, p in zip((geo.h, geo.w), pad, strict=True):
         starts = xp.arange(g.out) * g.stride - p
