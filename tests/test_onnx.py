@@ -67,6 +67,17 @@ def test_zoo_models_run_in_onnxruntime_like_ours(tmp_path, name, build, shape):
     _check_in_onnxruntime(model, path, shape)
 
 
+@pytest.mark.parametrize("args", [{"kernel_size": 3, "stride": 1, "padding": 1},
+                                  {"kernel_size": 3, "stride": 2, "padding": 1,
+                                   "count_include_pad": False},
+                                  {"kernel_size": 2}], ids=["include_pad", "exclude_pad", "plain"])
+def test_avg_pool_padding_exports_with_its_count_include_pad(tmp_path, args):
+    # count_include_pad=True with padding was exported as 0 (edge windows divided by fewer)
+    model = nn.Sequential(nn.AvgPool2d(**args))
+    path = tc_onnx.export(model, tc.zeros(1, 2, 7, 7), tmp_path / "avg.onnx")
+    _check_in_onnxruntime(model, path, (2, 7, 7))
+
+
 def test_the_graph_keeps_the_model_s_structure(tmp_path):
     model = _randomize_batchnorm(models.resnet18(num_classes=10))
     path = tc_onnx.export(model, tc.zeros(1, 3, 32, 32), tmp_path / "r.onnx")
