@@ -145,35 +145,45 @@ def _rel_err(ours, theirs) -> float:
     return diff / scale if scale > 0 else diff
 
 
-def _param_grad_error(ours: dict, theirs: dict, dtype) -> float:
-    """The largest relative error over the parameter gradients.
+def _param_grad_errors(ours: dict, theirs: dict, dtype) -> dict:
+    """The relative error of each parameter gradient, {"grad <name>": error}.
 
     A gradient that is zero in exact arithmetic is rounding noise on both sides, and noise over
     noise is no relative error: in train mode the bias of a conv or BatchNorm whose per-channel
     shift the next BatchNorm subtracts again (VGG's conv biases, MobileNetV2's projection
     BatchNorms). A reference gradient within 10 eps of the model's largest is taken as one;
-    ours must then be as small.
+    ours must then be as small (and it has no entry).
     """
     scales = {k: float(np.max(np.abs(t))) for k, t in theirs.items()}
     floor = 10 * np.finfo(dtype).eps * max(scales.values())
-    worst = 0.0
+    errors = {}
     for k, t in theirs.items():
         if scales[k] <= floor:
             assert np.max(np.abs(ours[k])) <= floor, f"{k}: the reference gradient is ~0, ours not"
         else:
-            worst = max(worst, _rel_err(ours[k], t))
-    return worst
+            errors[f"grad {k}"] = _rel_err(ours[k], t)
+    return errors
 
 
 def _errors(ours: dict, theirs: dict, dtype) -> dict:
-    return {
+    """Relative error of each compared tensor: "forward", "input grad", "buffers" (the largest
+    over the running statistics after the step, unchanged in eval mode) and "grad <name>" for
+    each parameter gradient."""
+    errors = {
         "forward": _rel_err(ours["out"], theirs["out"]),
         "input grad": _rel_err(ours["x.grad"], theirs["x.grad"]),
-        "param grads": _param_grad_error(ours["grads"], theirs["grads"], dtype),
-        # running statistics after the step (unchanged in eval mode)
         "buffers": max((_rel_err(v, theirs["buffers"][k]) for k, v in ours["buffers"].items()),
                        default=0.0),
     }
+    errors.update(_param_grad_errors(ours["grads"], theirs["grads"], dtype))
+    return errors
+
+
+def _summary(errors: dict) -> str:
+    """forward / input grad / worst parameter gradient / buffers, for the test's printout."""
+    grads = [e for k, e in errors.items() if k.startswith("grad ")]
+    return (f"forward {errors['forward']:.1e}, input grad {errors['input grad']:.1e}, "
+            f"param grads {max(grads, default=0.0):.1e}, buffers {errors['buffers']:.1e}")
 
 
 def _randomise_batch_norms(torch, ref):
@@ -245,13 +255,22 @@ def test_matches_pytorch(name, dtype):
     """Same weights, same input: output, input gradient, every parameter gradient and the
     BatchNorm running statistics afterwards agree with PyTorch in eval and train mode.
 
-    float32 rounding can be amplified past 1e-4 by the network itself: MobileNetV2 in train
-    mode, where batch statistics over 8 values per channel in the last stages make PyTorch's
-    own float32 gradients differ from its float64 ones by ~1.4e-4. Where a float32 figure
-    exceeds 1e-4, the test measures that conditioning (PyTorch float32 vs PyTorch float64)
-    and asserts ours is as accurate within a small factor: at most 4x PyTorch's float32 error
-    of the float64 result (measured on the parameter gradients, 2026-11-27: 1.06x with
-    OpenBLAS's default kernel here, 1.7x with OPENBLAS_CORETYPE=Haswell, 1.5x with Prescott).
+    The measure, tensor by tensor (the output, the input gradient, each parameter gradient on
+    its own, the running statistics): max |ours - PyTorch| / max |PyTorch| <= 1e-4 in float32,
+    1e-9 in float64. Where a float32 tensor misses 1e-4, the float64 result (PyTorch's, which
+    ours matches to 1e-9) decides: ours must be within 1e-4 of it, or within 4x PyTorch's own
+    float32 error of it for that tensor.
+
+    That exception is needed by MobileNetV2 in train mode only, where 1e-4 from PyTorch is
+    out of reach even for the exact result: the network amplifies float32 rounding ~1e4-fold
+    (BatchNorm over 8 values per channel in its last stages rescales channels of small
+    variance; ReLU6 clips), so PyTorch's own float32 parameter gradients are 1.2e-4 from
+    float64 here, and both float32 results are noise of that size, independent of each
+    other. Measured 2026-11-27 (OpenBLAS default kernel, Haswell, Prescott): ours 2.2e-4 /
+    2.2e-4 / 3.3e-4 from float64 at worst, PyTorch 1.2e-4; the median over the tensors
+    8e-5 / 8e-5 / 1.1e-4, PyTorch's 6e-5. (On other inputs either may also land on the other
+    side of a ReLU6 kink than float64 does: errors of 1e-2 for PyTorch itself on 6 of 16
+    random inputs of this size; this input has none on either side.)
     """
     torch, zoo = _torch()
     kwargs, size = PARITY[name]
@@ -268,7 +287,7 @@ def test_matches_pytorch(name, dtype):
     x = rng.normal(size=(2, 3, size, size)).astype(dtype)
     g = rng.normal(size=ref(torch.from_numpy(x[:1])).shape[1:]).astype(dtype)  # one sample's
     g = np.stack([g, rng.normal(size=g.shape).astype(dtype)])
-    errors, ill_conditioned = {}, {}
+    errors, exact_errors = {}, {}
     for mode in ("eval", "train"):
         theirs = _step_torch(torch, ref, state, x, g, mode == "train")
         ours = _step_ours(model, state, x, g, mode == "train")
@@ -278,19 +297,19 @@ def test_matches_pytorch(name, dtype):
             state64 = {k: (v.astype("float64") if v.dtype.kind == "f" else v)
                        for k, v in state.items()}
             exact = _step_torch(torch, ref64, state64, x, g, mode == "train")
-            ill_conditioned[mode] = (_errors(ours, exact, dtype), _errors(theirs, exact, dtype))
+            exact_errors[mode] = (_errors(ours, exact, dtype), _errors(theirs, exact, dtype))
     ref.zero_grad(set_to_none=True)   # free the gradients while the models stay cached
     model.zero_grad()
-    print(f"\n{name} {dtype} max relative errors vs PyTorch: {errors}")
     for mode, errs in errors.items():
+        print(f"\n{name} {dtype} {mode}: relative errors vs PyTorch: {_summary(errs)}")
+        if mode in exact_errors:
+            print(f"  vs float64: ours {_summary(exact_errors[mode][0])}")
+            print(f"  vs float64: PyTorch's {_summary(exact_errors[mode][1])}")
         for what, err in errs.items():
             if err <= RTOL[dtype]:
                 continue
-            assert mode in ill_conditioned, (mode, what, err)
-            ours_exact, torch_exact = (e[what] for e in ill_conditioned[mode])
-            print(f"{name} {mode} {what}: float32 vs float64: ours {ours_exact:.2e}, "
-                  f"PyTorch {torch_exact:.2e}")
-            assert torch_exact > RTOL[dtype] / 2, (
-                f"{mode} {what}: {err:.2e} from PyTorch, which is only {torch_exact:.2e} "
-                "from float64: not a conditioning effect")
-            assert ours_exact <= 4 * torch_exact, (mode, what, ours_exact, torch_exact)
+            assert mode in exact_errors, (mode, what, err)
+            ours_exact, torch_exact = (e[what] for e in exact_errors[mode])
+            assert ours_exact <= max(RTOL[dtype], 4 * torch_exact), (
+                f"{mode} {what}: {err:.2e} from PyTorch; from float64 ours {ours_exact:.2e}, "
+                f"PyTorch's {torch_exact:.2e}")
