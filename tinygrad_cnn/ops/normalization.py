@@ -23,9 +23,9 @@ class BatchNormBatchStats(Function):
     but 1 (``mean`` and ``var`` arrays (1, C, 1, ...) from batch_norm, which also updates the
     running statistics with them; ``mean_shift`` (C,) float64: the exact batch mean minus
     ``mean``, which x's dtype could not hold). As a composite of Tensor ops it was some eleven
-    nodes forward and thirty backward. Its backward runs on arrays in ordinary training; when a graph of the
-    gradient is recorded (create_graph=True) it is Tensor ops that recompute the statistics
-    from x, so it is differentiable again."""
+    nodes forward and thirty backward. Its backward runs on arrays in ordinary training; when
+    a graph of the gradient is recorded (create_graph=True) it is Tensor ops that recompute
+    the statistics from x, so it is differentiable again."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, mean, var, eps, mean_shift=None):
@@ -84,7 +84,9 @@ def _channel_sums(xp, a, b=None):
     else:
         rows = xp.einsum("ncl->nc", a) if b is None else xp.einsum("ncl,ncl->nc", a,
                                                                      b.reshape(n, c, -1))
-    return rows.sum(axis=0, dtype=xp.float64)
+    # the N row sums as a float64 matrix-vector product: faster than rows.sum(axis=0,
+    # dtype=float64), a casting reduction over the outer axis (11 -> 4 us on (256, 64))
+    return xp.ones(n, dtype=xp.float64) @ rows.astype(xp.float64)
 
 
 def _batch_norm_grad_arrays(ctx, x, weight, grad):
