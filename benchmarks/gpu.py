@@ -12,9 +12,10 @@ table gives the median of ``--repeats`` steps after ``--warmup`` steps. Columns:
   generic CuPy path) and with TF32 matmuls allowed (``tc.backends.cuda.matmul.allow_tf32``);
 - PyTorch with TF32 off on both switches (exact float32, the fair comparison) and with its
   defaults (TF32 off for matmuls, on for cuDNN convolutions);
-- peak GPU memory of each side during the steps: the high-water mark of CuPy's memory pool's
+- peak GPU memory of each side during two steps: the high-water mark of CuPy's memory pool's
   ``used_bytes()`` (sampled by a memory hook at every allocation) against
-  ``torch.cuda.max_memory_allocated()``; both count parameters and inputs;
+  ``torch.cuda.max_memory_allocated()``, each above what that side held before the workload was
+  built, so both count the workload's parameters, inputs and step temporaries;
 - the first training step in a fresh process with an empty kernel cache (``CUPY_CACHE_DIR`` set
   to a new temporary directory: CuPy compiles every kernel) and again with that cache warm.
   These times include importing tinygrad_cnn and CuPy.
@@ -27,6 +28,7 @@ its numbers mean nothing.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -231,8 +233,24 @@ def median_ms(step, sync, warmup, repeats):
     return 1000 * statistics.median(times)
 
 
-def peak_ours_mib(step, sync, device):
-    """High-water mark of the CuPy pool's used bytes over two steps (None on the CPU)."""
+def used_bytes(side, device):
+    """GPU bytes this side holds now (CuPy pool in use / torch allocated); 0 on the CPU."""
+    gc.collect()  # earlier workloads' tensors, freed only with their reference cycles
+    if device in ("cpu", None):
+        return 0
+    if side == "ours":
+        import tinygrad_cnn as tc
+
+        return tc.backend.require_gpu().get_default_memory_pool().used_bytes()
+    import torch
+
+    return torch.cuda.memory_allocated()
+
+
+def peak_ours_mib(step, sync, device, base):
+    """High-water mark of the CuPy pool's used bytes over two steps, above ``base`` (the bytes
+    in use before the workload was built), so it counts the workload's parameters, inputs and
+    everything a step allocates. None on the CPU."""
     if device == "cpu":
         return None
     import tinygrad_cnn as tc
@@ -255,10 +273,11 @@ def peak_ours_mib(step, sync, device):
         for _ in range(2):
             step()
         sync()
-    return hook.peak / 2**20
+    return (hook.peak - base) / 2**20
 
 
-def peak_theirs_mib(step, sync, device):
+def peak_theirs_mib(step, sync, device, base):
+    """torch.cuda.max_memory_allocated() over two steps, above ``base`` (as peak_ours_mib)."""
     if device != "cuda":
         return None
     import torch
@@ -268,7 +287,7 @@ def peak_theirs_mib(step, sync, device):
     for _ in range(2):
         step()
     sync()
-    return torch.cuda.max_memory_allocated() / 2**20
+    return (torch.cuda.max_memory_allocated() - base) / 2**20
 
 
 def _torch_tf32(torch, matmul: bool, cudnn: bool):
@@ -283,6 +302,7 @@ def measure(name, args, torch):
     ours_device = "cpu" if args.dry_run else "gpu"
     torch_device = "cpu" if args.dry_run else "cuda"
     row = {}
+    base = used_bytes("ours", ours_device)
     step, sync, weights = ours(name, ours_device, args.dry_run)
     previous = os.environ.get(KERNELS_ENV)
     try:
@@ -293,19 +313,20 @@ def measure(name, args, torch):
             row[label] = median_ms(step, sync, args.warmup, args.repeats)
         os.environ[KERNELS_ENV] = "1"
         tc.backends.cuda.matmul.allow_tf32 = False
-        row["ours_mib"] = peak_ours_mib(step, sync, ours_device)
+        row["ours_mib"] = peak_ours_mib(step, sync, ours_device, base)
     finally:
         tc.backends.cuda.matmul.allow_tf32 = False
         if previous is None:
             os.environ.pop(KERNELS_ENV, None)
         else:
             os.environ[KERNELS_ENV] = previous
-    del step
+    del step, sync
     if torch is not None:
+        base = used_bytes("torch", torch_device)
         step, sync = theirs(name, torch_device, args.dry_run, weights)
         _torch_tf32(torch, False, False)
         row["torch"] = median_ms(step, sync, args.warmup, args.repeats)
-        row["torch_mib"] = peak_theirs_mib(step, sync, torch_device)
+        row["torch_mib"] = peak_theirs_mib(step, sync, torch_device, base)
         _torch_tf32(torch, False, True)  # PyTorch's defaults
         row["torch_default"] = median_ms(step, sync, args.warmup, args.repeats)
         _torch_tf32(torch, False, False)
