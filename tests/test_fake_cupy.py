@@ -97,11 +97,9 @@ def test_the_parity_test_trains_on_the_fake_gpu():
     assert "2 passed" in done.stdout
 
 
-@pytest.mark.skip(reason="known bug, found with the fake CuPy (remove this skip with the fix): "
-                  "nn.Parameter(tensor) re-creates a CPU tensor's array on the default device "
-                  "(Parameter.__init__ passes data.data without data.device), so layers built "
-                  "with device='cpu' under a GPU default get GPU parameters next to CPU buffers")
 def test_layers_built_for_the_cpu_stay_there_under_a_gpu_default():
+    """nn.Parameter(tensor) keeps the tensor's device (it used to re-create a CPU tensor's array
+    on the default device: GPU parameters next to CPU buffers)."""
     code = ("import tinygrad_cnn as tc\nfrom tinygrad_cnn import nn\n"
             "bn = nn.BatchNorm2d(3, device='cpu')\n"
             "print(*{t.device for t in (*bn.parameters(), *bn.buffers())})\n")

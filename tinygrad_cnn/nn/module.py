@@ -40,11 +40,12 @@ class Parameter(Tensor):
     """
 
     def __init__(self, data=None, requires_grad: bool = True):
+        device = None
         if data is None:
             data = backend.host_array([], dtype=backend.DEFAULT_FLOAT)
-        if isinstance(data, Tensor):
-            data = data.data
-        super().__init__(data, requires_grad=requires_grad)
+        if isinstance(data, Tensor):  # keep the tensor's array and device, as PyTorch does
+            data, device = data.data, data.device
+        super().__init__(data, requires_grad=requires_grad, device=device)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
