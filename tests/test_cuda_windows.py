@@ -158,6 +158,29 @@ def test_col2im_reads_both_column_layouts(batch_major):
 
 
 @host
+def test_non_contiguous_inputs_take_the_kernel_path():
+    # a channels-last array seen as NCHW: the launchers copy it to C order first
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 7, 6, 3)).transpose(0, 3, 1, 2)
+    w = rng.standard_normal((4, 3, 3, 3))
+    assert not x.flags.c_contiguous
+    for fn, arrays in [(lambda x, w: F.conv2d(x, w, stride=2, padding=1), (x, w)),
+                       (lambda x: F.max_pool2d(x, 3, 2, 1), (x,)),
+                       (lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False), (x,))]:
+        def run(fn=fn, arrays=arrays):
+            tensors = [tc.Tensor(a, requires_grad=True) for a in arrays]
+            out = fn(*tensors)
+            out.backward(tc.Tensor(np.ones(out.shape)))
+            return [out.numpy()] + [t.grad.numpy() for t in tensors]
+
+        expected = run()
+        got, launches = _on_kernels(run)
+        assert launches
+        for e, g in zip(expected, got, strict=True):
+            np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+
+
+@host
 def test_conv2d_strided_input_gradient_is_one_col2im_launch():
     # stride 2: the input gradient is not the flipped-kernel convolution, it is col2im's
     x, w = np.ones((2, 3, 9, 8)), np.ones((4, 3, 3, 3))

@@ -9,6 +9,9 @@ element exactly once instead of adding. Ops come in adjoint pairs, each the othe
 
     MaxPool2d(x) -> (values, first-max offsets); MaxPoolScatter(g) <-> MaxPoolGather(v)
     AvgPool2d(x) = window sums / divisor       <-> AvgPoolScatter(g)
+
+On CuPy, float32 and float64 data take one CUDA kernel per op instead (tinygrad_cnn/cuda/pool.py,
+same rules; TINYGRAD_CNN_CUDA_KERNELS=0 turns them off).
 """
 
 from __future__ import annotations

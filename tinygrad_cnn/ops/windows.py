@@ -8,7 +8,9 @@ padded axis from ``-pad_before`` to ``span - pad_before``; ``pad_to_windows`` bu
 range (zeros or -inf outside the input; trailing input rows no window reaches are left out) and
 ``unpad`` is its adjoint. Kernel offset ``i`` of every window is the strided slice ``tap(i)`` of
 the padded axis, so im2col is one strided view and col2im is KH*KW slice-adds (on the phase
-grid of ``col2im_phases``, where each is a shift of whole rows).
+grid of ``col2im_phases``, where each is a shift of whole rows). On CuPy, float32 and float64
+data take one CUDA kernel each for im2col (padding included) and col2im instead
+(tinygrad_cnn/cuda/windows.py).
 """
 
 from __future__ import annotations
