@@ -152,12 +152,17 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         shape = (1, channels) + (1,) * (input.ndim - 2)
         # Two passes, corrected (Chan, Golub and LeVeque): the mean in x's dtype, then the
         # mean of the values centred on it (near zero, so summed almost exactly), the shift to
-        # the exact mean, and the variance about the exact mean. The shift is what x's dtype
+        # the exact mean, and the variance about the exact mean (on maps of <= 16 values the
+        # first pass's float64 mean is exact enough: no extra pass). The shift is what x's dtype
         # cannot hold (the mean of values ~3 rounded to float32 moves by ~1e-7), and the
         # weight gradient would multiply it by the gradient's sum (_batch_norm_grad_arrays).
-        mean = (_channel_sums(xp, x) / count).astype(x.dtype).reshape(shape)  # (1, C, 1, ...)
+        exact_mean = _channel_sums(xp, x) / count                               # (C,) float64
+        mean = exact_mean.astype(x.dtype).reshape(shape)                      # (1, C, 1, ...)
         centered = x - mean
-        shift = _channel_sums(xp, centered) / count                            # (C,) float64
+        if x[:1, :1].size > 16:  # long rows: their sums in x's dtype lose ~1e-7 of the mean
+            shift = _channel_sums(xp, centered) / count                        # (C,) float64
+        else:  # rows of <= 16 values add exactly enough; a pass costs more than it saves here
+            shift = exact_mean - mean.reshape(-1)
         var = _channel_sums(xp, centered, centered) / count - shift * shift    # biased
         var = xp.maximum(var, 0.0).astype(x.dtype).reshape(shape)
         if training and running_mean is not None and running_var is not None:
