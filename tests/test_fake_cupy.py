@@ -31,7 +31,8 @@ def test_numpy_arrays_are_refused_as_operands_and_in_partial_writes():
     x = fcp.zeros((2, 3))
     host = np.ones((2, 3))
     for bad in (lambda: x + host, lambda: host + x, lambda: fcp.maximum(x, host),
-                lambda: fcp.concatenate([x, host]), lambda: fcp.where(host > 0, x, x)):
+                lambda: fcp.concatenate([x, host]), lambda: fcp.where(host > 0, x, x),
+                lambda: fcp.maximum(x, [1.0, 2.0, 3.0])):
         with pytest.raises(TypeError, match="Unsupported type"):
             bad()
     with pytest.raises(ValueError, match="non-scalar numpy.ndarray"):

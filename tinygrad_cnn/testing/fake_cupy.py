@@ -8,7 +8,8 @@ device data as NumPy data, as CuPy would:
 - ``np.asarray(gpu_array)``, ``np.testing.*`` on it, ``float(np_array + gpu_array)`` ... raise
   TypeError (``__array__`` refuses, as CuPy's does); ``.get()`` is the explicit copy to the host;
 - a NumPy array as an operand of a device operation or function raises TypeError
-  ("Unsupported type"), except in ``array``/``asarray``/``asanyarray`` (host-to-device copies);
+  ("Unsupported type"), except in ``array``/``asarray``/``asanyarray`` (host-to-device copies),
+  and so does a Python list given to a ufunc;
 - ``gpu_array[key] = numpy_array`` raises ValueError unless ``key`` is ``[:]``, as in CuPy;
 - ``isinstance(x, numpy.ndarray)`` is False, ``flags`` has no ``writeable``, there is no
   ``ctypes``, and ``random.default_rng(...)`` has no ``permutation``/``shuffle``/``choice``.
@@ -105,6 +106,9 @@ class _Ufunc:
         self.__name__ = ufunc.__name__
 
     def __call__(self, *args, **kwargs):
+        for arg in args:
+            if isinstance(arg, (list, tuple)):  # CuPy's ufuncs take arrays and scalars only
+                raise _unsupported(arg)
         return _function(self._ufunc)(*args, **kwargs)
 
     def __getattr__(self, name):
