@@ -24,6 +24,11 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 GPU_SKIP_REASON = tc.backend.gpu_unavailable_reason()
+# Tests of the CUDA kernels themselves (and cuBLAS settings) need the real CuPy, not the fake one.
+CUDA_SKIP_REASON = GPU_SKIP_REASON or (
+    "the fake CuPy ($TINYGRAD_CNN_FAKE_GPU) runs no CUDA kernels"
+    if os.environ.get(tc.backend.FAKE_GPU_ENV_VAR) else None
+)
 
 DEVICES = [
     "cpu",

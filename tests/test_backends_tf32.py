@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tinygrad_cnn as tc
-from tests.conftest import GPU_SKIP_REASON
+from tests.conftest import CUDA_SKIP_REASON
 
 
 @pytest.fixture(autouse=True)
@@ -84,7 +84,7 @@ def test_cpu_products_are_exact_float32_whatever_the_switch():
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(GPU_SKIP_REASON is not None, reason=f"no GPU: {GPU_SKIP_REASON}")
+@pytest.mark.skipif(CUDA_SKIP_REASON is not None, reason=f"no CUDA: {CUDA_SKIP_REASON}")
 def test_tf32_changes_a_large_float32_gpu_matmul_and_off_matches_float64():
     cp = tc.backend.require_gpu()
     if int(cp.cuda.Device().compute_capability) < 80:

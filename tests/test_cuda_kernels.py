@@ -14,7 +14,7 @@ import pytest
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.cuda as cuda
-from tests.conftest import GPU_SKIP_REASON
+from tests.conftest import CUDA_SKIP_REASON
 from tests.cuda_host import (
     COMPILER,
     NO_COMPILER_REASON,
@@ -90,7 +90,7 @@ def test_bad_launches_are_refused_with_the_kernel_name():
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(GPU_SKIP_REASON is not None, reason=f"no GPU: {GPU_SKIP_REASON}")
+@pytest.mark.skipif(CUDA_SKIP_REASON is not None, reason=f"no CUDA: {CUDA_SKIP_REASON}")
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_cupy_runs_a_kernel_like_numpy(dtype):
     cp = tc.backend.require_gpu()

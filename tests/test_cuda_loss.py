@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import tinygrad_cnn as tc
 import tinygrad_cnn.cuda as cuda
 import tinygrad_cnn.nn.functional as F
-from tests.conftest import GPU_SKIP_REASON
+from tests.conftest import CUDA_SKIP_REASON
 from tests.cuda_host import COMPILER, NO_COMPILER_REASON, HostRunner
 from tinygrad_cnn.tensor import Tensor
 
@@ -84,6 +84,7 @@ def test_fused_kernels_match_the_generic_path_and_the_reference(seed, n, c, redu
     np.testing.assert_allclose(out, expected, **tol)
 
 
+@pytest.mark.cpu_only("CUDA kernels run on NumPy arrays through the host runner")
 @given(seed=st.integers(0, 2**31), reduction=st.sampled_from(["mean", "sum", "none"]),
        weighted=st.booleans(), ignore=st.booleans())
 def test_fused_kernels_gradcheck_and_gradgradcheck(seed, reduction, weighted, ignore):
@@ -143,7 +144,7 @@ def test_cases_outside_the_kernels_take_the_generic_path():
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(GPU_SKIP_REASON is not None, reason=f"no GPU: {GPU_SKIP_REASON}")
+@pytest.mark.skipif(CUDA_SKIP_REASON is not None, reason=f"no CUDA: {CUDA_SKIP_REASON}")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_gpu_kernels_match_the_generic_cupy_path(dtype, reduction, monkeypatch):

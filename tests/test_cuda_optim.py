@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.cuda as cuda
-from tests.conftest import GPU_SKIP_REASON
+from tests.conftest import CUDA_SKIP_REASON
 from tests.cuda_host import COMPILER, NO_COMPILER_REASON, HostRunner
 from tinygrad_cnn import optim
 from tinygrad_cnn.tensor import Tensor
@@ -145,6 +145,7 @@ def test_fused_step_matches_for_any_hyperparameters(name, lr, momentum, dampenin
     assert launches and set(launches) == {KERNEL[name]}
 
 
+@pytest.mark.cpu_only("CUDA kernels run on NumPy arrays through the host runner")
 def test_amsgrad_switched_on_later_creates_its_buffer_like_the_generic_rule():
     def run(fused):
         p = tc.tensor(np.linspace(-1, 1, 6), requires_grad=True)
@@ -198,7 +199,7 @@ def test_kernels_switched_off_take_the_generic_rule(monkeypatch):
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(GPU_SKIP_REASON is not None, reason=f"no GPU: {GPU_SKIP_REASON}")
+@pytest.mark.skipif(CUDA_SKIP_REASON is not None, reason=f"no CUDA: {CUDA_SKIP_REASON}")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("name", "options"), CONFIGS, ids=IDS)
 def test_gpu_fused_step_matches_the_generic_cupy_path(name, options, dtype, monkeypatch):

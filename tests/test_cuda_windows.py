@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
-from tests.conftest import GPU_SKIP_REASON
+from tests.conftest import CUDA_SKIP_REASON
 from tests.cuda_host import COMPILER, NO_COMPILER_REASON, HostRunner
 from tinygrad_cnn import cuda
 from tinygrad_cnn.ops import windows
@@ -344,7 +344,7 @@ GPU_CASES = [
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(GPU_SKIP_REASON is not None, reason=f"no GPU: {GPU_SKIP_REASON}")
+@pytest.mark.skipif(CUDA_SKIP_REASON is not None, reason=f"no CUDA: {CUDA_SKIP_REASON}")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", GPU_CASES, ids=lambda c: c[0])
 def test_cupy_kernel_path_matches_the_generic_cupy_path(case, dtype, monkeypatch):
