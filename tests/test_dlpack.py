@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import tinygrad_cnn as tc
+from tests.conftest import CUDA_SKIP_REASON
 
 
 def test_from_numpy_shares_memory():
@@ -152,6 +153,8 @@ def test_torch_errors():
 def test_cupy_both_ways_share_memory(device):
     if device != "gpu":
         pytest.skip("the CuPy exchange is tested on the gpu device")
+    if CUDA_SKIP_REASON:
+        pytest.skip(CUDA_SKIP_REASON)
     import cupy
 
     source = cupy.zeros((2, 3), dtype=cupy.float32)
