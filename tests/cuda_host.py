@@ -85,6 +85,17 @@ class HostRunner:
         function(*converted)
 
 
+_SHARED = None
+
+
+def shared_runner() -> HostRunner:
+    """One HostRunner for the whole test session, so each kernel is compiled once per dtype."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = HostRunner()
+    return _SHARED
+
+
 def _nvrtc_library():
     try:
         import nvidia.cuda_nvrtc  # noqa: PLC0415

@@ -17,19 +17,12 @@ import tinygrad_cnn as tc
 import tinygrad_cnn.cuda as cuda
 import tinygrad_cnn.nn.functional as F
 from tests.conftest import CUDA_SKIP_REASON
-from tests.cuda_host import COMPILER, NO_COMPILER_REASON, HostRunner
+from tests.cuda_host import COMPILER, NO_COMPILER_REASON, shared_runner
 from tinygrad_cnn.tensor import Tensor
 
 pytestmark = pytest.mark.skipif(COMPILER is None, reason=NO_COMPILER_REASON)
 
-_RUNNER = None
-
-
-def runner():
-    global _RUNNER
-    if _RUNNER is None:
-        _RUNNER = HostRunner()
-    return _RUNNER
+runner = shared_runner
 
 
 def case(seed, n, c, dtype, weighted, ignore, reduction):

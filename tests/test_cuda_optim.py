@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import tinygrad_cnn as tc
 import tinygrad_cnn.cuda as cuda
 from tests.conftest import CUDA_SKIP_REASON
-from tests.cuda_host import COMPILER, NO_COMPILER_REASON, HostRunner
+from tests.cuda_host import COMPILER, NO_COMPILER_REASON, shared_runner
 from tinygrad_cnn import optim
 from tinygrad_cnn.tensor import Tensor
 
@@ -47,15 +47,7 @@ CONFIGS = [
 IDS = [f"{name}-" + ",".join(f"{k}={v}" for k, v in kw.items()) for name, kw in CONFIGS]
 TOLERANCE = {np.float32: dict(rtol=1e-6, atol=1e-7), np.float64: dict(rtol=1e-13, atol=1e-15)}
 
-_RUNNER = None
-
-
-def runner():
-    """One host runner for the module, so each kernel is compiled once per dtype."""
-    global _RUNNER
-    if _RUNNER is None:
-        _RUNNER = HostRunner()
-    return _RUNNER
+runner = shared_runner
 
 
 def trajectory(name, options, dtype, steps=STEPS, device="cpu", seed=0):

@@ -12,7 +12,7 @@ one thread that gathers from the windows reading it, in offset order: determinis
 from __future__ import annotations
 
 from .kernel import Kernel
-from .windows import axis_args, usable
+from .windows import WINDOWS_OVER_PIXEL, axis_args, usable
 
 __all__ = ["avg_pool", "avg_pool_scatter", "max_pool", "max_pool_gather", "max_pool_scatter",
            "usable"]
@@ -59,7 +59,7 @@ extern "C" __global__ void tc_max_pool(const T* x, T* out, int* offsets, long lo
 """)
 
 # dx (planes, H, W): each pixel the sum of g over the windows whose chosen offset is this pixel
-MAX_POOL_SCATTER = Kernel("tc_max_pool_scatter", r"""
+MAX_POOL_SCATTER = Kernel("tc_max_pool_scatter", WINDOWS_OVER_PIXEL + r"""
 extern "C" __global__ void tc_max_pool_scatter(const T* g, const int* offsets, T* dx,
         long long planes,""" + _GEOMETRY + r""") {
     TC_GRID_STRIDE(idx, planes * H * W) {
@@ -67,16 +67,7 @@ extern "C" __global__ void tc_max_pool_scatter(const T* g, const int* offsets, T
         const T* g_plane = g + p * OH * OW;
         const int* k_plane = offsets + p * OH * OW;
         T total = 0;
-        for (long long i = 0; i < KH; ++i) {
-            const long long hp = h + PH - i * DH;
-            if (hp < 0 || hp % SH != 0 || hp / SH >= OH) continue;
-            for (long long j = 0; j < KW; ++j) {
-                const long long wp = w + PW - j * DW;
-                if (wp < 0 || wp % SW != 0 || wp / SW >= OW) continue;
-                const long long o = (hp / SH) * OW + wp / SW;
-                if (k_plane[o] == i * KW + j) total += g_plane[o];
-            }
-        }
+        TC_WINDOWS_OVER_PIXEL(h, w, if (k_plane[o] == i * KW + j) total += g_plane[o];)
         dx[idx] = total;
     }
 }
@@ -119,23 +110,14 @@ extern "C" __global__ void tc_avg_pool(const T* x, T* out, const T* divisor, lon
 """)
 
 # dx (planes, H, W): each pixel the sum of g / divisor over the windows that read it
-AVG_POOL_SCATTER = Kernel("tc_avg_pool_scatter", r"""
+AVG_POOL_SCATTER = Kernel("tc_avg_pool_scatter", WINDOWS_OVER_PIXEL + r"""
 extern "C" __global__ void tc_avg_pool_scatter(const T* g, T* dx, const T* divisor,
         long long per_window, T value, long long planes,""" + _GEOMETRY + r""") {
     TC_GRID_STRIDE(idx, planes * H * W) {
         const long long w = idx % W, h = (idx / W) % H, p = idx / (H * W);
         const T* g_plane = g + p * OH * OW;
         T total = 0;
-        for (long long i = 0; i < KH; ++i) {
-            const long long hp = h + PH - i * DH;
-            if (hp < 0 || hp % SH != 0 || hp / SH >= OH) continue;
-            for (long long j = 0; j < KW; ++j) {
-                const long long wp = w + PW - j * DW;
-                if (wp < 0 || wp % SW != 0 || wp / SW >= OW) continue;
-                const long long o = (hp / SH) * OW + wp / SW;
-                total += g_plane[o] / (per_window ? divisor[o] : value);
-            }
-        }
+        TC_WINDOWS_OVER_PIXEL(h, w, total += g_plane[o] / (per_window ? divisor[o] : value);)
         dx[idx] = total;
     }
 }

@@ -15,6 +15,23 @@ from __future__ import annotations
 
 from .kernel import Kernel, enabled_for
 
+# For input pixel (h, w): runs the statements for each tap (i, j) of each window o = oh*OW + ow
+# that reads it (oh = (h + PH - i*DH) / SH where that divides evenly and lies in [0, OH); the
+# same for ow), in kernel-offset order. Needs the geometry parameters' names in scope.
+WINDOWS_OVER_PIXEL = r"""
+#define TC_WINDOWS_OVER_PIXEL(h, w, ...) \
+    for (long long i = 0; i < KH; ++i) { \
+        const long long hp = (h) + PH - i * DH; \
+        if (hp < 0 || hp % SH != 0 || hp / SH >= OH) continue; \
+        for (long long j = 0; j < KW; ++j) { \
+            const long long wp = (w) + PW - j * DW; \
+            if (wp < 0 || wp % SW != 0 || wp / SW >= OW) continue; \
+            const long long o = (hp / SH) * OW + wp / SW; \
+            __VA_ARGS__ \
+        } \
+    }
+"""
+
 FLOAT_CHARS = ("f", "d")  # float32, float64 (dtype.char: dtype.name costs microseconds)
 
 # one thread per (c, n, oh, ow); it writes the KH*KW column rows of that output position, so
@@ -47,7 +64,7 @@ extern "C" __global__ void tc_im2col(
 # oh = (h + PH - i*DH) / SH when that divides evenly and lies in [0, OH). Column row r = (ch, i, j)
 # of batch item b starts at r * row + b * item (im2col's layout: row = N*L, item = L; batch-major
 # (N, C, KH, KW, OH, OW): row = L, item = C*KH*KW*L)
-COL2IM = Kernel("tc_col2im", r"""
+COL2IM = Kernel("tc_col2im", WINDOWS_OVER_PIXEL + r"""
 extern "C" __global__ void tc_col2im(
         const T* cols, T* x, long long n, long long c, long long row, long long item,
         long long H, long long KH, long long SH, long long DH, long long PH, long long OH,
@@ -57,15 +74,7 @@ extern "C" __global__ void tc_col2im(
         const long long b = idx / (c * H * W);
         const T* rows = cols + ch * KH * KW * row + b * item;
         T total = 0;
-        for (long long i = 0; i < KH; ++i) {
-            const long long hp = h + PH - i * DH;
-            if (hp < 0 || hp % SH != 0 || hp / SH >= OH) continue;
-            for (long long j = 0; j < KW; ++j) {
-                const long long wp = w + PW - j * DW;
-                if (wp < 0 || wp % SW != 0 || wp / SW >= OW) continue;
-                total += rows[(i * KW + j) * row + (hp / SH) * OW + wp / SW];
-            }
-        }
+        TC_WINDOWS_OVER_PIXEL(h, w, total += rows[(i * KW + j) * row + o];)
         x[idx] = total;
     }
 }
