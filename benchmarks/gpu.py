@@ -8,8 +8,11 @@ Both frameworks run in this one process on the same data and weights; every time
 synchronised (``cupy.cuda.Device().synchronize()`` / ``torch.cuda.synchronize()``) and the
 table gives the median of ``--repeats`` steps after ``--warmup`` steps. Columns:
 
-- ours, with our CUDA kernels (the default), without them (``TINYGRAD_CNN_CUDA_KERNELS=0``: the
-  generic CuPy path) and with TF32 matmuls allowed (``tc.backends.cuda.matmul.allow_tf32``);
+- ours as installed (the default: convolutions through cuDNN where ``nvidia-cudnn-frontend`` is
+  installed, our CUDA kernels for the rest), without cuDNN (``TINYGRAD_CNN_CUDNN=0``: im2col with
+  our kernels + cuBLAS), without cuDNN or our kernels (also ``TINYGRAD_CNN_CUDA_KERNELS=0``: the
+  generic CuPy path), and with TF32 allowed (``tc.backends.cuda.matmul.allow_tf32`` and
+  ``tc.backends.cudnn.allow_tf32``);
 - PyTorch with TF32 off on both switches (exact float32, the fair comparison) and with its
   defaults (TF32 off for matmuls, on for cuDNN convolutions);
 - peak GPU memory of each side during two steps: the high-water mark of CuPy's memory pool's
@@ -41,6 +44,7 @@ from datetime import datetime, timezone
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 KERNELS_ENV = "TINYGRAD_CNN_CUDA_KERNELS"
+CUDNN_ENV = "TINYGRAD_CNN_CUDNN"
 
 # name -> description (the table's first column)
 WORKLOADS = {
@@ -304,22 +308,26 @@ def measure(name, args, torch):
     row = {}
     base = used_bytes("ours", ours_device)
     step, sync, weights = ours(name, ours_device, args.dry_run)
-    previous = os.environ.get(KERNELS_ENV)
+    previous = {k: os.environ.get(k) for k in (KERNELS_ENV, CUDNN_ENV)}
     try:
-        for label, kernels, tf32 in (("ours", "1", False), ("ours_nokernels", "0", False),
-                                     ("ours_tf32", "1", True)):
-            os.environ[KERNELS_ENV] = kernels
-            tc.backends.cuda.matmul.allow_tf32 = tf32
+        # (label, our CUDA kernels, cuDNN, TF32 for cuBLAS and cuDNN)
+        for label, kernels, cudnn, tf32 in (("ours", "1", "1", False),
+                                            ("ours_nocudnn", "1", "0", False),
+                                            ("ours_nokernels", "0", "0", False),
+                                            ("ours_tf32", "1", "1", True)):
+            os.environ[KERNELS_ENV], os.environ[CUDNN_ENV] = kernels, cudnn
+            tc.backends.cuda.matmul.allow_tf32 = tc.backends.cudnn.allow_tf32 = tf32
             row[label] = median_ms(step, sync, args.warmup, args.repeats)
-        os.environ[KERNELS_ENV] = "1"
-        tc.backends.cuda.matmul.allow_tf32 = False
+        os.environ[KERNELS_ENV] = os.environ[CUDNN_ENV] = "1"
+        tc.backends.cuda.matmul.allow_tf32 = tc.backends.cudnn.allow_tf32 = False
         row["ours_mib"] = peak_ours_mib(step, sync, ours_device, base)
     finally:
-        tc.backends.cuda.matmul.allow_tf32 = False
-        if previous is None:
-            os.environ.pop(KERNELS_ENV, None)
-        else:
-            os.environ[KERNELS_ENV] = previous
+        tc.backends.cuda.matmul.allow_tf32 = tc.backends.cudnn.allow_tf32 = False
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     del step, sync
     if torch is not None:
         base = used_bytes("torch", torch_device)
@@ -362,6 +370,7 @@ def cold_start(name, dry):
             if done.returncode != 0:
                 raise SystemExit(f"first step ({label} cache) failed:\n{done.stderr}")
             results[label] = json.loads(done.stdout.strip().splitlines()[-1])
+            results[label]["cached_kernels"] = sum(len(files) for _, _, files in os.walk(cache))
     return results
 
 
@@ -378,12 +387,14 @@ def _ratio(a, b):
 
 def table(rows, cold, header):
     lines = [*header, "",
-             "| workload | ours ms | ours, no kernels | ours, TF32 | PyTorch fp32 (TF32 off) | "
-             "ratio | PyTorch default | ratio | peak MiB ours / PyTorch |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| workload | ours ms | ours, no cuDNN | ours, no cuDNN or kernels | ours, TF32 | "
+             "PyTorch fp32 (TF32 off) | ratio | PyTorch default | ratio | "
+             "peak MiB ours / PyTorch |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, r in rows.items():
         lines.append(
-            f"| {WORKLOADS[name]} | {_f(r['ours'])} | {_f(r['ours_nokernels'])} | "
+            f"| {WORKLOADS[name]} | {_f(r['ours'])} | {_f(r['ours_nocudnn'])} | "
+            f"{_f(r['ours_nokernels'])} | "
             f"{_f(r['ours_tf32'])} | {_f(r.get('torch'))} | "
             f"**{_ratio(r['ours'], r.get('torch'))}** | {_f(r.get('torch_default'))} | "
             f"{_ratio(r['ours'], r.get('torch_default'))} | "
@@ -392,7 +403,8 @@ def table(rows, cold, header):
         name, result = cold
         lines += ["", f"First {WORKLOADS[name]} in a fresh process (import + build + step): "
                       f"{result['cold']['total_s']:.2f} s with an empty kernel cache "
-                      f"(import {result['cold']['import_s']:.2f} s), "
+                      f"(import {result['cold']['import_s']:.2f} s, "
+                      f"{result['cold']['cached_kernels']} kernels compiled and cached), "
                       f"{result['warm']['total_s']:.2f} s with it warm."]
     return "\n".join(lines)
 

@@ -18,6 +18,7 @@ import tinygrad_cnn.nn.functional as F
 from tests.conftest import CUDA_SKIP_REASON
 from tests.cuda_host import COMPILER, NO_COMPILER_REASON, HostRunner
 from tinygrad_cnn import cuda
+from tinygrad_cnn.cuda import cudnn_conv
 from tinygrad_cnn.ops import windows
 from tinygrad_cnn.testing import strategies as tst
 
@@ -349,6 +350,7 @@ GPU_CASES = [
 @pytest.mark.parametrize("case", GPU_CASES, ids=lambda c: c[0])
 def test_cupy_kernel_path_matches_the_generic_cupy_path(case, dtype, monkeypatch):
     _, fn, x_shape, w_shape = case
+    monkeypatch.setenv(cudnn_conv.ENV_SWITCH, "0")  # the im2col path: cuDNN has its own tests
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal(s).astype(dtype) for s in (x_shape, w_shape) if s is not None]
 

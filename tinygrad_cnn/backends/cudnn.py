@@ -1,7 +1,12 @@
-"""``tc.backends.cudnn``: ``allow_tf32`` for cuDNN convolutions (``torch.backends.cudnn``).
+"""``tc.backends.cudnn``: the cuDNN switches, under PyTorch's names (``torch.backends.cudnn``).
 
-Off by default, unlike PyTorch (True): tinygrad_cnn's convolution is a matrix product, which
-``tc.backends.cuda.matmul.allow_tf32`` governs. A cuDNN convolution path reads this switch.
+- ``enabled`` (default True): GPU convolutions run through cuDNN where NVIDIA's
+  ``nvidia-cudnn-frontend`` is installed (``pip install tinygrad_cnn[cudnn]``); otherwise, or
+  when False, they take the im2col path (our CUDA kernels + cuBLAS). The environment variable
+  ``TINYGRAD_CNN_CUDNN=0`` turns it off as well.
+- ``allow_tf32`` (default False, where PyTorch's is True): float32 cuDNN convolutions may use TF32
+  tensor cores. Off, they are exact float32, like the rest of the library by default.
+- ``is_available()`` and ``version()``, as PyTorch's.
 """
 
 import sys
@@ -9,7 +14,7 @@ import types
 
 
 class _CudnnModule(types.ModuleType):
-    """This module, with ``allow_tf32`` checked on assignment (True or False only)."""
+    """This module, with its switches checked on assignment (True or False only)."""
 
     @property
     def allow_tf32(self) -> bool:
@@ -17,10 +22,39 @@ class _CudnnModule(types.ModuleType):
 
     @allow_tf32.setter
     def allow_tf32(self, value: bool) -> None:
-        if not isinstance(value, bool):
-            raise TypeError(f"tc.backends.cudnn.allow_tf32 must be True or False, got {value!r}")
-        self.__dict__["_allow_tf32"] = value
+        self.__dict__["_allow_tf32"] = _boolean("allow_tf32", value)
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        self.__dict__["_enabled"] = _boolean("enabled", value)
+
+
+def _boolean(name, value) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"tc.backends.cudnn.{name} must be True or False, got {value!r}")
+    return value
+
+
+def is_available() -> bool:
+    """Whether cuDNN can run convolutions here: the frontend imports and loads libcudnn.
+    (A GPU is needed as well to use it: ``tc.gpu_available()``.)"""
+    from tinygrad_cnn.cuda import cudnn_conv
+
+    return cudnn_conv.frontend() is not None
+
+
+def version() -> int | None:
+    """cuDNN's version as an int (e.g. 91000 for 9.10.0), or None where it is not available."""
+    from tinygrad_cnn.cuda import cudnn_conv
+
+    module = cudnn_conv.frontend()
+    return None if module is None else int(module.backend_version())
 
 
 _allow_tf32 = False
+_enabled = True
 sys.modules[__name__].__class__ = _CudnnModule

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from tinygrad_cnn import backend, parallel
 from tinygrad_cnn.autograd.function import Function
+from tinygrad_cnn.cuda import cudnn_conv
 from tinygrad_cnn.cuda import windows as cuda_windows
 from tinygrad_cnn.ops import reduction, windows
 from tinygrad_cnn.ops import shape as shape_ops
@@ -75,6 +76,12 @@ def _conv_forward(xp, x, w, geo: ConvGeometry, bias=None):
     """conv2d on arrays: out (N, K, OH, OW) (plus ``bias`` (K,) when given), and the columns of
     each batch range {(start, stop): cols} when all of them together fit in twice the im2col
     budget (else None)."""
+    if cudnn_conv.usable(xp, x.dtype):
+        out = cudnn_conv.conv_forward(x, w, geo)
+        if out is not None:
+            if bias is not None:
+                out += bias.reshape(-1, 1, 1)
+            return out, None
     groups = geo.groups
     n, c = x.shape[:2]
     w_rows = _group_weight(w, groups)                                    # (G, Kg, Cg*KH*KW)
@@ -208,6 +215,10 @@ class ConvTranspose2d(Function):
     def forward(ctx, g, w, geometry: ConvGeometry):
         ctx.geometry = geometry
         ctx.save_for_backward(g, w)
+        if cudnn_conv.usable(ctx.xp, g.dtype):
+            out = cudnn_conv.conv_input_grad(g, w, geometry)
+            if out is not None:
+                return out
         if _flipped_pays(w.shape, geometry):
             return _input_grad_flipped(ctx.xp, g, w, geometry)
         if cuda_windows.usable(ctx.xp, g.dtype):
@@ -237,6 +248,10 @@ class Conv2dWeight(Function):
         n, c = x.shape[:2]
         ctx.geometry, ctx.kernel_shape = geo, kernel_shape
         ctx.save_for_backward(x, g)
+        if cudnn_conv.usable(xp, x.dtype):
+            dw = cudnn_conv.conv_weight_grad(x, g, geo, kernel_shape)
+            if dw is not None:
+                return dw
         cols = cols or {}
 
         def part(start, stop):

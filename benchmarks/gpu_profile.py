@@ -1,0 +1,91 @@
+"""Where the GPU time of benchmarks/gpu.py's workloads goes, kernel by kernel.
+
+    python benchmarks/gpu_profile.py [--only lenet5 conv3x3_56] [--steps 10]
+
+Runs each workload's step (tinygrad_cnn as installed: cuDNN where available, our CUDA kernels)
+under PyTorch's profiler, whose CUPTI tracer records every CUDA kernel in the process, CuPy's and
+cuDNN's included. Prints per workload: kernels launched per step, the summed kernel time per step
+against the synchronised wall time per step (their difference is launch and host overhead), and
+the kernels that take the most time. Needs a GPU and PyTorch with CUDA; prints why and exits 0
+otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from benchmarks import gpu  # noqa: E402 - after the path set-up
+
+
+def profile(name, steps, top):
+    import torch
+    from torch.profiler import ProfilerActivity
+
+    step, sync, _ = gpu.ours(name, "gpu", False)
+    for _ in range(5):
+        step()
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync()
+    wall_ms = 1000 * (time.perf_counter() - t0) / steps
+    with torch.profiler.profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(steps):
+            step()
+        sync()
+    totals, counts = collections.Counter(), collections.Counter()
+    for event in prof.events():
+        if getattr(event, "device_type", None) == torch.autograd.DeviceType.CUDA:
+            totals[event.name] += event.time_range.elapsed_us()
+            counts[event.name] += 1
+    kernel_ms = sum(totals.values()) / 1000 / steps
+    lines = [f"## {name}: {gpu.WORKLOADS[name]}",
+             f"{sum(counts.values()) / steps:.0f} kernels per step; kernel time {kernel_ms:.3f} ms "
+             f"per step; wall {wall_ms:.3f} ms per step (synchronised once per {steps} steps)",
+             "| us/step | launches/step | kernel |", "|---:|---:|---|"]
+    for kernel, total in totals.most_common(top):
+        lines.append(f"| {total / steps:.1f} | {counts[kernel] / steps:g} | {kernel[:110]} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", nargs="+", choices=list(gpu.WORKLOADS),
+                        default=list(gpu.WORKLOADS))
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--top", type=int, default=12)
+    args = parser.parse_args(argv)
+    import tinygrad_cnn as tc
+
+    if not tc.gpu_available():
+        print(f"gpu_profile: no GPU: {tc.backend.gpu_unavailable_reason()}")
+        return 0
+    try:
+        import torch
+    except ImportError:
+        print("gpu_profile: needs PyTorch (its profiler records the CUDA kernels)")
+        return 0
+    if not torch.cuda.is_available():
+        print("gpu_profile: PyTorch sees no CUDA device")
+        return 0
+    torch.zeros(1, device="cuda")  # PyTorch's context first: the profiler attaches to it
+    from tinygrad_cnn.cuda import cudnn_conv
+
+    print(f"cuDNN: {tc.backends.cudnn.version() or cudnn_conv.unavailable_reason()}")
+    for name in args.only:
+        try:
+            print(profile(name, args.steps, args.top), flush=True)
+        except Exception as e:  # one workload's failure should not hide the others
+            print(f"## {name}: failed: {type(e).__name__}: {e}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

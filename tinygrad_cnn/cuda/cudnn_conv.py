@@ -1,0 +1,191 @@
+"""The three convolution ops of ``ops/conv.py`` through cuDNN, on CuPy arrays.
+
+CuPy 14 dropped its cuDNN bindings; NVIDIA's ``nvidia-cudnn-frontend`` (import name ``cudnn``,
+it loads the cuDNN 9 library of the ``nvidia-cudnn-cu12``/``-cu13`` wheels) runs cuDNN graphs on
+any device pointers, CuPy's included. Each op is one graph of one node, built on first use for
+its shapes and geometry and cached:
+
+    fprop  y  = conv2d(x, w)                 (N, C, H, W), (K, Cg, KH, KW) -> (N, K, OH, OW)
+    dgrad  dx = conv2d's input gradient      (N, K, OH, OW), (K, Cg, KH, KW) -> (N, C, H, W)
+    wgrad  dw = conv2d's weight gradient     (N, C, H, W), (N, K, OH, OW) -> (K, Cg, KH, KW)
+
+Each entry point returns None where cuDNN is not used: no CuPy data, an unsupported dtype, the
+frontend not installed, ``tc.backends.cudnn.enabled = False``, ``TINYGRAD_CNN_CUDNN=0``, or a
+geometry for which no cuDNN engine builds (the failure is remembered per geometry and warned
+about once); the caller then takes its im2col path. float32 convolutions are exact float32 unless
+``tc.backends.cudnn.allow_tf32`` is set: engines with the TENSOR_CORE numerical note (TF32 for
+float32 data) are deselected.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+
+ENV_SWITCH = "TINYGRAD_CNN_CUDNN"
+
+_DTYPES = ("float32", "float64")
+_frontend = None          # the imported ``cudnn`` module, once imported
+_unavailable: str | None = None   # why it cannot be used, once known
+_handles: dict[int, object] = {}  # CUDA device id -> cuDNN handle
+_plans: dict[tuple, _Plan | None] = {}  # None: no engine builds for that key
+_warned = False
+
+
+@dataclass
+class _Plan:
+    graph: object
+    uids: tuple[int, int, int]   # the two inputs' and the output's tensor uids
+    workspace: int               # bytes
+
+
+def frontend():
+    """The ``cudnn`` module, or None where it does not import (the reason: unavailable_reason)."""
+    global _frontend, _unavailable
+    if _frontend is None and _unavailable is None:
+        try:
+            import cudnn  # noqa: PLC0415 - optional, imported on first GPU convolution
+
+            cudnn.backend_version()  # loads libcudnn: fails here if it is missing
+            _frontend = cudnn
+        except Exception as e:  # ImportError, or OSError/RuntimeError from loading libcudnn
+            _unavailable = f"{type(e).__name__}: {e}"
+    return _frontend
+
+
+def unavailable_reason() -> str | None:
+    """Why cuDNN is not used (None once it has imported)."""
+    frontend()
+    return _unavailable
+
+
+def usable(xp, dtype) -> bool:
+    """Whether a convolution on ``xp``'s arrays of ``dtype`` should try cuDNN."""
+    if getattr(xp, "__name__", "") != "cupy" or getattr(dtype, "name", str(dtype)) not in _DTYPES:
+        return False
+    from tinygrad_cnn.backends import cudnn as switches  # noqa: PLC0415 - import cycle
+
+    if not switches.enabled or os.environ.get(ENV_SWITCH, "1") == "0":
+        return False
+    return frontend() is not None
+
+
+def _pads(axis) -> tuple[int, int] | None:
+    """(before, after) padding that gives ``axis.out`` outputs; None if cuDNN cannot express it.
+    ``after`` is the least that covers the last window (padding beyond it only adds rows no
+    window reads, as floor division drops them)."""
+    if axis.pad_before < 0:
+        return None
+    return axis.pad_before, max(0, axis.span - axis.size - axis.pad_before)
+
+
+def _strides(shape):
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= size
+    return list(reversed(strides))
+
+
+def _handle(cp):
+    device = cp.cuda.Device().id
+    if device not in _handles:
+        _handles[device] = _frontend.create_handle()
+    return _handles[device]
+
+
+def _build(cp, kind, shapes, pads, stride, dilation, dtype, tf32) -> _Plan:
+    """Build the one-node graph ``kind`` ("fprop" | "dgrad" | "wgrad"); shapes = (x, w, y)."""
+    cudnn = _frontend
+    dt = cudnn.data_type.FLOAT if dtype == "float32" else cudnn.data_type.DOUBLE
+    graph = cudnn.pygraph(io_data_type=dt, intermediate_data_type=dt, compute_data_type=dt,
+                          handle=_handle(cp))
+    x_shape, w_shape, y_shape = (list(s) for s in shapes)
+
+    def tensor(name, shape):
+        return graph.tensor(name=name, dim=shape, stride=_strides(shape), data_type=dt)
+
+    geometry = {"pre_padding": [p[0] for p in pads], "post_padding": [p[1] for p in pads],
+                "stride": list(stride), "dilation": list(dilation), "compute_data_type": dt}
+    if kind == "fprop":
+        a, b = tensor("x", x_shape), tensor("w", w_shape)
+        out, out_shape = graph.conv_fprop(image=a, weight=b, name="fprop", **geometry), y_shape
+    elif kind == "dgrad":
+        a, b = tensor("dy", y_shape), tensor("w", w_shape)
+        out, out_shape = graph.conv_dgrad(loss=a, filter=b, name="dgrad", **geometry), x_shape
+    else:
+        a, b = tensor("x", x_shape), tensor("dy", y_shape)
+        out, out_shape = graph.conv_wgrad(image=a, loss=b, name="wgrad", **geometry), w_shape
+    # the inferred output stride is not NCHW: set the layout explicitly
+    out.set_output(True).set_dim(out_shape).set_stride(_strides(out_shape)).set_data_type(dt)
+    graph.validate()
+    graph.build_operation_graph()
+    graph.create_execution_plans([cudnn.heur_mode.A, cudnn.heur_mode.FALLBACK])
+    if not (tf32 and dtype == "float32"):
+        graph.deselect_numeric_notes([cudnn.numerical_note.TENSOR_CORE])
+    graph.check_support()
+    graph.build_plans()
+    return _Plan(graph, (a.get_uid(), b.get_uid(), out.get_uid()), graph.get_workspace_size())
+
+
+def _run(kind, a, b, out_shape, shapes, geo):
+    """Run ``kind`` on CuPy arrays a, b into a new array of ``out_shape``; None if unsupported."""
+    global _warned
+    import cupy as cp  # noqa: PLC0415 - only reached with CuPy arrays
+
+    from tinygrad_cnn.backends import cudnn as switches  # noqa: PLC0415 - import cycle
+
+    pads = (_pads(geo.h), _pads(geo.w))
+    if None in pads:
+        return None
+    stride, dilation = (geo.h.stride, geo.w.stride), (geo.h.dilation, geo.w.dilation)
+    dtype, tf32 = a.dtype.name, bool(switches.allow_tf32)
+    key = (kind, shapes, pads, stride, dilation, dtype, tf32, cp.cuda.Device().id)
+    if key not in _plans:
+        try:
+            _plans[key] = _build(cp, kind, shapes, pads, stride, dilation, dtype, tf32)
+        except Exception as e:  # no engine for this geometry: the im2col path takes it
+            _plans[key] = None
+            if not _warned:
+                _warned = True
+                warnings.warn(f"cuDNN could not build a {kind} convolution for shapes {shapes} "
+                              f"(stride {stride}, padding {pads}, dilation {dilation}, {dtype}): "
+                              f"{type(e).__name__}: {e}; using the im2col path for it (warned "
+                              "once)", RuntimeWarning, stacklevel=4)
+    plan = _plans[key]
+    if plan is None:
+        return None
+    a, b = cp.ascontiguousarray(a), cp.ascontiguousarray(b)
+    out = cp.empty(out_shape, dtype=a.dtype)
+    workspace = cp.empty(plan.workspace, dtype=cp.uint8) if plan.workspace else None
+    handle = _handle(cp)
+    _frontend.set_stream(handle, cp.cuda.get_current_stream().ptr)
+    plan.graph.execute({plan.uids[0]: a.data.ptr, plan.uids[1]: b.data.ptr,
+                        plan.uids[2]: out.data.ptr},
+                       workspace.data.ptr if workspace is not None else None, handle=handle)
+    return out
+
+
+def conv_forward(x, w, geo):
+    """y = conv2d(x, w): (N, C, H, W), (K, Cg, KH, KW) -> (N, K, OH, OW), or None."""
+    y_shape = (x.shape[0], w.shape[0], geo.h.out, geo.w.out)
+    if x.shape[0] == 0:
+        return None
+    return _run("fprop", x, w, y_shape, (tuple(x.shape), tuple(w.shape), y_shape), geo)
+
+
+def conv_input_grad(g, w, geo):
+    """dx (N, C, H, W) of conv2d from g (N, K, OH, OW) and w (K, Cg, KH, KW), or None."""
+    x_shape = (g.shape[0], w.shape[1] * geo.groups, geo.h.size, geo.w.size)
+    if g.shape[0] == 0:
+        return None
+    return _run("dgrad", g, w, x_shape, (x_shape, tuple(w.shape), tuple(g.shape)), geo)
+
+
+def conv_weight_grad(x, g, geo, kernel_shape):
+    """dw (K, Cg, KH, KW) = kernel_shape of conv2d from x (N, C, H, W) and g (N, K, OH, OW)."""
+    if x.shape[0] == 0:
+        return None
+    kernel_shape = tuple(kernel_shape)
+    return _run("wgrad", x, g, kernel_shape, (tuple(x.shape), kernel_shape, tuple(g.shape)), geo)
