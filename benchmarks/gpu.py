@@ -11,8 +11,9 @@ table gives the median of ``--repeats`` steps after ``--warmup`` steps. Columns:
 - ours as installed (the default: convolutions through cuDNN where ``nvidia-cudnn-frontend`` is
   installed, our CUDA kernels for the rest), without cuDNN (``TINYGRAD_CNN_CUDNN=0``: im2col with
   our kernels + cuBLAS), without cuDNN or our kernels (also ``TINYGRAD_CNN_CUDA_KERNELS=0``: the
-  generic CuPy path), and with TF32 allowed (``tc.backends.cuda.matmul.allow_tf32`` and
-  ``tc.backends.cudnn.allow_tf32``);
+  generic CuPy path), with nondeterministic cuDNN engines allowed
+  (``tc.backends.cudnn.deterministic = False``), and with PyTorch's defaults (that, and TF32
+  convolutions: ``tc.backends.cudnn.allow_tf32 = True``);
 - PyTorch with TF32 off on both switches (exact float32, the fair comparison) and with its
   defaults (TF32 off for matmuls, on for cuDNN convolutions);
 - peak GPU memory of each side during two steps: the high-water mark of CuPy's memory pool's
@@ -310,19 +311,21 @@ def measure(name, args, torch):
     step, sync, weights = ours(name, ours_device, args.dry_run)
     previous = {k: os.environ.get(k) for k in (KERNELS_ENV, CUDNN_ENV)}
     try:
-        # (label, our CUDA kernels, cuDNN, TF32 for cuBLAS and cuDNN)
-        for label, kernels, cudnn, tf32 in (("ours", "1", "1", False),
-                                            ("ours_nocudnn", "1", "0", False),
-                                            ("ours_nokernels", "0", "0", False),
-                                            ("ours_tf32", "1", "1", True)):
+        # (label, our CUDA kernels, cuDNN, TF32 for cuDNN, deterministic cuDNN)
+        for label, kernels, cudnn, tf32, deterministic in (
+                ("ours", "1", "1", False, True),
+                ("ours_nocudnn", "1", "0", False, True),
+                ("ours_nokernels", "0", "0", False, True),
+                ("ours_nondeterministic", "1", "1", False, False),
+                ("ours_torch_defaults", "1", "1", True, False)):
             os.environ[KERNELS_ENV], os.environ[CUDNN_ENV] = kernels, cudnn
-            tc.backends.cuda.matmul.allow_tf32 = tc.backends.cudnn.allow_tf32 = tf32
+            tc.backends.cudnn.allow_tf32, tc.backends.cudnn.deterministic = tf32, deterministic
             row[label] = median_ms(step, sync, args.warmup, args.repeats)
         os.environ[KERNELS_ENV] = os.environ[CUDNN_ENV] = "1"
-        tc.backends.cuda.matmul.allow_tf32 = tc.backends.cudnn.allow_tf32 = False
+        tc.backends.cudnn.allow_tf32, tc.backends.cudnn.deterministic = False, True
         row["ours_mib"] = peak_ours_mib(step, sync, ours_device, base)
     finally:
-        tc.backends.cuda.matmul.allow_tf32 = tc.backends.cudnn.allow_tf32 = False
+        tc.backends.cudnn.allow_tf32, tc.backends.cudnn.deterministic = False, True
         for key, value in previous.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -387,15 +390,16 @@ def _ratio(a, b):
 
 def table(rows, cold, header):
     lines = [*header, "",
-             "| workload | ours ms | ours, no cuDNN | ours, no cuDNN or kernels | ours, TF32 | "
+             "| workload | ours ms | ours, no cuDNN | ours, no cuDNN or kernels | "
+             "ours, nondeterministic cuDNN | ours, PyTorch's defaults | "
              "PyTorch fp32 (TF32 off) | ratio | PyTorch default | ratio | "
              "peak MiB ours / PyTorch |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, r in rows.items():
         lines.append(
             f"| {WORKLOADS[name]} | {_f(r['ours'])} | {_f(r['ours_nocudnn'])} | "
-            f"{_f(r['ours_nokernels'])} | "
-            f"{_f(r['ours_tf32'])} | {_f(r.get('torch'))} | "
+            f"{_f(r['ours_nokernels'])} | {_f(r['ours_nondeterministic'])} | "
+            f"{_f(r['ours_torch_defaults'])} | {_f(r.get('torch'))} | "
             f"**{_ratio(r['ours'], r.get('torch'))}** | {_f(r.get('torch_default'))} | "
             f"{_ratio(r['ours'], r.get('torch_default'))} | "
             f"{_f(r['ours_mib'], 4)} / {_f(r.get('torch_mib'), 4)} |")

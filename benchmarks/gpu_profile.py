@@ -55,12 +55,37 @@ def profile(name, steps, top):
     return "\n".join(lines)
 
 
+def host_profile(name, steps, top):
+    """cProfile of ``steps`` warm steps: where the host (Python) time of a step goes."""
+    import cProfile
+    import io
+    import pstats
+
+    step, sync, _ = gpu.ours(name, "gpu", False)
+    for _ in range(5):
+        step()
+    sync()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(steps):
+        step()
+    sync()
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    return f"## host time of {steps} {name} steps\n" + out.getvalue()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="+", choices=list(gpu.WORKLOADS),
                         default=list(gpu.WORKLOADS))
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--host", action="store_true",
+                        help="cProfile the host side of warm steps instead of timing kernels")
     args = parser.parse_args(argv)
     import tinygrad_cnn as tc
 
@@ -81,7 +106,10 @@ def main(argv=None):
     print(f"cuDNN: {tc.backends.cudnn.version() or cudnn_conv.unavailable_reason()}")
     for name in args.only:
         try:
-            print(profile(name, args.steps, args.top), flush=True)
+            if args.host:
+                print(host_profile(name, args.steps, args.top), flush=True)
+            else:
+                print(profile(name, args.steps, args.top), flush=True)
         except Exception as e:  # one workload's failure should not hide the others
             print(f"## {name}: failed: {type(e).__name__}: {e}", flush=True)
     return 0

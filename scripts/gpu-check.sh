@@ -1,12 +1,14 @@
 #!/bin/bash
 # One device call that checks the GPU path end to end, sized for a 15-minute device budget
 # (adapted from ../shared/gpu-check.sh; see docs/gpu.md "Testing on a GPU"). From the repo root:
-#   bash scripts/gpu-check.sh          (on the device tool: timeout_s about 420)
+#   bash scripts/gpu-check.sh [host]   (on the device tool: timeout_s about 360)
 # If .whl/ holds the nvidia-cudnn-frontend wheel (carry [".whl"]), it is installed first, so the
 # cuDNN convolution path is what runs; docs/gpu.md says how to fetch that wheel.
-# Order: what decides the next change first (self-check, benchmark, profile), then the whole suite
-# with the GPU as default device (which includes every gpu-marked test and the CPU-GPU parity
-# test), then the main job. Every log lands in $OUT.
+# Order: the self-check and the benchmark first, then the whole suite with the GPU as default
+# device (it includes every gpu-marked test and the CPU-GPU parity test; -v names each result as
+# it comes, Hypothesis does not shrink, and it stops at 150 failures so their tracebacks print),
+# then the main job. With "host", also a cProfile of warm train steps (where their host time
+# goes). Every log lands in $OUT.
 set -u
 export PYTHONUNBUFFERED=1 HYPOTHESIS_PROFILE=ci PYTHONPATH=$PWD
 OUT=${OUT:-/tmp/gpu-check}; mkdir -p "$OUT"
@@ -23,18 +25,19 @@ print('cudnn', tc.backends.cudnn.version(), c.unavailable_reason())"
   timeout 90 python3 -m tinygrad_cnn gradcheck --device gpu; echo "gradcheck exit $?"
 } > "$OUT/info.log" 2>&1; tail -n 3 "$OUT/info.log"
 echo "== benchmarks/gpu.py"
-timeout 150 python3 benchmarks/gpu.py > "$OUT/bench_gpu.log" 2>&1; tail -n 14 "$OUT/bench_gpu.log"
-echo "== cold first step, profiled"
-CUPY_CACHE_DIR=$(mktemp -d) timeout 60 python3 -m cProfile -s cumtime benchmarks/gpu.py \
-  --first-step lenet5 2>&1 | head -n 70 > "$OUT/cold_profile.log"
-echo "== kernels per workload"
-timeout 90 python3 benchmarks/gpu_profile.py > "$OUT/profile.log" 2>&1
-grep -E "^## |kernels per step" "$OUT/profile.log"
+timeout 150 python3 benchmarks/gpu.py ${BENCH_ARGS:-} > "$OUT/bench_gpu.log" 2>&1; tail -n 14 "$OUT/bench_gpu.log"
+if [ "${1:-}" = host ]; then
+  echo "== host time of warm train steps"
+  timeout 40 python3 benchmarks/gpu_profile.py --host --only lenet5 article_cnn --steps 50 \
+    --top 45 > "$OUT/host_profile.log" 2>&1; echo "exit $?"
+fi
 echo "== the whole suite with the GPU as default device"
-TINYGRAD_CNN_DEVICE=gpu timeout 170 python3 -m pytest -q -n 14 -p no:cacheprovider \
-  -o addopts="-rs" --tb=short --durations=20 tests > "$OUT/suite_on_gpu.log" 2>&1
+TINYGRAD_CNN_DEVICE=gpu HYPOTHESIS_PROFILE=gpu-check timeout 180 python3 -m pytest -v -n 15 \
+  -p no:cacheprovider -p no:benchmark -o addopts="-rs" --tb=short --maxfail=150 --durations=25 \
+  tests > "$OUT/suite_on_gpu.log" 2>&1
 echo "exit $?" >> "$OUT/suite_on_gpu.log"
-grep -E "^(FAILED|ERROR)" "$OUT/suite_on_gpu.log" | cut -c1-160 | head -n 25
+grep -E "(FAILED|ERROR) tests" "$OUT/suite_on_gpu.log" | sed 's/.*\(FAILED\|ERROR\) /\1 /' \
+  | cut -c1-150 | sort -u | head -n 30
 awk -F'[][]' '/^SKIPPED.*cpu_only \(/ {n += $2} END {print "cpu_only skips:", n + 0}' \
   "$OUT/suite_on_gpu.log"; tail -n 2 "$OUT/suite_on_gpu.log"
 echo "== main job on the GPU"

@@ -3,7 +3,7 @@
 import os
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 import tinygrad_cnn as tc
 
@@ -12,6 +12,13 @@ import tinygrad_cnn as tc
 settings.register_profile(
     "ci", derandomize=True, max_examples=15, deadline=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+# gpu-check: ci without shrinking, for the short device runs of scripts/gpu-check.sh, where a
+# failure's first example is enough and shrinking it would spend the device's minutes
+settings.register_profile(
+    "gpu-check", derandomize=True, max_examples=15, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
 )
 settings.register_profile(
     "dev", max_examples=40, deadline=None, print_blob=True,

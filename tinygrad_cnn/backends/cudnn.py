@@ -6,6 +6,9 @@
   ``TINYGRAD_CNN_CUDNN=0`` turns it off as well.
 - ``allow_tf32`` (default False, where PyTorch's is True): float32 cuDNN convolutions may use TF32
   tensor cores. Off, they are exact float32, like the rest of the library by default.
+- ``deterministic`` (default True, where PyTorch's is False): only cuDNN engines that give the
+  same bits on every run (no atomic adds); gradcheck's reproducibility check and bit-for-bit
+  reruns rely on it. False lets cuDNN pick nondeterministic engines too, as PyTorch does.
 - ``is_available()`` and ``version()``, as PyTorch's.
 """
 
@@ -23,6 +26,14 @@ class _CudnnModule(types.ModuleType):
     @allow_tf32.setter
     def allow_tf32(self, value: bool) -> None:
         self.__dict__["_allow_tf32"] = _boolean("allow_tf32", value)
+
+    @property
+    def deterministic(self) -> bool:
+        return self._deterministic
+
+    @deterministic.setter
+    def deterministic(self, value: bool) -> None:
+        self.__dict__["_deterministic"] = _boolean("deterministic", value)
 
     @property
     def enabled(self) -> bool:
@@ -57,4 +68,5 @@ def version() -> int | None:
 
 _allow_tf32 = False
 _enabled = True
+_deterministic = True
 sys.modules[__name__].__class__ = _CudnnModule

@@ -12,9 +12,16 @@ its shapes and geometry and cached:
 Each entry point returns None where cuDNN is not used: no CuPy data, an unsupported dtype, the
 frontend not installed, ``tc.backends.cudnn.enabled = False``, ``TINYGRAD_CNN_CUDNN=0``, or a
 geometry for which no cuDNN engine builds (the failure is remembered per geometry and warned
-about once); the caller then takes its im2col path. float32 convolutions are exact float32 unless
-``tc.backends.cudnn.allow_tf32`` is set: engines with the TENSOR_CORE numerical note (TF32 for
-float32 data) are deselected.
+about once); the caller then takes its im2col path.
+
+Which cuDNN engines may run (their "numerical notes"):
+- exact float32 unless ``tc.backends.cudnn.allow_tf32``: engines noted TENSOR_CORE (TF32 for
+  float32 data), DOWN_CONVERT_INPUTS or REDUCED_PRECISION_REDUCTION are deselected;
+- deterministic unless ``tc.backends.cudnn.deterministic = False``: engines noted
+  NONDETERMINISTIC (atomic adds, whose order varies from run to run) are deselected, so two
+  backward passes give the same bits (gradcheck asks this) as on the CPU;
+- workspace: engines needing more than max(64 MiB, the output's size) are passed over while any
+  other engine builds (FFT engines can ask for gigabytes), so peak memory stays near PyTorch's.
 """
 
 from __future__ import annotations
@@ -80,6 +87,13 @@ def _pads(axis) -> tuple[int, int] | None:
     return axis.pad_before, max(0, axis.span - axis.size - axis.pad_before)
 
 
+def _size(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
 def _strides(shape):
     strides, step = [], 1
     for size in reversed(shape):
@@ -95,7 +109,11 @@ def _handle(cp):
     return _handles[device]
 
 
-def _build(cp, kind, shapes, pads, stride, dilation, dtype, tf32) -> _Plan:
+WORKSPACE_FLOOR = 64 * 2**20
+
+
+def _build(cp, kind, shapes, pads, stride, dilation, dtype, tf32, deterministic,
+           workspace_limit) -> _Plan:
     """Build the one-node graph ``kind`` ("fprop" | "dgrad" | "wgrad"); shapes = (x, w, y)."""
     cudnn = _frontend
     dt = cudnn.data_type.FLOAT if dtype == "float32" else cudnn.data_type.DOUBLE
@@ -122,8 +140,15 @@ def _build(cp, kind, shapes, pads, stride, dilation, dtype, tf32) -> _Plan:
     graph.validate()
     graph.build_operation_graph()
     graph.create_execution_plans([cudnn.heur_mode.A, cudnn.heur_mode.FALLBACK])
-    if not (tf32 and dtype == "float32"):
-        graph.deselect_numeric_notes([cudnn.numerical_note.TENSOR_CORE])
+    notes = cudnn.numerical_note
+    barred = [] if tf32 and dtype == "float32" else [
+        notes.TENSOR_CORE, notes.DOWN_CONVERT_INPUTS, notes.REDUCED_PRECISION_REDUCTION]
+    if deterministic:
+        barred.append(notes.NONDETERMINISTIC)
+    if barred:
+        graph.deselect_numeric_notes(barred)
+    if workspace_limit is not None:
+        graph.deselect_workspace_greater_than(workspace_limit)
     graph.check_support()
     graph.build_plans()
     return _Plan(graph, (a.get_uid(), b.get_uid(), out.get_uid()), graph.get_workspace_size())
@@ -141,10 +166,17 @@ def _run(kind, a, b, out_shape, shapes, geo):
         return None
     stride, dilation = (geo.h.stride, geo.w.stride), (geo.h.dilation, geo.w.dilation)
     dtype, tf32 = a.dtype.name, bool(switches.allow_tf32)
-    key = (kind, shapes, pads, stride, dilation, dtype, tf32, cp.cuda.Device().id)
+    deterministic = bool(switches.deterministic)
+    key = (kind, shapes, pads, stride, dilation, dtype, tf32, deterministic, cp.cuda.Device().id)
     if key not in _plans:
+        limit = max(WORKSPACE_FLOOR, a.dtype.itemsize * _size(out_shape))
         try:
-            _plans[key] = _build(cp, kind, shapes, pads, stride, dilation, dtype, tf32)
+            try:
+                _plans[key] = _build(cp, kind, shapes, pads, stride, dilation, dtype, tf32,
+                                     deterministic, limit)
+            except Exception:  # every engine within the limit declined: any workspace
+                _plans[key] = _build(cp, kind, shapes, pads, stride, dilation, dtype, tf32,
+                                     deterministic, None)
         except Exception as e:  # no engine for this geometry: the im2col path takes it
             _plans[key] = None
             if not _warned:
