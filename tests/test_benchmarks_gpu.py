@@ -32,8 +32,8 @@ def test_dry_run_prints_a_row_per_workload_and_the_cold_start():
         row = next((r for r in rows if r.startswith(f"| {description} |")), None)
         assert row is not None, f"no row for {description!r} in:\n{out}"
         cells = [c.strip() for c in row.strip("|").split("|")]
-        assert len(cells) == 9
-        assert all(float(c) > 0 for c in cells[1:4])  # our three timings
+        assert len(cells) == 11
+        assert all(float(c) > 0 for c in cells[1:6])  # our five timings
     assert "with an empty kernel cache" in out and "with it warm" in out
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import tinygrad_cnn as tc
 from tinygrad_cnn.testing import fake_cupy as fcp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,3 +126,12 @@ def test_the_gpu_marked_tests_run_on_the_fake_gpu():
     assert not any("no GPU" in line for line in skips), "\n".join(skips)
     assert "test_ops_vocab_devices" not in "\n".join(skips)
     assert int(done.stdout.split(" passed")[0].split()[-1]) > 0
+
+
+def test_importing_it_leaves_the_real_cupyx_alone():
+    # this module imports fake_cupy at the top; on a GPU machine a fake sys.modules["cupyx"]
+    # broke every CuPy ufunc that imports cupyx.scipy, in every test after collection
+    assert not isinstance(sys.modules.get("cupyx"), type(fcp.FAKE_CUPYX))
+    target = fcp.zeros(3)
+    tc.backend.scatter_add(fcp, target, fcp.asarray([0, 2, 0]), fcp.asarray([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(target.get(), [4.0, 0.0, 2.0])

@@ -20,8 +20,16 @@ Which cuDNN engines may run (their "numerical notes"):
 - deterministic unless ``tc.backends.cudnn.deterministic = False``: engines noted
   NONDETERMINISTIC (atomic adds, whose order varies from run to run) are deselected, so two
   backward passes give the same bits (gradcheck asks this) as on the CPU;
-- workspace: engines needing more than max(64 MiB, the output's size) are passed over while any
-  other engine builds (FFT engines can ask for gigabytes), so peak memory stays near PyTorch's.
+- engines compiled at run time (behaviour note RUNTIME_COMPILATION) are deselected: seconds
+  of compiling on first use.
+
+Which of the remaining engines runs: for convolutions of at least AUTOTUNE_MACS multiply-adds,
+the first AUTOTUNE_CANDIDATES engines that build are timed on the first call's own arrays (as
+``torch.backends.cudnn.benchmark`` does) and the fastest is kept, preferring one whose workspace
+is within max(64 MiB, the output's size) unless it is more than SLOWER_FOR_MEMORY times slower
+(FFT engines can ask for gigabytes). Smaller convolutions are launch-bound: the heuristics' first
+engine within that workspace cap. The heuristics' first choice alone was measured at 20x
+PyTorch's time on one convolution (docs/gpu.md).
 """
 
 from __future__ import annotations
@@ -78,13 +86,15 @@ def usable(xp, dtype) -> bool:
     return frontend() is not None
 
 
-def _pads(axis) -> tuple[int, int] | None:
-    """(before, after) padding that gives ``axis.out`` outputs; None if cuDNN cannot express it.
-    ``after`` is the least that covers the last window (padding beyond it only adds rows no
-    window reads, as floor division drops them)."""
-    if axis.pad_before < 0:
+def _pads(axis) -> int | None:
+    """The symmetric padding that gives ``axis.out`` outputs, as PyTorch passes cuDNN; None where
+    the geometry needs asymmetric padding (that goes to the im2col path: cuDNN's weight gradient
+    was seen wrong with pre != post padding on an H200, cuDNN 9.19)."""
+    pad = axis.pad_before
+    effective = axis.dilation * (axis.kernel - 1) + 1
+    if pad < 0 or axis.size + 2 * pad < effective:
         return None
-    return axis.pad_before, max(0, axis.span - axis.size - axis.pad_before)
+    return pad if (axis.size + 2 * pad - effective) // axis.stride + 1 == axis.out else None
 
 
 def _size(shape) -> int:
@@ -110,11 +120,15 @@ def _handle(cp):
 
 
 WORKSPACE_FLOOR = 64 * 2**20
+AUTOTUNE_MACS = 10**8   # convolutions at least this large time their candidate engines
+AUTOTUNE_CANDIDATES = 8  # the first this many engines that build, in the heuristics' order
+SLOWER_FOR_MEMORY = 1.2  # the fastest engine within the workspace cap may be this much slower
 
 
-def _build(cp, kind, shapes, pads, stride, dilation, dtype, tf32, deterministic,
-           workspace_limit) -> _Plan:
-    """Build the one-node graph ``kind`` ("fprop" | "dgrad" | "wgrad"); shapes = (x, w, y)."""
+def _graph(cp, kind, shapes, pads, stride, dilation, dtype, tf32, deterministic):
+    """The one-node graph ``kind`` ("fprop" | "dgrad" | "wgrad"; shapes = (x, w, y)) with its
+    ranked engine list, the engines our switches rule out deselected; and the uids of its two
+    inputs and output."""
     cudnn = _frontend
     dt = cudnn.data_type.FLOAT if dtype == "float32" else cudnn.data_type.DOUBLE
     graph = cudnn.pygraph(io_data_type=dt, intermediate_data_type=dt, compute_data_type=dt,
@@ -124,8 +138,8 @@ def _build(cp, kind, shapes, pads, stride, dilation, dtype, tf32, deterministic,
     def tensor(name, shape):
         return graph.tensor(name=name, dim=shape, stride=_strides(shape), data_type=dt)
 
-    geometry = {"pre_padding": [p[0] for p in pads], "post_padding": [p[1] for p in pads],
-                "stride": list(stride), "dilation": list(dilation), "compute_data_type": dt}
+    geometry = {"pre_padding": list(pads), "post_padding": list(pads), "stride": list(stride),
+                "dilation": list(dilation), "compute_data_type": dt}
     if kind == "fprop":
         a, b = tensor("x", x_shape), tensor("w", w_shape)
         out, out_shape = graph.conv_fprop(image=a, weight=b, name="fprop", **geometry), y_shape
@@ -147,11 +161,87 @@ def _build(cp, kind, shapes, pads, stride, dilation, dtype, tf32, deterministic,
         barred.append(notes.NONDETERMINISTIC)
     if barred:
         graph.deselect_numeric_notes(barred)
-    if workspace_limit is not None:
-        graph.deselect_workspace_greater_than(workspace_limit)
+    runtime_compiled = getattr(getattr(cudnn, "behavior_note", None), "RUNTIME_COMPILATION", None)
+    if runtime_compiled is not None:  # engines compiled at run time cost seconds on first use
+        graph.deselect_behavior_notes([runtime_compiled])
     graph.check_support()
-    graph.build_plans()
-    return _Plan(graph, (a.get_uid(), b.get_uid(), out.get_uid()), graph.get_workspace_size())
+    return graph, (a.get_uid(), b.get_uid(), out.get_uid())
+
+
+def _time_plan(cp, graph, index, pack, workspace_bytes, give_up_ms) -> float:
+    """Milliseconds of one run of the built plan ``index`` (the mean of two after a warm-up, or
+    the warm-up alone when that already took over ``give_up_ms``)."""
+    workspace = cp.empty(workspace_bytes, dtype=cp.uint8) if workspace_bytes else None
+    handle = _handle(cp)
+
+    def run():
+        graph.execute_plan_at_index(pack, workspace.data.ptr if workspace is not None else None,
+                                    index=index, handle=handle)
+
+    start, end = cp.cuda.Event(), cp.cuda.Event()
+    start.record()
+    run()
+    end.record()
+    end.synchronize()
+    first = cp.cuda.get_elapsed_time(start, end)
+    if first > give_up_ms:
+        return first
+    start.record()
+    run()
+    run()
+    end.record()
+    end.synchronize()
+    return cp.cuda.get_elapsed_time(start, end) / 2
+
+
+def _autotune(cp, graph, pack, limit) -> int | None:
+    """Build the first AUTOTUNE_CANDIDATES engines, time each on the call's own arrays, select
+    the fastest whose workspace is within ``limit`` unless one beyond it is more than
+    SLOWER_FOR_MEMORY times faster; its workspace bytes, or None if none ran."""
+    results = []  # (ms, workspace bytes, index)
+    for index in range(graph.get_execution_plan_count()):
+        if len(results) >= AUTOTUNE_CANDIDATES:
+            break
+        try:
+            graph.build_plan_at_index(index)
+            workspace = graph.get_workspace_size_plan_at_index(index)
+            best = min(r[0] for r in results) if results else float("inf")
+            results.append((_time_plan(cp, graph, index, pack, workspace, 4 * best), workspace,
+                            index))
+        except Exception:  # noqa: BLE001 - a barred, unsupported or failing engine: the next
+            continue
+    if not results:
+        return None
+    fastest = min(results)
+    within = [r for r in results if r[1] <= limit]
+    chosen = min(within) if within and min(within)[0] <= SLOWER_FOR_MEMORY * fastest[0] \
+        else fastest
+    graph.build_plan_at_index(chosen[2])  # selects it for execute()
+    return chosen[1]
+
+
+def _plan(cp, kind, shapes, pads, stride, dilation, dtype, tf32, deterministic, pack, macs,
+          limit) -> _Plan:
+    """A built plan: timed among candidates for large convolutions, else the heuristics' first
+    engine within the workspace cap (or beyond it when none within builds)."""
+    args = (cp, kind, shapes, pads, stride, dilation, dtype, tf32, deterministic)
+    if macs >= AUTOTUNE_MACS:
+        graph, uids = _graph(*args)
+        workspace = _autotune(cp, graph, {u: p for u, p in zip(uids, pack, strict=True)}, limit)
+        if workspace is not None:
+            return _Plan(graph, uids, workspace)
+    for cap in (limit, None):
+        graph, uids = _graph(*args)
+        if cap is not None:
+            graph.deselect_workspace_greater_than(cap)
+        try:
+            graph.build_plans()
+        except Exception:
+            if cap is None:
+                raise
+            continue
+        return _Plan(graph, uids, graph.get_workspace_size())
+    raise AssertionError("unreachable")
 
 
 def _run(kind, a, b, out_shape, shapes, geo):
@@ -168,15 +258,18 @@ def _run(kind, a, b, out_shape, shapes, geo):
     dtype, tf32 = a.dtype.name, bool(switches.allow_tf32)
     deterministic = bool(switches.deterministic)
     key = (kind, shapes, pads, stride, dilation, dtype, tf32, deterministic, cp.cuda.Device().id)
+    a, b = cp.ascontiguousarray(a), cp.ascontiguousarray(b)
+    out = cp.empty(out_shape, dtype=a.dtype)
+    handle = _handle(cp)
+    _frontend.set_stream(handle, cp.cuda.get_current_stream().ptr)  # autotuning runs there too
     if key not in _plans:
+        x_shape, w_shape, y_shape = shapes
+        macs = _size(y_shape) * _size(w_shape[1:])
         limit = max(WORKSPACE_FLOOR, a.dtype.itemsize * _size(out_shape))
         try:
-            try:
-                _plans[key] = _build(cp, kind, shapes, pads, stride, dilation, dtype, tf32,
-                                     deterministic, limit)
-            except Exception:  # every engine within the limit declined: any workspace
-                _plans[key] = _build(cp, kind, shapes, pads, stride, dilation, dtype, tf32,
-                                     deterministic, None)
+            _plans[key] = _plan(cp, kind, shapes, pads, stride, dilation, dtype, tf32,
+                                deterministic, (a.data.ptr, b.data.ptr, out.data.ptr), macs,
+                                limit)
         except Exception as e:  # no engine for this geometry: the im2col path takes it
             _plans[key] = None
             if not _warned:
@@ -188,11 +281,7 @@ def _run(kind, a, b, out_shape, shapes, geo):
     plan = _plans[key]
     if plan is None:
         return None
-    a, b = cp.ascontiguousarray(a), cp.ascontiguousarray(b)
-    out = cp.empty(out_shape, dtype=a.dtype)
     workspace = cp.empty(plan.workspace, dtype=cp.uint8) if plan.workspace else None
-    handle = _handle(cp)
-    _frontend.set_stream(handle, cp.cuda.get_current_stream().ptr)
     plan.graph.execute({plan.uids[0]: a.data.ptr, plan.uids[1]: b.data.ptr,
                         plan.uids[2]: out.data.ptr},
                        workspace.data.ptr if workspace is not None else None, handle=handle)

@@ -528,5 +528,7 @@ class _Cupyx:
         np.add.at(target._a, _index(index), _unwrap(values))
 
 
-# the backend imports ``cupyx`` for scatter_add once it holds GPU arrays
-sys.modules["cupyx"] = _Cupyx()
+# backend.scatter_add takes ``cupyx`` from here rather than importing it: installing the fake as
+# sys.modules["cupyx"] would replace the real one for the whole process (a test module importing
+# this one on a GPU machine broke every CuPy ufunc that imports cupyx.scipy)
+FAKE_CUPYX = _Cupyx()
