@@ -122,7 +122,7 @@ def _handle(cp):
 WORKSPACE_FLOOR = 64 * 2**20
 AUTOTUNE_MACS = 10**8   # convolutions at least this large time their candidate engines
 AUTOTUNE_CANDIDATES = 8  # the first this many engines that build, in the heuristics' order
-SLOWER_FOR_MEMORY = 1.2  # the fastest engine within the workspace cap may be this much slower
+SLOWER_FOR_MEMORY = 1.5  # the fastest engine within the workspace cap may be this much slower
 
 
 def _graph(cp, kind, shapes, pads, stride, dilation, dtype, tf32, deterministic):
