@@ -135,3 +135,15 @@ def test_importing_it_leaves_the_real_cupyx_alone():
     target = fcp.zeros(3)
     tc.backend.scatter_add(fcp, target, fcp.asarray([0, 2, 0]), fcp.asarray([1.0, 2.0, 3.0]))
     np.testing.assert_array_equal(target.get(), [4.0, 0.0, 2.0])
+
+
+def test_it_has_cupys_quirks_that_a_gpu_run_showed():
+    # both seen on an H200 with CuPy 14.2, both accepted by NumPy
+    with pytest.raises(np.exceptions.AxisError, match="axis 0 is out of bounds"):
+        fcp.max(fcp.asarray(1.5), axis=0, keepdims=True)
+    with pytest.raises(np.exceptions.AxisError):
+        fcp.asarray(1.5).sum(-1)
+    assert fcp.asarray(1.5).sum(axis=None).item() == 1.5
+    assert fcp.power(fcp.asarray(-0.0), fcp.asarray(-1.0)).item() == np.inf   # IEEE: -inf
+    assert fcp.power(fcp.asarray(-0.0), -2.0).item() == np.inf
+    assert fcp.power(fcp.asarray(-2.0), -1.0).item() == -0.5

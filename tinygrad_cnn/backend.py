@@ -321,9 +321,15 @@ def as_strided(xp, array, shape, strides):
 
 
 def scatter_add(xp, target, index, values) -> None:
-    """target[index] += values, adding repeated indices (np.add.at / cupyx.scatter_add)."""
+    """target[index] += values, adding repeated indices in order: np.add.at on the CPU; on the GPU
+    the deterministic kernel of cuda/scatter.py for float data (cupyx.scatter_add for the rest)."""
     if xp is np:
         np.add.at(target, index, values)
+        return
+    from tinygrad_cnn.cuda import scatter  # noqa: PLC0415 - import cycle
+
+    if scatter.usable(xp, target.dtype):  # deterministic: the same additions as np.add.at
+        scatter.scatter_add(xp, target, index, values)
     else:
         cupyx = getattr(xp, "FAKE_CUPYX", None)  # the tests' fake CuPy brings its own
         if cupyx is None:

@@ -137,12 +137,26 @@ class Div(Function):
         )
 
 
+def _odd_power_of_negative_zero(xp, x, p, y):
+    """y with (-0.0) ** p = -|y| (-0.0 or -inf) for odd integer p, as IEEE, NumPy and PyTorch
+    have it: CuPy 14 gave +inf for (-0.0) ** -1.0 on an H200."""
+    if isinstance(p, (int, float)):
+        if p % 2 != 1:
+            return y  # not an odd integer: no extra launches
+        odd_at_negative_zero = (x == 0) & xp.signbit(x)
+    else:
+        odd_at_negative_zero = (x == 0) & xp.signbit(x) & (xp.remainder(p, 2) == 1)
+    return xp.where(odd_at_negative_zero, -xp.abs(y), y)
+
+
 class Pow(Function):
     """y = x ** p, with p a Tensor or a Python number."""
 
     @staticmethod
     def forward(ctx, x, p):
         y = ctx.xp.power(x, p)
+        if backend.is_gpu_array(y) and y.dtype.kind == "f":
+            y = _odd_power_of_negative_zero(ctx.xp, x, p, y)
         ctx.save_for_backward(x, p, y)
         return y
 

@@ -36,7 +36,8 @@ def _log_softmax_array(xp, x, dim):
 def log_softmax(x: Tensor, dim: int) -> Tensor:
     """log(softmax(x)) along ``dim``, computed without overflow."""
     d = shape_ops.normalize_dim(dim, x.ndim, "log_softmax")
-    return LogSoftmax.apply(elementwise.floating(x), d)  # int/bool -> the default float
+    # a 0-d tensor: reduce over "all" of it (CuPy, unlike NumPy, refuses axis=0 on 0-d arrays)
+    return LogSoftmax.apply(elementwise.floating(x), d if x.ndim else None)  # int/bool -> float
 
 
 def softmax(x: Tensor, dim: int) -> Tensor:

@@ -63,11 +63,43 @@ def _wrap(result):
     return result
 
 
+_REDUCTIONS = {"sum", "max", "amax", "min", "amin", "mean", "prod", "any", "all", "argmax",
+               "argmin", "std", "var", "cumsum", "cumprod", "ptp", "nansum", "nanmax", "nanmin"}
+
+
+def _refuse_axis_of_0d(func, args, kwargs):
+    """CuPy's reductions raise AxisError for axis=0 or -1 on a 0-d array, which NumPy accepts
+    (seen on CuPy 14: log_softmax of a 0-d tensor failed on the GPU only)."""
+    if getattr(func, "__name__", None) not in _REDUCTIONS:
+        return
+    owner = getattr(func, "__self__", None)
+    if isinstance(owner, np.ndarray):   # a method: x.max(axis)
+        array, axis = owner, kwargs.get("axis", args[0] if args else None)
+    else:                               # a function: np.max(x, axis)
+        array = args[0] if args else None
+        axis = kwargs.get("axis", args[1] if len(args) > 1 else None)
+    if isinstance(array, np.ndarray) and array.ndim == 0 and axis is not None and axis != ():
+        raise np.exceptions.AxisError(f"axis {axis} is out of bounds for array of dimension 0")
+
+
+def power(x, p, *args, **kwargs):
+    """NumPy's power, except (-0.0) ** (negative odd integer), which is +inf as on CuPy 14 (an
+    H200 gave that where IEEE, NumPy and PyTorch give -inf)."""
+    out = _Ufunc(np.power)(x, p, *args, **kwargs)
+    xa, pa = np.asarray(_unwrap(x)), np.asarray(_unwrap(p))
+    if out._a.dtype.kind == "f":
+        quirk = (xa == 0) & np.signbit(xa) & (pa < 0) & (np.remainder(pa, 2) == 1)
+        if quirk.any():
+            out._a[...] = np.where(quirk, np.inf, out._a)
+    return out
+
+
 def _function(func):
     """``func`` (a NumPy function or bound method) taking and returning device arrays."""
 
     def call(*args, **kwargs):
         args, kwargs = _unwrap_call(args, kwargs)
+        _refuse_axis_of_0d(func, args, kwargs)
         return _wrap(func(*args, **kwargs))
 
     call.__name__ = getattr(func, "__name__", "function")
