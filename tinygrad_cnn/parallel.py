@@ -19,8 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 import threadpoolctl
 
 # Below this many bytes of im2col columns per call, handing parts to threads costs more than
-# it gains (measured on 2 cores: 3.4 MiB lost, 4.5 MiB gained)
-MIN_PARALLEL_BYTES = 4 * 2**20
+# it gains. Measured in whole training steps on 2 idle cores (docs/benchmarks.md), where a split
+# also costs the ops after it (their input was written by the other core): LeNet-5's first conv
+# (5 MiB of columns) split made its step 8.9 ms against 5.5-6.5 ms unsplit; the article CNN's
+# conv (35 MiB) split made its step 31-34 ms against 41 ms unsplit. (On the conv op alone, split
+# paid from 4.5 MiB.)
+MIN_PARALLEL_BYTES = 16 * 2**20
 
 # Products of fewer multiply-adds (M*N*K) than this run with BLAS at one thread, as do conv calls
 # below MIN_PARALLEL_BYTES: waking BLAS's threads costs more than they save there, and on a
