@@ -176,3 +176,7 @@ from tinygrad_cnn import backends
 from tinygrad_cnn.backends import get_float32_matmul_precision, set_float32_matmul_precision
 
 __version__ = "0.1.0"
+
+from tinygrad_cnn import malloc  # noqa: E402 - after the public names, so __all__ stays first
+
+malloc.tune()  # reuse freed arrays instead of page-faulting them back each step (malloc.py)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 
-from tinygrad_cnn import backend
+from tinygrad_cnn import backend, parallel
 from tinygrad_cnn.autograd.function import Function
 from tinygrad_cnn.ops import reduction
 from tinygrad_cnn.ops import shape as shape_ops
@@ -275,7 +275,13 @@ class Sigmoid(Function):
 class ReLU(Function):
     @staticmethod
     def forward(ctx, x):
-        y = ctx.xp.maximum(x, x.dtype.type(0))
+        xp, zero = ctx.xp, x.dtype.type(0)
+        ranges = parallel.row_ranges(xp, x.shape[0] if x.ndim else 1, x.nbytes)
+        if len(ranges) == 1:
+            y = xp.maximum(x, zero)
+        else:  # a large NumPy map: each thread takes its rows
+            y = xp.empty_like(x)
+            parallel.batch_map(lambda a, b: xp.maximum(x[a:b], zero, out=y[a:b]), ranges)
         ctx.save_for_backward(y)  # the output: y > 0 exactly where x > 0, no mask array kept
         return y
 
@@ -291,8 +297,14 @@ class ReLUGrad(Function):
 
     @staticmethod
     def forward(ctx, g, y):
+        xp = ctx.xp
         ctx.save_for_backward(y)
-        return g * (y > 0)
+        ranges = parallel.row_ranges(xp, g.shape[0] if g.ndim else 1, g.nbytes)
+        if len(ranges) == 1 or g.shape != y.shape:
+            return g * (y > 0)
+        out = xp.empty(g.shape, dtype=xp.result_type(g, bool))
+        parallel.batch_map(lambda a, b: xp.multiply(g[a:b], y[a:b] > 0, out=out[a:b]), ranges)
+        return out
 
     @staticmethod
     def backward(ctx, grad):

@@ -20,7 +20,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
-from tinygrad_cnn import backend
+from tinygrad_cnn import backend, parallel
 from tinygrad_cnn.autograd.function import Function
 from tinygrad_cnn.cuda import pool as cuda_pool
 from tinygrad_cnn.ops import elementwise, linalg, windows
@@ -76,7 +76,7 @@ class MaxPool2d(Function):
         if cuda_pool.usable(xp, x.dtype):
             best, offsets = cuda_pool.max_pool(xp, x, geo)               # one kernel
         else:
-            best, offsets = _max_and_offsets(
+            best, offsets = _max_and_offsets_by_rows(
                 xp, x, geo, ctx.needs_input_grad[0] or indices_out is not None)
             if offsets is None:  # values only (inference)
                 return best
@@ -91,6 +91,30 @@ class MaxPool2d(Function):
                                     input_shape=ctx.input_shape)
 
 
+def _max_and_offsets_by_rows(xp, x, geo: PoolGeometry, with_offsets: bool):
+    """_max_and_offsets, its batch split across the CPU threads when the input is large."""
+    ranges = parallel.row_ranges(xp, x.shape[0], x.nbytes)
+    if len(ranges) == 1:
+        return _max_and_offsets(xp, x, geo, with_offsets)
+    shape = x.shape[:2] + (geo.h.out, geo.w.out)
+    best = xp.empty(shape, dtype=x.dtype)
+    offsets = xp.empty(shape, dtype=_offset_dtype(xp, geo)) if with_offsets else None
+
+    def part(start, stop):
+        b, o = _max_and_offsets(xp, x[start:stop], geo, with_offsets)
+        best[start:stop] = b
+        if o is not None:
+            offsets[start:stop] = o
+
+    parallel.batch_map(part, ranges)
+    return best, offsets
+
+
+def _offset_dtype(xp, geo: PoolGeometry):
+    """The smallest integer type that holds every kernel offset k."""
+    return xp.int8 if geo.h.kernel * geo.w.kernel < 128 else xp.int32
+
+
 def _max_and_offsets(xp, x, geo: PoolGeometry, with_offsets: bool):
     """(N, C, H, W) -> each window's maximum (N, C, OH, OW) and, when ``with_offsets``, the
     offset k MaxPool2d's rules choose (else None): one vectorised pass per kernel offset."""
@@ -102,7 +126,7 @@ def _max_and_offsets(xp, x, geo: PoolGeometry, with_offsets: bool):
         for _, rows, cols in taps[1:]:
             xp.maximum(best, x_pad[:, :, rows, cols], out=best)
         return best, None
-    offsets = _first_input_offsets(xp, geo, best.shape, xp.int8 if len(taps) < 128 else xp.int32)
+    offsets = _first_input_offsets(xp, geo, best.shape, _offset_dtype(xp, geo))
     later = xp.empty(best.shape, dtype=bool)
     for k, rows, cols in taps[1:]:
         v = x_pad[:, :, rows, cols]
@@ -151,18 +175,40 @@ class MaxPoolScatter(Function):
         ctx.geometry, ctx.offsets, ctx.input_shape = geo, offsets, input_shape
         if cuda_pool.usable(xp, g.dtype):
             return cuda_pool.max_pool_scatter(xp, g, offsets, geo, input_shape)  # one kernel
-        buf = _scatter_buffer(xp, input_shape, geo, g.dtype)
-        for k, rows, cols in geo.taps():
-            if geo.tiles:
-                xp.multiply(g, offsets == k, out=buf[:, :, rows, cols])
-            else:
-                buf[:, :, rows, cols] += g * (offsets == k)
-        return windows.unpad(xp, buf, geo.h, geo.w)
+        ranges = parallel.row_ranges(xp, g.shape[0], g.itemsize * _size(input_shape))
+        if len(ranges) == 1:
+            return _max_pool_scatter(xp, g, offsets, geo, input_shape)
+        out = xp.empty(input_shape, dtype=g.dtype)
+
+        def part(start, stop):
+            out[start:stop] = _max_pool_scatter(xp, g[start:stop], offsets[start:stop], geo,
+                                                (stop - start,) + tuple(input_shape[1:]))
+
+        parallel.batch_map(part, ranges)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         return MaxPoolGather.apply(grad, geometry=ctx.geometry, offsets=ctx.offsets,
                                    input_shape=ctx.input_shape)
+
+
+def _max_pool_scatter(xp, g, offsets, geo: PoolGeometry, input_shape):
+    """g (n, C, OH, OW) added at each window's offset into a new (n, C, H, W) array."""
+    buf = _scatter_buffer(xp, input_shape, geo, g.dtype)
+    for k, rows, cols in geo.taps():
+        if geo.tiles:
+            xp.multiply(g, offsets == k, out=buf[:, :, rows, cols])
+        else:
+            buf[:, :, rows, cols] += g * (offsets == k)
+    return windows.unpad(xp, buf, geo.h, geo.w)
+
+
+def _size(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
 
 
 class MaxPoolGather(Function):
