@@ -241,3 +241,53 @@ def test_small_linear_products_run_with_blas_at_one_thread(split_batches, monkey
     for a, b in zip(*results, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
     assert set(_blas_threads()) == {2}
+
+
+@pytest.fixture
+def split_rows(monkeypatch):
+    """Three threads, and every ReLU / max-pool call split into row parts however small."""
+    monkeypatch.setattr(parallel, "_num_threads", 3)
+    monkeypatch.setattr(parallel, "_pool", None)
+    yield lambda on: monkeypatch.setattr(parallel, "MIN_PARALLEL_ROWS_BYTES", 0 if on else 2**62)
+    if parallel._pool is not None:
+        parallel._pool.shutdown()
+
+
+def _relu_and_pool(x, g, pool):
+    """ReLU then max-pool forward, and x's gradient for upstream g: arrays."""
+    xt = tc.Tensor(x, requires_grad=True)
+    y = F.max_pool2d(F.relu(xt), **pool)
+    y.backward(tc.Tensor(g))
+    return y.numpy(), xt.grad.numpy()
+
+
+@with_fixture
+@given(pool=tst.pool_geometries(kind="max", max_batch=7), seed=st.integers(0, 2**31 - 1))
+def test_relu_and_max_pool_split_by_rows_equal_one_part(split_rows, pool, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(pool["input_shape"])
+    x[rng.random(x.shape) < 0.2] = 0.5      # ties inside windows
+    kwargs = {k: v for k, v in pool.items() if k != "input_shape"}
+    with tc.no_grad():
+        out_shape = F.max_pool2d(tc.Tensor(x), **kwargs).shape
+    g = rng.standard_normal(out_shape)
+    split_rows(False)
+    expected = _relu_and_pool(x, g, kwargs)
+    split_rows(True)
+    assert (len(parallel.row_ranges(np, x.shape[0], x.nbytes)) > 1) == (x.shape[0] > 1)
+    got = _relu_and_pool(x, g, kwargs)
+    for e, o in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(o, e)      # the same arithmetic, only in parts
+
+
+def test_row_ranges_cover_the_rows_once_and_only_for_large_numpy_arrays(monkeypatch):
+    monkeypatch.setattr(parallel, "_num_threads", 3)
+    assert parallel.row_ranges(np, 7, parallel.MIN_PARALLEL_ROWS_BYTES) == [(0, 3), (3, 6), (6, 7)]
+    assert parallel.row_ranges(np, 2, parallel.MIN_PARALLEL_ROWS_BYTES) == [(0, 1), (1, 2)]
+    assert parallel.row_ranges(np, 7, parallel.MIN_PARALLEL_ROWS_BYTES - 1) == [(0, 7)]
+    assert parallel.row_ranges(np, 1, 10 * parallel.MIN_PARALLEL_ROWS_BYTES) == [(0, 1)]
+
+    class NotNumpy:
+        __name__ = "cupy"
+
+    assert parallel.row_ranges(NotNumpy(), 7, 10 * parallel.MIN_PARALLEL_ROWS_BYTES) == [(0, 7)]

@@ -181,8 +181,11 @@ class MaxPoolScatter(Function):
         out = xp.empty(input_shape, dtype=g.dtype)
 
         def part(start, stop):
-            out[start:stop] = _max_pool_scatter(xp, g[start:stop], offsets[start:stop], geo,
-                                                (stop - start,) + tuple(input_shape[1:]))
+            target = out[start:stop]
+            rows = _max_pool_scatter(xp, g[start:stop], offsets[start:stop], geo,
+                                     (stop - start,) + tuple(input_shape[1:]), out=target)
+            if rows is not target:  # written elsewhere (windows that do not tile): copy
+                target[...] = rows
 
         parallel.batch_map(part, ranges)
         return out
@@ -193,9 +196,10 @@ class MaxPoolScatter(Function):
                                    input_shape=ctx.input_shape)
 
 
-def _max_pool_scatter(xp, g, offsets, geo: PoolGeometry, input_shape):
-    """g (n, C, OH, OW) added at each window's offset into a new (n, C, H, W) array."""
-    buf = _scatter_buffer(xp, input_shape, geo, g.dtype)
+def _max_pool_scatter(xp, g, offsets, geo: PoolGeometry, input_shape, out=None):
+    """g (n, C, OH, OW) added at each window's offset into a (n, C, H, W) array: ``out`` itself
+    when given and the windows tile the input (every element is written), else a new one."""
+    buf = out if out is not None and geo.tiles else _scatter_buffer(xp, input_shape, geo, g.dtype)
     for k, rows, cols in geo.taps():
         if geo.tiles:
             xp.multiply(g, offsets == k, out=buf[:, :, rows, cols])
