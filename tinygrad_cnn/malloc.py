@@ -13,9 +13,9 @@ cores took 30-45 ms with 4,640 minor faults per step, and 18-20 ms with none aft
 
 at the same peak RSS of the step (docs/benchmarks.md). A whole training process at 224 px with
 two loader workers peaked at 1,385-1,416 MB of RSS against 1,271 MB untuned (the heap holds what
-mmap would have returned), within the 1.5 GB that issue 12 set. Freed memory stays with the process for the next
-step, as a GPU framework's caching allocator keeps it; the process's resident size stays near
-its peak instead of dropping between steps.
+mmap would have returned), within the 1.5 GB that issue 12 set. Freed memory stays with the
+process for the next step, as a GPU framework's caching allocator keeps it; the process's
+resident size stays near its peak instead of dropping between steps.
 
 Applied once when tinygrad_cnn is imported, on Linux with glibc only, and not at all when
 ``TINYGRAD_CNN_MALLOC=0`` or when the user set glibc's own knobs (``MALLOC_MMAP_THRESHOLD_``,
