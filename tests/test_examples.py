@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import tinygrad_cnn as tc
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 
@@ -112,8 +114,15 @@ def test_docs_python_blocks_run(name, tmp_path, monkeypatch, capsys):
     assert blocks or name == "gpu.md", f"{name} has no python blocks"
     monkeypatch.chdir(tmp_path)  # files the docs write land in a temp dir
     namespace = {"__name__": "docs_example"}
-    for i, block in enumerate(blocks):
-        try:
-            exec(compile(block, f"{path}:block{i}", "exec"), namespace)
-        except Exception as e:  # name the block that failed
-            raise AssertionError(f"{name} block {i} failed: {e!r}\n{block}") from e
+    # gpu.md switches TF32 on: later tests in this process must see the defaults again
+    switches = (tc.backends.cuda.matmul.allow_tf32, tc.backends.cudnn.allow_tf32,
+                tc.backends.cudnn.deterministic)
+    try:
+        for i, block in enumerate(blocks):
+            try:
+                exec(compile(block, f"{path}:block{i}", "exec"), namespace)
+            except Exception as e:  # name the block that failed
+                raise AssertionError(f"{name} block {i} failed: {e!r}\n{block}") from e
+    finally:
+        (tc.backends.cuda.matmul.allow_tf32, tc.backends.cudnn.allow_tf32,
+         tc.backends.cudnn.deterministic) = switches
