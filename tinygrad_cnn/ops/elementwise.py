@@ -155,7 +155,8 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, x, p):
         y = ctx.xp.power(x, p)
-        if backend.is_gpu_array(y) and y.dtype.kind == "f":
+        x_kind = getattr(getattr(x, "dtype", None), "kind", None)
+        if backend.is_gpu_array(y) and y.dtype.kind == "f" and x_kind == "f":  # signed zeros
             y = _odd_power_of_negative_zero(ctx.xp, x, p, y)
         ctx.save_for_backward(x, p, y)
         return y
