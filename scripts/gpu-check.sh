@@ -1,7 +1,7 @@
 #!/bin/bash
 # One device call that checks the GPU path end to end, sized for a 15-minute device budget
 # (adapted from ../shared/gpu-check.sh; see docs/gpu.md "Testing on a GPU"). From the repo root:
-#   bash scripts/gpu-check.sh [host]   (on the device tool: timeout_s about 360)
+#   bash scripts/gpu-check.sh [host]   (on the device tool: timeout_s about 240; 190 s on an H200)
 # If .whl/ holds the nvidia-cudnn-frontend wheel (carry [".whl"]), it is installed first, so the
 # cuDNN convolution path is what runs; docs/gpu.md says how to fetch that wheel.
 # Order: the self-check and the benchmark first, then the whole suite with the GPU as default
