@@ -23,14 +23,20 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from benchmarks import gpu  # noqa: E402 - after the path set-up
 
 
-def profile(name, steps, top):
-    import torch
-    from torch.profiler import ProfilerActivity
-
+def _warm_step(name):
+    """(step, sync) of workload ``name`` on the GPU, after five warm-up steps."""
     step, sync, _ = gpu.ours(name, "gpu", False)
     for _ in range(5):
         step()
     sync()
+    return step, sync
+
+
+def profile(name, steps, top):
+    import torch
+    from torch.profiler import ProfilerActivity
+
+    step, sync = _warm_step(name)
     t0 = time.perf_counter()
     for _ in range(steps):
         step()
@@ -61,10 +67,7 @@ def host_profile(name, steps, top):
     import io
     import pstats
 
-    step, sync, _ = gpu.ours(name, "gpu", False)
-    for _ in range(5):
-        step()
-    sync()
+    step, sync = _warm_step(name)
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(steps):

@@ -34,6 +34,7 @@ PyTorch's time on one convolution (docs/gpu.md).
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -95,13 +96,6 @@ def _pads(axis) -> int | None:
     if pad < 0 or axis.size + 2 * pad < effective:
         return None
     return pad if (axis.size + 2 * pad - effective) // axis.stride + 1 == axis.out else None
-
-
-def _size(shape) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n
 
 
 def _strides(shape):
@@ -264,8 +258,8 @@ def _run(kind, a, b, out_shape, shapes, geo):
     _frontend.set_stream(handle, cp.cuda.get_current_stream().ptr)  # autotuning runs there too
     if key not in _plans:
         x_shape, w_shape, y_shape = shapes
-        macs = _size(y_shape) * _size(w_shape[1:])
-        limit = max(WORKSPACE_FLOOR, a.dtype.itemsize * _size(out_shape))
+        macs = math.prod(y_shape) * math.prod(w_shape[1:])
+        limit = max(WORKSPACE_FLOOR, a.dtype.itemsize * math.prod(out_shape))
         try:
             _plans[key] = _plan(cp, kind, shapes, pads, stride, dilation, dtype, tf32,
                                 deterministic, (a.data.ptr, b.data.ptr, out.data.ptr), macs,

@@ -175,7 +175,7 @@ class MaxPoolScatter(Function):
         ctx.geometry, ctx.offsets, ctx.input_shape = geo, offsets, input_shape
         if cuda_pool.usable(xp, g.dtype):
             return cuda_pool.max_pool_scatter(xp, g, offsets, geo, input_shape)  # one kernel
-        ranges = parallel.row_ranges(xp, g.shape[0], g.itemsize * _size(input_shape))
+        ranges = parallel.row_ranges(xp, g.shape[0], g.itemsize * math.prod(input_shape))
         if len(ranges) == 1:
             return _max_pool_scatter(xp, g, offsets, geo, input_shape)
         out = xp.empty(input_shape, dtype=g.dtype)
@@ -206,13 +206,6 @@ def _max_pool_scatter(xp, g, offsets, geo: PoolGeometry, input_shape, out=None):
         else:
             buf[:, :, rows, cols] += g * (offsets == k)
     return windows.unpad(xp, buf, geo.h, geo.w)
-
-
-def _size(shape) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n
 
 
 class MaxPoolGather(Function):
