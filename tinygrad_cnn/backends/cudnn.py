@@ -16,38 +16,26 @@ import sys
 import types
 
 
+def _switch(name: str) -> property:
+    """A module attribute ``name`` that accepts True or False only (stored as ``_name``)."""
+
+    def get(module) -> bool:
+        return module.__dict__["_" + name]
+
+    def set_(module, value) -> None:
+        if not isinstance(value, bool):
+            raise TypeError(f"tc.backends.cudnn.{name} must be True or False, got {value!r}")
+        module.__dict__["_" + name] = value
+
+    return property(get, set_)
+
+
 class _CudnnModule(types.ModuleType):
     """This module, with its switches checked on assignment (True or False only)."""
 
-    @property
-    def allow_tf32(self) -> bool:
-        return self._allow_tf32
-
-    @allow_tf32.setter
-    def allow_tf32(self, value: bool) -> None:
-        self.__dict__["_allow_tf32"] = _boolean("allow_tf32", value)
-
-    @property
-    def deterministic(self) -> bool:
-        return self._deterministic
-
-    @deterministic.setter
-    def deterministic(self, value: bool) -> None:
-        self.__dict__["_deterministic"] = _boolean("deterministic", value)
-
-    @property
-    def enabled(self) -> bool:
-        return self._enabled
-
-    @enabled.setter
-    def enabled(self, value: bool) -> None:
-        self.__dict__["_enabled"] = _boolean("enabled", value)
-
-
-def _boolean(name, value) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"tc.backends.cudnn.{name} must be True or False, got {value!r}")
-    return value
+    allow_tf32 = _switch("allow_tf32")
+    deterministic = _switch("deterministic")
+    enabled = _switch("enabled")
 
 
 def is_available() -> bool:
