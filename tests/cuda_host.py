@@ -73,6 +73,7 @@ class HostRunner:
         scalar = ctypes.c_float if dtype == np.float32 else ctypes.c_double
         converted = []
         for a in args:
+            a = getattr(a, "_a", a)  # the fake CuPy's device array: its NumPy array
             if isinstance(a, np.ndarray):
                 converted.append(ctypes.c_void_p(a.ctypes.data))
             elif isinstance(a, (bool, np.bool_)):

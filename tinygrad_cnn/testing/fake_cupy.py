@@ -20,6 +20,7 @@ not GPU numerics or speed. It is never imported unless the environment variable 
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import sys
 import types
@@ -63,6 +64,31 @@ def _wrap(result):
     return result
 
 
+# Device calls as they happen, for benchmarks/gpu_launches.py's count of what a step would launch
+# on CuPy: each entry is (name, NumPy operands, NumPy result); see ``recording``.
+_RECORDS: list | None = None
+
+
+def _record(name, operands, result):
+    if _RECORDS is not None:
+        _RECORDS.append((name, [o for o in operands if isinstance(o, np.ndarray)],
+                         result._a if type(result) is ndarray else result))
+    return result
+
+
+@contextlib.contextmanager
+def recording():
+    """Collect every device call made inside the block: yields the list it fills, of
+    ``(name, operands, result)`` with NumPy operands and result (a result sharing memory with an
+    operand is a view: on CuPy no kernel ran)."""
+    global _RECORDS
+    previous, _RECORDS = _RECORDS, []
+    try:
+        yield _RECORDS
+    finally:
+        _RECORDS = previous
+
+
 _REDUCTIONS = {"sum", "max", "amax", "min", "amin", "mean", "prod", "any", "all", "argmax",
                "argmin", "std", "var", "cumsum", "cumprod", "ptp", "nansum", "nanmax", "nanmin"}
 
@@ -100,7 +126,11 @@ def _function(func):
     def call(*args, **kwargs):
         args, kwargs = _unwrap_call(args, kwargs)
         _refuse_axis_of_0d(func, args, kwargs)
-        return _wrap(func(*args, **kwargs))
+        result = _wrap(func(*args, **kwargs))
+        if _RECORDS is not None:
+            owner = getattr(func, "__self__", None)
+            _record(call.__name__, [owner, *args, *kwargs.values()], result)
+        return result
 
     call.__name__ = getattr(func, "__name__", "function")
     call.__doc__ = getattr(func, "__doc__", None)
@@ -171,11 +201,11 @@ class _MemoryPointer:
 def _binary(op):
     def method(self, other):
         if isinstance(other, ndarray):
-            return _wrap(op(self._a, other._a))
+            return _record(op.__name__, [self._a, other._a], _wrap(op(self._a, other._a)))
         if isinstance(other, (np.ndarray, list)):
             raise _unsupported(other)
         if isinstance(other, (int, float, complex, bool, np.generic)):
-            return _wrap(op(self._a, other))
+            return _record(op.__name__, [self._a], _wrap(op(self._a, other)))
         return NotImplemented  # e.g. a Tensor: its reflected operator decides
 
     return method
@@ -186,7 +216,7 @@ def _reflected(op):
         if isinstance(other, (np.ndarray, list)):
             raise _unsupported(other)
         if isinstance(other, (int, float, complex, bool, np.generic)):
-            return _wrap(op(other, self._a))
+            return _record(op.__name__, [self._a], _wrap(op(other, self._a)))
         return NotImplemented
 
     return method
@@ -194,7 +224,9 @@ def _reflected(op):
 
 def _inplace(op):
     def method(self, other):
-        op(self._a, _unwrap(other) if not isinstance(other, list) else _raise(other))
+        other = _unwrap(other) if not isinstance(other, list) else _raise(other)
+        op(self._a, other)
+        _record(op.__name__, [self._a, other], None)
         return self
 
     return method
@@ -206,7 +238,7 @@ def _raise(obj):
 
 def _unary(op):
     def method(self):
-        return _wrap(op(self._a))
+        return _record(op.__name__, [self._a], _wrap(op(self._a)))
 
     return method
 
@@ -225,6 +257,7 @@ class ndarray:  # noqa: N801 - CuPy's name
     # -- the host boundary
     def get(self, stream=None, order="C", out=None):
         """A NumPy copy of the values (CuPy's device-to-host transfer)."""
+        _record("device_to_host", [], None)
         if out is not None:
             out[...] = self._a
             return out
@@ -307,12 +340,15 @@ class ndarray:  # noqa: N801 - CuPy's name
         return bool((self._a == _unwrap(value)).any())
 
     def __bool__(self):
+        _record("device_to_host", [], None)
         return bool(self._a)
 
     def __float__(self):
+        _record("device_to_host", [], None)
         return float(self._a)
 
     def __int__(self):
+        _record("device_to_host", [], None)
         return int(self._a)
 
     def __index__(self):
@@ -330,7 +366,9 @@ class ndarray:  # noqa: N801 - CuPy's name
     __hash__ = None
 
     def __getitem__(self, key):
-        return _wrap(self._a[_index(key)])
+        index = _index(key)
+        indices = list(index) if type(index) is tuple else [index]
+        return _record("getitem", [self._a, *indices], _wrap(self._a[index]))
 
     def __setitem__(self, key, value):
         if isinstance(value, np.ndarray) and value.ndim > 0:
@@ -339,6 +377,7 @@ class ndarray:  # noqa: N801 - CuPy's name
             self._a[key] = value
             return
         self._a[_index(key)] = _unwrap(value) if not isinstance(value, np.ndarray) else value
+        _record("setitem", [self._a, _unwrap(value) if type(value) is ndarray else None], None)
 
     # -- operators
     __add__ = _binary(operator.add)
@@ -409,15 +448,20 @@ def _rebuild(array):
 def array(obj, dtype=None, copy=True, order="K", subok=False, ndmin=0):
     """A device copy of host data or of a device array (CuPy's host-to-device transfer)."""
     host = _host(obj)
-    return ndarray(np.array(host, dtype=dtype, copy=True if copy else None, order=order,
-                            ndmin=ndmin))
+    result = ndarray(np.array(host, dtype=dtype, copy=True if copy else None, order=order,
+                              ndmin=ndmin))
+    return _record("array" if type(obj) is ndarray else "host_to_device", [host], result)
 
 
 def asarray(a, dtype=None, order=None):
     """``a`` on the device (no copy when it is a device array already of that dtype)."""
     if type(a) is ndarray:
-        return a if dtype is None or np.dtype(dtype) == a.dtype else ndarray(a._a.astype(dtype))
-    return ndarray(np.array(_host(a), dtype=dtype, order=order, copy=True))
+        if dtype is None or np.dtype(dtype) == a.dtype:
+            return a
+        return _record("astype", [a._a], ndarray(a._a.astype(dtype)))
+    host = _host(a)
+    return _record("host_to_device", [], ndarray(np.array(host, dtype=dtype, order=order,
+                                                          copy=True)))
 
 
 asanyarray = asarray
