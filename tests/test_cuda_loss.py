@@ -47,6 +47,12 @@ def loss_and_grad(logits, target, weight, ignore_index, reduction, g, device="cp
     return out.numpy(), x.grad.numpy()
 
 
+def fused_launches(reduction):
+    """The kernels one fused cross_entropy forward and backward launch, in order."""
+    total = [] if reduction == "none" else ["tc_softmax_xent_total"]
+    return ["tc_class_targets", "tc_softmax_xent_forward", *total, "tc_softmax_xent_backward"]
+
+
 def on_host(fn, *args):
     host = runner()
     before = len(host.launches)
@@ -65,7 +71,7 @@ def test_fused_kernels_match_the_generic_path_and_the_reference(seed, n, c, redu
     (out, grad), launches = on_host(loss_and_grad, logits, target, weight, ignore_index,
                                     reduction, g)
     out_ref, grad_ref = loss_and_grad(logits, target, weight, ignore_index, reduction, g)
-    assert launches == ["tc_softmax_xent_forward", "tc_softmax_xent_backward"]
+    assert launches == fused_launches(reduction)
     tol = dict(rtol=2e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
     assert out.dtype == dtype and grad.dtype == dtype
     np.testing.assert_allclose(out, out_ref, **tol)
@@ -102,8 +108,8 @@ def test_a_kernel_bug_would_be_caught():
     logits, target, weight, ignore_index, g = case(0, 5, 4, np.float64, True, False, "sum")
     original = cuda_loss.backward
     try:
-        cuda_loss.backward = lambda xp, x, t, stats, scale: original(xp, x, t, stats,
-                                                                      scale * 0 + 1)
+        cuda_loss.backward = lambda xp, x, t, stats, coef, g, reduction: original(
+            xp, x, t, stats, coef, g * 0 + 1, reduction)
         (_, grad), _ = on_host(loss_and_grad, logits, target, weight, ignore_index, "sum", g)
     finally:
         cuda_loss.backward = original
@@ -115,9 +121,58 @@ def test_huge_logits_stay_finite_in_float32():
     logits = np.array([[1e4, 0.0, -1e4], [0.0, 0.0, 0.0]], np.float32)
     (out, grad), launches = on_host(loss_and_grad, logits, np.array([1, 2]), None, -100,
                                     "mean", np.array(1.0, np.float32))
-    assert launches == ["tc_softmax_xent_forward", "tc_softmax_xent_backward"]
+    assert launches == fused_launches("mean")
     np.testing.assert_allclose(out, (1e4 + np.log(3)) / 2, rtol=1e-6)
     assert np.isfinite(grad).all()
+
+
+@pytest.mark.parametrize("bad", [-1, 3, 7])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_an_out_of_range_target_is_named_as_on_the_generic_path(bad, weighted):
+    logits, target, weight, _, _ = case(1, 4, 3, np.float64, weighted, False, "mean")
+    target[2] = bad
+    message = f"target contains class {bad}, out of range for 3 classes"
+    with pytest.raises(IndexError, match=message):
+        on_host(loss_and_grad, logits, target, weight, -100, "mean", np.array(1.0))
+    with pytest.raises(IndexError, match=message):
+        loss_and_grad(logits, target, weight, -100, "mean", np.array(1.0))
+
+
+def test_an_ignore_index_outside_the_classes_is_not_out_of_range():
+    logits, target, weight, _, g = case(2, 5, 3, np.float64, True, False, "sum")
+    target[[0, 3]] = -7
+    (out, grad), launches = on_host(loss_and_grad, logits, target, weight, -7, "sum", g)
+    out_ref, grad_ref = loss_and_grad(logits, target, weight, -7, "sum", g)
+    assert launches == fused_launches("sum")
+    np.testing.assert_allclose(out, out_ref, rtol=1e-12)
+    np.testing.assert_allclose(grad, grad_ref, rtol=1e-12, atol=1e-15)
+    assert (grad[[0, 3]] == 0).all()
+
+
+def test_class_weights_of_another_dtype_are_taken_at_the_logits_dtype():
+    logits, target, weight, _, g = case(3, 6, 4, np.float32, True, False, "mean")
+    weight = weight.astype(np.float64)
+    (out, grad), launches = on_host(loss_and_grad, logits, target, weight, -100, "mean", g)
+    out_ref, grad_ref = loss_and_grad(logits, target, weight, -100, "mean", g)
+    assert launches == fused_launches("mean") and out.dtype == np.float32
+    np.testing.assert_allclose(out, out_ref, rtol=2e-6)
+    np.testing.assert_allclose(grad, grad_ref, rtol=2e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_many_rows_are_reduced_by_the_generic_sums(monkeypatch, reduction):
+    """Past TOTAL_MAX_ROWS one thread would sum too long: the rows' losses and weights are then
+    summed by the array module, and the backward still gets the weights' sum."""
+    from tinygrad_cnn.cuda import loss as cuda_loss
+
+    monkeypatch.setattr(cuda_loss, "TOTAL_MAX_ROWS", 4)
+    logits, target, weight, ignore_index, g = case(4, 9, 3, np.float64, True, True, reduction)
+    (out, grad), launches = on_host(loss_and_grad, logits, target, weight, ignore_index,
+                                    reduction, g)
+    out_ref, grad_ref = loss_and_grad(logits, target, weight, ignore_index, reduction, g)
+    assert "tc_softmax_xent_total" not in launches
+    np.testing.assert_allclose(out, out_ref, rtol=1e-12)
+    np.testing.assert_allclose(grad, grad_ref, rtol=1e-12, atol=1e-15)
 
 
 def test_cases_outside_the_kernels_take_the_generic_path():

@@ -1,12 +1,15 @@
-"""Fused softmax cross-entropy of (N, C) logits and class indices: one launch forward, one
-backward.
+"""Fused softmax cross-entropy of (N, C) logits and class indices: four launches in all.
 
-The forward kernel takes one row per thread: its max, the log of the sum of exponentials, and
-the row's loss ``-((x[t] - max) - log_sum) * coef`` (``coef``: the target's class weight, 0 for
-an ignored row), keeping ``max`` and ``log_sum`` for the backward. The backward kernel takes one
-element per thread: ``(exp((x - max) - log_sum) - [j == t]) * scale`` with the row's ``scale``
-from the upstream gradient. Both follow ops/loss.py's generic expressions in the same order;
-only the row sums are taken sequentially instead of pairwise (float32: about 1e-7 relative).
+``class_targets`` checks the targets and makes each row's safe class index and weight in one
+launch (the generic path takes eight array operations for that). The forward kernel takes one
+row per thread: its max, the log of the sum of exponentials, and the row's loss
+``-((x[t] - max) - log_sum) * coef`` (``coef``: the target's class weight, 0 for an ignored
+row), keeping ``max`` and ``log_sum`` for the backward. ``tc_softmax_xent_total`` then sums the
+rows' losses and weights on one thread (up to ``TOTAL_MAX_ROWS`` rows; beyond that the generic
+sums). The backward kernel takes one element per thread:
+``(exp((x - max) - log_sum) - [j == t]) * scale`` with the row's ``scale`` made from the upstream
+gradient in the kernel. All follow ops/loss.py's generic expressions in the same order; only the
+sums are taken sequentially instead of pairwise (float32: about 1e-7 relative).
 """
 
 from __future__ import annotations
@@ -34,18 +37,57 @@ extern "C" __global__ void tc_softmax_xent_forward(
 }
 """)
 
-BACKWARD = Kernel("tc_softmax_xent_backward", r"""
-extern "C" __global__ void tc_softmax_xent_backward(
-        const T* x, const long long* target, const T* row_max, const T* log_sum, const T* scale,
-        T* dx, long long classes, long long n) {
-    TC_GRID_STRIDE(k, n) {
-        long long i = k / classes;
-        T q = exp((x[k] - row_max[i]) - log_sum[i]);
-        if (k - i * classes == target[i]) q = q - 1;
-        dx[k] = q * scale[i];
+TARGETS = Kernel("tc_class_targets", r"""
+extern "C" __global__ void tc_class_targets(
+        const long long* target, const T* weight, long long* safe, T* coef, long long* bad,
+        long long ignore_index, long long classes, long long weighted, long long rows) {
+    TC_GRID_STRIDE(i, rows) {
+        long long t = target[i];
+        bool keep = t != ignore_index;
+        if (keep && (t < 0 || t >= classes)) {
+            bad[0] = 1;  // every such thread writes the same value
+            keep = false;
+        }
+        safe[i] = keep ? t : 0;
+        coef[i] = keep ? (weighted ? weight[t] : (T)1) : (T)0;
     }
 }
 """)
+
+TOTAL = Kernel("tc_softmax_xent_total", r"""
+extern "C" __global__ void tc_softmax_xent_total(
+        const T* loss, const T* coef, T* out, T* denominator, long long mean, long long rows) {
+    TC_GRID_STRIDE(k, 1) {
+        T total = 0, weights = 0;
+        for (long long i = 0; i < rows; ++i) {
+            total = total + loss[i];
+            weights = weights + coef[i];
+        }
+        denominator[0] = weights;
+        out[0] = mean ? total / weights : total;
+    }
+}
+""")
+
+BACKWARD = Kernel("tc_softmax_xent_backward", r"""
+extern "C" __global__ void tc_softmax_xent_backward(
+        const T* x, const long long* target, const T* row_max, const T* log_sum, const T* coef,
+        const T* g, const T* denominator, T* dx, long long mode, long long classes,
+        long long n) {
+    TC_GRID_STRIDE(k, n) {
+        long long i = k / classes;
+        // the row's scale, as ops/loss.py's _row_scale: mean (0), sum (1), none (2)
+        T scale = mode == 0 ? coef[i] * (g[0] / denominator[0])
+                : mode == 1 ? coef[i] * g[0] : coef[i] * g[i];
+        T q = exp((x[k] - row_max[i]) - log_sum[i]);
+        if (k - i * classes == target[i]) q = q - 1;
+        dx[k] = q * scale;
+    }
+}
+""")
+
+TOTAL_MAX_ROWS = 1 << 14  # one thread sums the rows; more rows take the generic (parallel) sums
+_MODES = {"mean": 0, "sum": 1, "none": 2}
 
 
 def fusable(x) -> bool:
@@ -57,25 +99,60 @@ def _indices(xp, target):
     return xp.ascontiguousarray(target.astype(xp.int64, copy=False))
 
 
-def forward(xp, x, target, coef):
-    """Per-row losses (N,) and the rows' (max, log_sum), each (N,), for the backward.
+def class_targets(xp, target, weight, ignore_index: int, classes: int, dtype):
+    """(safe, coef), each (N,), for class indices ``target`` (N,): safe is the target with
+    ignored rows as 0, coef the target's weight (``weight`` (C,), or 1) with ignored rows 0.
+
+    None when a target is out of range (not ``ignore_index`` and outside [0, C)): the caller's
+    generic check then names it. Reading the flag waits for the GPU, as the generic check does.
+    """
+    rows = target.shape[0]
+    safe = xp.empty(rows, dtype=xp.int64)
+    coef = xp.empty(rows, dtype=dtype)
+    bad = xp.zeros(1, dtype=xp.int64)
+    weights = coef if weight is None else xp.ascontiguousarray(weight, dtype=dtype)
+    TARGETS(coef.dtype, rows, _indices(xp, target), weights, safe, coef, bad,
+            int(ignore_index), int(classes), int(weight is not None), rows)
+    return None if int(bad[0]) else (safe, coef)
+
+
+def forward(xp, x, target, coef, reduction="none"):
+    """The loss reduced by ``reduction`` (per-row losses (N,) for "none", else 0-d) and the
+    stats the backward needs: the rows' (max, log_sum), each (N,), and the sum of ``coef`` (1,)
+    for "mean" (None otherwise, or when the generic sums took it).
 
     x (N, C) logits, target (N,) class indices in [0, C), coef (N,) their weights."""
     x = xp.ascontiguousarray(x)
     rows, classes = x.shape
     loss = xp.empty(rows, dtype=x.dtype)
     row_max, log_sum = xp.empty_like(loss), xp.empty_like(loss)
-    FORWARD(x.dtype, rows, x, _indices(xp, target), xp.ascontiguousarray(coef, dtype=x.dtype),
-            loss, row_max, log_sum, classes, rows)
-    return loss, (row_max, log_sum)
+    coef = xp.ascontiguousarray(coef, dtype=x.dtype)
+    FORWARD(x.dtype, rows, x, _indices(xp, target), coef, loss, row_max, log_sum, classes, rows)
+    denominator = None
+    if reduction != "none":
+        if rows <= TOTAL_MAX_ROWS:
+            out, denominator = xp.empty((), dtype=x.dtype), xp.empty(1, dtype=x.dtype)
+            TOTAL(x.dtype, 1, loss, coef, out, denominator, int(reduction == "mean"), rows)
+            loss = out
+        else:
+            total = loss.sum()
+            loss = xp.asarray(total / coef.sum() if reduction == "mean" else total,
+                              dtype=x.dtype)
+    return loss, (row_max, log_sum, denominator if reduction == "mean" else None)
 
 
-def backward(xp, x, target, stats, scale):
-    """(softmax(x) - onehot(target)) * scale[:, None], (N, C), from forward's row stats."""
+def backward(xp, x, target, stats, coef, g, reduction):
+    """(softmax(x) - onehot(target)) * scale[:, None], (N, C), from forward's stats; the rows'
+    scale is ops/loss.py's _row_scale of the upstream gradient ``g`` (0-d, or (N,) for "none")
+    and ``coef``."""
     x = xp.ascontiguousarray(x)
     rows, classes = x.shape
     dx = xp.empty_like(x)
-    row_max, log_sum = stats
-    BACKWARD(x.dtype, x.size, x, _indices(xp, target), row_max, log_sum,
-             xp.ascontiguousarray(scale, dtype=x.dtype), dx, classes, x.size)
+    row_max, log_sum, denominator = stats
+    coef = xp.ascontiguousarray(coef, dtype=x.dtype)
+    if reduction == "mean" and denominator is None:
+        denominator = xp.ascontiguousarray(coef.sum().reshape(1))
+    g = xp.ascontiguousarray(g, dtype=x.dtype)
+    BACKWARD(x.dtype, x.size, x, _indices(xp, target), row_max, log_sum, coef, g,
+             g if denominator is None else denominator, dx, _MODES[reduction], classes, x.size)
     return dx

@@ -80,13 +80,13 @@ class SoftmaxCrossEntropy(Function):
     def forward(ctx, x, target, coef, reduction):
         xp = ctx.xp
         ctx.stats = None
-        if _use_kernels(xp, x):
-            loss, ctx.stats = cuda_loss.forward(xp, x, target, coef)                 # (N,)
-        else:
-            onehot = _onehot(xp, target, x.shape[1], x.dtype)
-            loss = -(_log_softmax_array(xp, x, 1) * onehot).sum(axis=1) * coef  # (N,)
         ctx.target, ctx.coef, ctx.reduction = target, coef, reduction
         ctx.save_for_backward(x)
+        if _use_kernels(xp, x):
+            loss, ctx.stats = cuda_loss.forward(xp, x, target, coef, reduction)  # reduced
+            return loss
+        onehot = _onehot(xp, target, x.shape[1], x.dtype)
+        loss = -(_log_softmax_array(xp, x, 1) * onehot).sum(axis=1) * coef      # (N,)
         if reduction == "none":
             return loss
         total = loss.sum()
@@ -102,18 +102,18 @@ class SoftmaxCrossEntropy(Function):
 class SoftmaxCrossEntropyGrad(Function):
     """dx = (softmax(x) - onehot) * scale_i: the gradient of SoftmaxCrossEntropy with upstream
     gradient g (0-d, or (N,) for reduction "none"), scale from _row_scale. -> (N, C).
-    ``stats``: the rows' (max, log_sum) from SoftmaxCrossEntropy's kernel, or None."""
+    ``stats``: what SoftmaxCrossEntropy's kernels kept for the backward, or None."""
 
     @staticmethod
     def forward(ctx, x, g, target, coef, reduction, stats=None):
         xp = ctx.xp
         ctx.target, ctx.coef, ctx.reduction = target, coef, reduction
         ctx.save_for_backward(x, g)
-        scale = _row_scale(xp, g, coef, reduction)                               # (N,)
         if _use_kernels(xp, x):
             if stats is None:
-                stats = cuda_loss.forward(xp, x, target, coef)[1]
-            return cuda_loss.backward(xp, x, target, stats, scale)
+                stats = cuda_loss.forward(xp, x, target, coef, reduction)[1]
+            return cuda_loss.backward(xp, x, target, stats, coef, g, reduction)
+        scale = _row_scale(xp, g, coef, reduction)                               # (N,)
         p = xp.exp(_log_softmax_array(xp, x, 1))
         p -= _onehot(xp, target, x.shape[1], x.dtype)
         p *= scale[:, None]
@@ -192,8 +192,8 @@ def _class_last(x: Tensor) -> Tensor:
     return shape_ops.permute(x, (0,) + tuple(range(2, x.ndim)) + (1,))
 
 
-def _check_class_targets(input: Tensor, target: Tensor, ignore_index: int, op: str):
-    """Validate integer class targets; returns (valid mask array, targets with ignored -> 0)."""
+def _check_target_form(input: Tensor, target: Tensor, op: str) -> None:
+    """Integer class targets shaped like the input without its class dim 1."""
     if target.dtype.kind not in "iu":
         raise TypeError(
             f"{op}: class-index targets must be integers, got {target.dtype} (convert with "
@@ -206,6 +206,11 @@ def _check_class_targets(input: Tensor, target: Tensor, ignore_index: int, op: s
             f"{op}: target shape {target.shape} does not fit input shape {input.shape}: expected "
             f"{expected} (the input's shape without the class dim 1)"
         )
+
+
+def _check_class_targets(input: Tensor, target: Tensor, ignore_index: int, op: str):
+    """Validate integer class targets; returns (valid mask array, targets with ignored -> 0)."""
+    _check_target_form(input, target, op)
     xp = backend.array_module(input.data, target.data)
     classes = input.shape[1]
     t = target.data
@@ -321,6 +326,18 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
 
 def _fused_cross_entropy(input, target, weight, ignore_index, reduction):
     """cross_entropy of (N, C) logits and class indices, without label smoothing: one node."""
+    xp = backend.array_module(input.data, target.data)
+    if _use_kernels(xp, input.data):
+        _check_target_form(input, target, "cross_entropy")
+        if weight is not None:
+            weight = _check_weight(weight, input.shape[1], input, "cross_entropy")
+        prepared = cuda_loss.class_targets(xp, target.data, None if weight is None else
+                                           weight.data, ignore_index, input.shape[1],
+                                           input.dtype)
+        if prepared is not None:
+            safe, coef = prepared
+            return SoftmaxCrossEntropy.apply(input, target=safe, coef=coef, reduction=reduction)
+        # a target out of range: the generic check below names it
     valid, safe = _check_class_targets(input, target, ignore_index, "cross_entropy")
     if weight is not None:
         weight = _check_weight(weight, input.shape[1], input, "cross_entropy")
