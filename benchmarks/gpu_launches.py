@@ -84,6 +84,8 @@ def classify(name, operands, result):
         return "memset", None
     if result is not None and not isinstance(result, np.ndarray):
         return None, None  # shapes, dtypes, Python values
+    if name == "getitem" and len(operands) == 1:
+        return None, None  # basic indexing: a view on CuPy (NumPy copies out a scalar)
     if isinstance(result, np.ndarray) and any(np.may_share_memory(result, o) for o in operands):
         return None, None  # a view (reshape, basic slicing, astype/ascontiguousarray no-ops)
     dtypes = tuple(o.dtype.str for o in operands)

@@ -96,7 +96,7 @@ def test_conv2d_kernel_path_matches_numpy(case, dtype, data):
     b = data.draw(tst.float_arrays((case["weight_shape"][0],), dtype=dtype))
     launches = _assert_paths_agree(lambda x, w, b: F.conv2d(x, w, b, **_conv_args(case)),
                                    (x, w, b), dtype)
-    assert "tc_im2col" in launches
+    assert "tc_im2col" in launches and "tc_add_bias" in launches
 
 
 @host

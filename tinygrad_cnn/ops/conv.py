@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from tinygrad_cnn import backend, parallel
 from tinygrad_cnn.autograd.function import Function
+from tinygrad_cnn.cuda import bias as cuda_bias
 from tinygrad_cnn.cuda import cudnn_conv
 from tinygrad_cnn.cuda import windows as cuda_windows
 from tinygrad_cnn.ops import reduction, windows
@@ -80,7 +81,7 @@ def _conv_forward(xp, x, w, geo: ConvGeometry, bias=None):
         out = cudnn_conv.conv_forward(x, w, geo)
         if out is not None:
             if bias is not None:
-                out += bias.reshape(-1, 1, 1)
+                _add_bias_in_place(xp, out, bias)
             return out, None
     groups = geo.groups
     n, c = x.shape[:2]
@@ -98,11 +99,19 @@ def _conv_forward(xp, x, w, geo: ConvGeometry, bias=None):
         xp.matmul(w_rows, items, out=out[start:stop].reshape(items.shape[:2] + w_rows.shape[1:2]
                                                               + items.shape[3:]))
         if bias is not None:  # added while the part is in cache, no extra node or temporary
-            out[start:stop] += bias.reshape(-1, 1, 1)
+            _add_bias_in_place(xp, out[start:stop], bias)
         return cols if keep else None  # dropped columns free their workspace buffer
 
     cols = parallel.batch_map(part, ranges, n * per_item)
     return out, dict(zip(ranges, cols, strict=True)) if keep else None
+
+
+def _add_bias_in_place(xp, out, bias):
+    """out (n, K, OH, OW) += bias (K,) in place: one CUDA kernel on the GPU (cuda/bias.py)."""
+    if cuda_bias.usable(xp, out, bias):
+        cuda_bias.add_bias(xp, out, bias, out.shape[2] * out.shape[3])
+    else:
+        out += bias.reshape(-1, 1, 1)
 
 
 def _flipped(a: Axis) -> Axis:

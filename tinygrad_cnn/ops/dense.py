@@ -5,6 +5,7 @@ from __future__ import annotations
 from tinygrad_cnn import backend, parallel
 from tinygrad_cnn.autograd.function import Function
 from tinygrad_cnn.autograd.grad_mode import is_grad_enabled
+from tinygrad_cnn.cuda import bias as cuda_bias
 from tinygrad_cnn.ops import linalg, reduction
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.tensor import Tensor
@@ -26,7 +27,9 @@ class Linear(Function):
         with parallel.small_products(ctx.small):
             y = ctx.xp.matmul(x, w.T)                                       # (*, out)
         if b is not None:
-            if b.dtype == y.dtype:
+            if cuda_bias.usable(ctx.xp, y, b):
+                cuda_bias.add_bias(ctx.xp, y, b, 1)                         # one CUDA kernel
+            elif b.dtype == y.dtype:
                 y += b
             else:
                 y = y + b

@@ -6,6 +6,7 @@ import numbers
 
 from tinygrad_cnn import backend, parallel
 from tinygrad_cnn.autograd.function import Function
+from tinygrad_cnn.cuda import activation as cuda_activation
 from tinygrad_cnn.ops import reduction
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.tensor import Tensor
@@ -277,6 +278,10 @@ class ReLU(Function):
     @staticmethod
     def forward(ctx, x):
         xp, zero = ctx.xp, x.dtype.type(0)
+        if cuda_activation.usable(xp, x):
+            y = cuda_activation.relu(xp, x)                                       # one kernel
+            ctx.save_for_backward(y)
+            return y
         ranges = parallel.row_ranges(xp, x.shape[0] if x.ndim else 1, x.nbytes)
         if len(ranges) == 1:
             y = xp.maximum(x, zero)
@@ -300,6 +305,8 @@ class ReLUGrad(Function):
     def forward(ctx, g, y):
         xp = ctx.xp
         ctx.save_for_backward(y)
+        if cuda_activation.usable(xp, g, y):
+            return cuda_activation.relu_grad(xp, g, y)                            # one kernel
         ranges = parallel.row_ranges(xp, g.shape[0] if g.ndim else 1, g.nbytes)
         if len(ranges) == 1 or g.shape != y.shape:
             return g * (y > 0)

@@ -1,0 +1,118 @@
+"""ReLU's CUDA kernels (tinygrad_cnn/cuda/activation.py) against the generic path.
+
+On the CPU the kernels run through the g++ host runner (tests/cuda_host.py): forward and
+backward must give NumPy's bits (signed zeros, NaN, infinities included), one launch each, and
+gradcheck/gradgradcheck must hold in float64. Arrays the kernels do not take (non-contiguous,
+other dtypes) keep the generic path. On a GPU they are compared with
+``TINYGRAD_CNN_CUDA_KERNELS=0``.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import tinygrad_cnn as tc
+import tinygrad_cnn.cuda as cuda
+from tests.conftest import CUDA_SKIP_REASON
+from tests.cuda_host import COMPILER, NO_COMPILER_REASON, shared_runner
+from tinygrad_cnn.tensor import Tensor
+
+pytestmark = pytest.mark.skipif(COMPILER is None, reason=NO_COMPILER_REASON)
+
+SPECIAL = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-45, -1e-45, 3.0, -3.0]
+
+
+def relu_and_grad(x, g, device="cpu"):
+    t = tc.tensor(x, device=device, requires_grad=True)
+    y = tc.relu(t)
+    y.backward(tc.tensor(g, device=device))
+    return y.numpy(), t.grad.numpy()
+
+
+def on_host(fn, *args):
+    host = shared_runner()
+    before = len(host.launches)
+    with cuda.running_on_host(host):
+        result = fn(*args)
+    return result, host.launches[before:]
+
+
+def arrays(dtype):
+    values = st.one_of(st.sampled_from(SPECIAL), st.floats(-1e3, 1e3, width=32))
+    return hnp.arrays(dtype, hnp.array_shapes(min_dims=0, max_dims=4, max_side=5),
+                      elements=values)
+
+
+@given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]))
+def test_kernels_give_the_generic_paths_bits(data, dtype):
+    x = data.draw(arrays(dtype), label="x")
+    g = data.draw(hnp.arrays(dtype, x.shape, elements=st.one_of(
+        st.sampled_from(SPECIAL), st.floats(-10, 10, width=32))), label="g")
+    (y, grad), launches = on_host(relu_and_grad, x, g)
+    y_ref, grad_ref = relu_and_grad(x, g)
+    assert launches == (["tc_relu", "tc_relu_grad"] if x.size else [])
+    assert y.dtype == dtype and grad.dtype == dtype
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(grad, grad_ref)
+    np.testing.assert_array_equal(np.signbit(y), np.signbit(y_ref))
+    np.testing.assert_array_equal(np.signbit(grad), np.signbit(grad_ref))
+    # and against an independent reference
+    np.testing.assert_array_equal(y, np.where(np.isnan(x) | (x > 0), x, 0).astype(dtype))
+
+
+def test_signed_zeros_and_nan():
+    x = np.array([-0.0, 0.0, np.nan, -np.inf, np.inf, -2.0], np.float32)
+    g = np.array([-1.0, -1.0, 5.0, 1.0, 2.0, np.nan], np.float32)
+    (y, grad), _ = on_host(relu_and_grad, x, g)
+    assert not np.signbit(y[0]) and np.isnan(y[2]) and y[3] == 0 and y[4] == np.inf
+    np.testing.assert_array_equal(np.signbit(grad), [True, True, False, False, False, False])
+    np.testing.assert_array_equal(grad[[0, 1, 2, 3, 4]], [0, 0, 0, 0, 2])
+    assert np.isnan(grad[5])  # NaN * 0 stays NaN, as NumPy's g * mask
+
+
+@pytest.mark.cpu_only("CUDA kernels run on NumPy arrays through the host runner")
+def test_gradcheck_and_gradgradcheck_on_the_kernels():
+    x = np.random.default_rng(0).normal(size=(3, 4))
+    x[np.abs(x) < 0.1] = 0.5  # away from the kink, where the numeric derivative is defined
+    (first, second), launches = on_host(
+        lambda: (tc.gradcheck(tc.relu, (x,)), tc.gradgradcheck(tc.relu, (x,))))
+    assert first and second
+    assert "tc_relu" in launches and "tc_relu_grad" in launches
+
+
+def test_arrays_the_kernels_do_not_take_keep_the_generic_path():
+    x = np.arange(-6.0, 6.0).reshape(3, 4)
+    (y, _), launches = on_host(lambda: (tc.relu(Tensor(x.T)), None))  # not C-contiguous
+    assert launches == []
+    np.testing.assert_array_equal(y.numpy(), np.maximum(x.T, 0))
+    (y, _), launches = on_host(lambda: (tc.relu(Tensor(x.astype(np.float16))), None))
+    assert launches == []
+    np.testing.assert_array_equal(y.numpy(), np.maximum(x, 0).astype(np.float16))
+
+
+def test_a_kernel_bug_would_be_caught(monkeypatch):
+    """The comparison can fail: a backward that ignores the mask is detected."""
+    from tinygrad_cnn.cuda import activation
+
+    monkeypatch.setattr(activation, "relu_grad", lambda xp, g, y: g.copy())
+    x = np.array([-1.0, 2.0])
+    (_, grad), _ = on_host(relu_and_grad, x, np.ones(2))
+    assert not np.array_equal(grad, relu_and_grad(x, np.ones(2))[1])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(CUDA_SKIP_REASON is not None, reason=f"no CUDA: {CUDA_SKIP_REASON}")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gpu_kernels_match_the_generic_cupy_path(dtype, monkeypatch):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(64, 6, 28, 28)).astype(dtype)
+    x.reshape(-1)[:8] = SPECIAL[:8]
+    g = rng.normal(size=x.shape).astype(dtype)
+    y, grad = relu_and_grad(x, g, device="gpu")
+    monkeypatch.setenv(cuda.ENV_SWITCH, "0")
+    y_ref, grad_ref = relu_and_grad(x, g, device="gpu")
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(grad, grad_ref)
+    np.testing.assert_array_equal(y, np.where(np.isnan(x) | (x > 0), x, 0))

@@ -1,0 +1,52 @@
+"""CUDA kernels for ReLU, forward and backward, one launch each and no mask array.
+
+The generic path takes ``maximum(x, 0)`` forward and ``g * (y > 0)`` backward, two CuPy kernels
+for the backward (a comparison, then a product) and three kernels to compile on first use; these
+are one launch each, compiled with the others in one module. They follow NumPy's results bit for
+bit: ``maximum(-0.0, 0)`` is +0.0, NaN stays NaN, and the backward multiplies by the mask (so
+``NaN * 0`` stays NaN and a negative gradient times 0 is -0.0).
+"""
+
+from __future__ import annotations
+
+from .kernel import Kernel, enabled_for
+
+RELU = Kernel("tc_relu", r"""
+extern "C" __global__ void tc_relu(const T* x, T* y, long long n) {
+    TC_GRID_STRIDE(i, n) {
+        const T v = x[i];
+        y[i] = (v > 0 || v != v) ? v : (T)0;
+    }
+}
+""")
+
+RELU_GRAD = Kernel("tc_relu_grad", r"""
+extern "C" __global__ void tc_relu_grad(const T* g, const T* y, T* out, long long n) {
+    TC_GRID_STRIDE(i, n) {
+        out[i] = g[i] * (T)(y[i] > 0);
+    }
+}
+""")
+
+
+def usable(xp, *arrays) -> bool:
+    """Whether these arrays take the kernels: kernels on for ``xp``, all float32 or all float64,
+    C-contiguous and of one shape."""
+    first = arrays[0]
+    return (enabled_for(xp) and first.dtype.name in ("float32", "float64")
+            and all(a.dtype == first.dtype and a.shape == first.shape and a.flags.c_contiguous
+                    for a in arrays))
+
+
+def relu(xp, x):
+    """max(x, 0) of a C-contiguous float array, as NumPy's ``maximum(x, 0)``."""
+    y = xp.empty_like(x)
+    RELU(x.dtype, x.size, x, y, x.size)
+    return y
+
+
+def relu_grad(xp, g, y):
+    """g * (y > 0) for C-contiguous float arrays of one shape and dtype."""
+    out = xp.empty_like(g)
+    RELU_GRAD(g.dtype, g.size, g, y, out, g.size)
+    return out
