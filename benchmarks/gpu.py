@@ -8,12 +8,12 @@ Both frameworks run in this one process on the same data and weights; every time
 synchronised (``cupy.cuda.Device().synchronize()`` / ``torch.cuda.synchronize()``) and the
 table gives the median of ``--repeats`` steps after ``--warmup`` steps. Columns:
 
-- ours as installed (the default: convolutions through cuDNN where ``nvidia-cudnn-frontend`` is
-  installed, our CUDA kernels for the rest), without cuDNN (``TINYGRAD_CNN_CUDNN=0``: im2col with
-  our kernels + cuBLAS), without cuDNN or our kernels (also ``TINYGRAD_CNN_CUDA_KERNELS=0``: the
-  generic CuPy path), with nondeterministic cuDNN engines allowed
-  (``tc.backends.cudnn.deterministic = False``), and with PyTorch's defaults (that, and TF32
-  convolutions: ``tc.backends.cudnn.allow_tf32 = True``);
+- ours as installed (the defaults: convolutions through cuDNN where ``nvidia-cudnn-frontend``
+  is installed, any engine but TF32 ones, as PyTorch with TF32 off; our CUDA kernels for the
+  rest), without cuDNN (``TINYGRAD_CNN_CUDNN=0``: im2col with our kernels + cuBLAS), without
+  cuDNN or our kernels (also ``TINYGRAD_CNN_CUDA_KERNELS=0``: the generic CuPy path), with
+  deterministic cuDNN engines only (``tc.backends.cudnn.deterministic = True``), and with
+  PyTorch's defaults (TF32 convolutions: ``tc.backends.cudnn.allow_tf32 = True``);
 - PyTorch with TF32 off on both switches (exact float32, the fair comparison) and with its
   defaults (TF32 off for matmuls, on for cuDNN convolutions);
 - peak GPU memory of each side during two steps: the high-water mark of CuPy's memory pool's
@@ -313,19 +313,19 @@ def measure(name, args, torch):
     try:
         # (label, our CUDA kernels, cuDNN, TF32 for cuDNN, deterministic cuDNN)
         for label, kernels, cudnn, tf32, deterministic in (
-                ("ours", "1", "1", False, True),
-                ("ours_nocudnn", "1", "0", False, True),
-                ("ours_nokernels", "0", "0", False, True),
-                ("ours_nondeterministic", "1", "1", False, False),
+                ("ours", "1", "1", False, False),
+                ("ours_nocudnn", "1", "0", False, False),
+                ("ours_nokernels", "0", "0", False, False),
+                ("ours_deterministic", "1", "1", False, True),
                 ("ours_torch_defaults", "1", "1", True, False)):
             os.environ[KERNELS_ENV], os.environ[CUDNN_ENV] = kernels, cudnn
             tc.backends.cudnn.allow_tf32, tc.backends.cudnn.deterministic = tf32, deterministic
             row[label] = median_ms(step, sync, args.warmup, args.repeats)
         os.environ[KERNELS_ENV] = os.environ[CUDNN_ENV] = "1"
-        tc.backends.cudnn.allow_tf32, tc.backends.cudnn.deterministic = False, True
+        tc.backends.cudnn.allow_tf32, tc.backends.cudnn.deterministic = False, False
         row["ours_mib"] = peak_ours_mib(step, sync, ours_device, base)
     finally:
-        tc.backends.cudnn.allow_tf32, tc.backends.cudnn.deterministic = False, True
+        tc.backends.cudnn.allow_tf32, tc.backends.cudnn.deterministic = False, False
         for key, value in previous.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -391,14 +391,14 @@ def _ratio(a, b):
 def table(rows, cold, header):
     lines = [*header, "",
              "| workload | ours ms | ours, no cuDNN | ours, no cuDNN or kernels | "
-             "ours, nondeterministic cuDNN | ours, PyTorch's defaults | "
+             "ours, deterministic cuDNN | ours, PyTorch's defaults | "
              "PyTorch fp32 (TF32 off) | ratio | PyTorch default | ratio | "
              "peak MiB ours / PyTorch |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, r in rows.items():
         lines.append(
             f"| {WORKLOADS[name]} | {_f(r['ours'])} | {_f(r['ours_nocudnn'])} | "
-            f"{_f(r['ours_nokernels'])} | {_f(r['ours_nondeterministic'])} | "
+            f"{_f(r['ours_nokernels'])} | {_f(r['ours_deterministic'])} | "
             f"{_f(r['ours_torch_defaults'])} | {_f(r.get('torch'))} | "
             f"**{_ratio(r['ours'], r.get('torch'))}** | {_f(r.get('torch_default'))} | "
             f"{_ratio(r['ours'], r.get('torch_default'))} | "

@@ -119,13 +119,27 @@ def test_large_convs_take_the_cudnn_path_and_match_pytorch():
                                        err_msg=f"{name} vs im2col")
 
 
-def test_backward_through_cudnn_is_deterministic_by_default():
+def test_backward_through_cudnn_is_deterministic_when_asked():
     rng = np.random.default_rng(0)
     x, w = _arrays(rng, [(32, 32, 32, 32), (64, 32, 3, 3)], np.float32)
-    first = _run(lambda x, w: F.conv2d(x, w, padding=1), [x, w])
-    second = _run(lambda x, w: F.conv2d(x, w, padding=1), [x, w])
+    with tc.backends.cudnn.deterministic_engines():
+        first = _run(lambda x, w: F.conv2d(x, w, padding=1), [x, w])
+        second = _run(lambda x, w: F.conv2d(x, w, padding=1), [x, w])
     for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_default_engines_agree_with_the_deterministic_ones_in_float32():
+    """PyTorch's default: engines with atomic adds are allowed; their sums differ only in the
+    last bits from the deterministic engines' (and from run to run)."""
+    assert tc.backends.cudnn.deterministic is False
+    rng = np.random.default_rng(1)
+    x, w = _arrays(rng, [(32, 32, 32, 32), (64, 32, 3, 3)], np.float32)
+    got = _run(lambda x, w: F.conv2d(x, w, padding=1), [x, w])
+    with tc.backends.cudnn.deterministic_engines():
+        expected = _run(lambda x, w: F.conv2d(x, w, padding=1), [x, w])
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=3e-5 * float(np.abs(e).max()))
 
 
 def test_gradcheck_in_float64_through_cudnn():
@@ -152,7 +166,8 @@ def test_switching_cudnn_off_takes_the_im2col_path():
 for _test in (test_conv2d_through_cudnn_matches_the_im2col_path,
               test_conv_transpose2d_through_cudnn_matches_the_im2col_path,
               test_large_convs_take_the_cudnn_path_and_match_pytorch,
-              test_backward_through_cudnn_is_deterministic_by_default,
+              test_backward_through_cudnn_is_deterministic_when_asked,
+              test_the_default_engines_agree_with_the_deterministic_ones_in_float32,
               test_gradcheck_in_float64_through_cudnn,
               test_switching_cudnn_off_takes_the_im2col_path):
     for _mark in needs_cudnn:

@@ -98,6 +98,30 @@ def test_nondeterministic_backward_is_caught():
     assert tc.gradcheck(NoisyBackward.apply, (X,), nondet_tol=1.0, atol=1e-2, rtol=1e-2)
 
 
+def test_checks_run_with_deterministic_cudnn_and_restore_the_switch():
+    """Both checks compare two backward passes bit for bit, which cuDNN's engines with atomic
+    adds (PyTorch's default, and ours) would fail on the GPU: they switch them off meanwhile."""
+    seen = []
+
+    def square(t):
+        seen.append(tc.backends.cudnn.deterministic)
+        return t * t
+
+    assert tc.backends.cudnn.deterministic is False
+    assert tc.gradcheck(square, (X,)) and tc.gradgradcheck(square, (X,))
+    assert seen and all(seen)
+    assert tc.backends.cudnn.deterministic is False
+    with pytest.raises(tc.GradcheckError):
+        tc.gradcheck(NoisyBackward.apply, (X,))
+    assert tc.backends.cudnn.deterministic is False  # restored after a failure too
+    tc.backends.cudnn.deterministic = True
+    try:
+        assert tc.gradcheck(square, (X,))
+        assert tc.backends.cudnn.deterministic is True
+    finally:
+        tc.backends.cudnn.deterministic = False
+
+
 @pytest.mark.parametrize("fast_mode", [False, True])
 def test_relu_at_zero_is_reported_as_a_kink(fast_mode):
     x = np.array([0.0, 1.0, -2.0])

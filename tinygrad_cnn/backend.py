@@ -102,6 +102,7 @@ def set_default_device(device) -> None:
 # --------------------------------------------------------------------------- CuPy, lazily
 
 _cupy = None
+_gpu_array_types: tuple = ()  # (cupy.ndarray,) once CuPy is usable: array_module's fast path
 _cupy_error: str | None = None
 _cupy_checked = False
 
@@ -113,7 +114,7 @@ _INSTALL_HINT = (
 
 def _probe_cupy() -> None:
     """Import CuPy once and find out whether a usable CUDA device is behind it."""
-    global _cupy, _cupy_error, _cupy_checked
+    global _cupy, _cupy_error, _cupy_checked, _gpu_array_types
     if _cupy_checked:
         return
     _cupy_checked = True
@@ -144,6 +145,7 @@ def _probe_cupy() -> None:
         _cupy_error = "CuPy is installed but no CUDA device was found"
         return
     _cupy = cupy
+    _gpu_array_types = (cupy.ndarray,)
     _apply_matmul_tf32(cupy, quiet=True)
 
 
@@ -244,6 +246,8 @@ def array_module(*arrays):
     """
     if all(type(a) is np.ndarray for a in arrays):  # the common case, without the set below
         return np
+    if _gpu_array_types and all(type(a) in _gpu_array_types for a in arrays):  # all on the GPU
+        return _cupy
     devices = {device_of(a) for a in arrays if a is not None and hasattr(a, "shape")}
     if len(devices) > 1:
         raise DeviceMismatchError(

@@ -9,12 +9,14 @@ so instead of blaming backward.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from tinygrad_cnn import backend
+from tinygrad_cnn.backends import cudnn as cudnn_switches
 from tinygrad_cnn.autograd.grad_mode import enable_grad, no_grad
 from tinygrad_cnn.tensor import Tensor, grad
 
@@ -225,6 +227,19 @@ def _mismatch_report(m: _Mismatch, shapes, atol, rtol, kink, how, where=None):
 # ---------------------------------------------------------------------- gradcheck
 
 
+def _deterministic_cudnn(check):
+    """Run ``check`` with cuDNN's deterministic engines only: it compares two backward passes
+    bit for bit (``nondet_tol``), which engines with atomic adds would fail on the GPU."""
+
+    @functools.wraps(check)
+    def run(*args, **kwargs):
+        with cudnn_switches.deterministic_engines():
+            return check(*args, **kwargs)
+
+    return run
+
+
+@_deterministic_cudnn
 def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
               raise_exception: bool = True, fast_mode: bool = False, nondet_tol: float = 0.0,
               seed: int | None = None) -> bool:
@@ -374,6 +389,7 @@ def _fast_check(fn, inputs, diff_indices, split, vjp, v, rng, seed, eps, atol, r
 # ---------------------------------------------------------------------- gradgradcheck
 
 
+@_deterministic_cudnn
 def gradgradcheck(fn, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: float = 1e-5,
                   rtol: float = 1e-3, raise_exception: bool = True, fast_mode: bool = False,
                   nondet_tol: float = 0.0, seed: int | None = None) -> bool:
