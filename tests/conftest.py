@@ -30,6 +30,11 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
+# Tests compare runs bit for bit (resumed training against an uninterrupted run, ...), also with
+# the GPU as default device: cuDNN's deterministic engines only, not PyTorch's default (our
+# default too; test_backends_tf32.py checks it in a fresh process, test_cudnn_conv.py runs it)
+tc.backends.cudnn.deterministic = True
+
 GPU_SKIP_REASON = tc.backend.gpu_unavailable_reason()
 # Tests of the CUDA kernels themselves (and cuBLAS settings) need the real CuPy, not the fake one.
 CUDA_SKIP_REASON = GPU_SKIP_REASON or (

@@ -21,7 +21,8 @@ def _restore_switches():
 
 def _fresh_process_switches(env):
     code = ("import tinygrad_cnn as tc; "
-            "print(tc.backends.cuda.matmul.allow_tf32, tc.backends.cudnn.allow_tf32)")
+            "print(tc.backends.cuda.matmul.allow_tf32, tc.backends.cudnn.allow_tf32, "
+            "tc.backends.cudnn.deterministic)")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {**{k: v for k, v in os.environ.items() if k != "CUPY_TF32"}, **env,
            "PYTHONPATH": root}
@@ -30,9 +31,11 @@ def _fresh_process_switches(env):
 
 
 def test_defaults_are_off_and_cupys_own_switch_sets_the_initial_value():
-    assert _fresh_process_switches({}) == ["False", "False"]
-    assert _fresh_process_switches({"CUPY_TF32": "1"}) == ["True", "False"]
-    assert _fresh_process_switches({"CUPY_TF32": "0"}) == ["False", "False"]
+    """TF32 off on both switches; cuDNN deterministic False, as PyTorch's (the tests' conftest
+    turns it on for this process)."""
+    assert _fresh_process_switches({}) == ["False", "False", "False"]
+    assert _fresh_process_switches({"CUPY_TF32": "1"}) == ["True", "False", "False"]
+    assert _fresh_process_switches({"CUPY_TF32": "0"}) == ["False", "False", "False"]
 
 
 def test_set_and_get_each_switch():

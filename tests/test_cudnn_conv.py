@@ -132,10 +132,13 @@ def test_backward_through_cudnn_is_deterministic_when_asked():
 def test_the_default_engines_agree_with_the_deterministic_ones_in_float32():
     """PyTorch's default: engines with atomic adds are allowed; their sums differ only in the
     last bits from the deterministic engines' (and from run to run)."""
-    assert tc.backends.cudnn.deterministic is False
     rng = np.random.default_rng(1)
     x, w = _arrays(rng, [(32, 32, 32, 32), (64, 32, 3, 3)], np.float32)
-    got = _run(lambda x, w: F.conv2d(x, w, padding=1), [x, w])
+    previous, tc.backends.cudnn.deterministic = tc.backends.cudnn.deterministic, False
+    try:  # the tests' conftest turns it on for the session
+        got = _run(lambda x, w: F.conv2d(x, w, padding=1), [x, w])
+    finally:
+        tc.backends.cudnn.deterministic = previous
     with tc.backends.cudnn.deterministic_engines():
         expected = _run(lambda x, w: F.conv2d(x, w, padding=1), [x, w])
     for g, e in zip(got, expected, strict=True):

@@ -107,19 +107,19 @@ def test_checks_run_with_deterministic_cudnn_and_restore_the_switch():
         seen.append(tc.backends.cudnn.deterministic)
         return t * t
 
-    assert tc.backends.cudnn.deterministic is False
-    assert tc.gradcheck(square, (X,)) and tc.gradgradcheck(square, (X,))
-    assert seen and all(seen)
-    assert tc.backends.cudnn.deterministic is False
-    with pytest.raises(tc.GradcheckError):
-        tc.gradcheck(NoisyBackward.apply, (X,))
-    assert tc.backends.cudnn.deterministic is False  # restored after a failure too
-    tc.backends.cudnn.deterministic = True
-    try:
+    previous, tc.backends.cudnn.deterministic = tc.backends.cudnn.deterministic, False
+    try:  # the tests' conftest turns it on for the session
+        assert tc.gradcheck(square, (X,)) and tc.gradgradcheck(square, (X,))
+        assert seen and all(seen)
+        assert tc.backends.cudnn.deterministic is False
+        with pytest.raises(tc.GradcheckError):
+            tc.gradcheck(NoisyBackward.apply, (X,))
+        assert tc.backends.cudnn.deterministic is False  # restored after a failure too
+        tc.backends.cudnn.deterministic = True
         assert tc.gradcheck(square, (X,))
         assert tc.backends.cudnn.deterministic is True
     finally:
-        tc.backends.cudnn.deterministic = False
+        tc.backends.cudnn.deterministic = previous
 
 
 @pytest.mark.parametrize("fast_mode", [False, True])
