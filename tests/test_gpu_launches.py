@@ -1,0 +1,69 @@
+"""benchmarks/gpu_launches.py: what one GPU training step launches and compiles, counted on the CPU.
+
+The counts guard the GPU path's host cost without a GPU: a change that adds launches or CuPy
+kernels to the LeNet-5, article-CNN or MLP step fails here. Bounds are the counts measured when
+the test was written (27 November 2026); lower them when a change brings them down.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.cuda_host import COMPILER, NO_COMPILER_REASON
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "benchmarks", "gpu_launches.py")
+
+# workload: (launches, CuPy kernels per step, device-to-host syncs, CuPy kernels compiled)
+BOUNDS = {"lenet5": (52, 6, 1, 3), "article_cnn": (23, 5, 1, 3), "mlp": (21, 5, 1, 3)}
+
+
+def _rows(*args):
+    env = {k: v for k, v in os.environ.items() if k != "TINYGRAD_CNN_DEVICE"}
+    done = subprocess.run([sys.executable, SCRIPT, *args], env={**env, "PYTHONPATH": ROOT},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    header, rows = None, {}
+    for line in done.stdout.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells[0] == "workload":
+            header = cells
+        elif header and len(cells) == len(header) and cells[0] in BOUNDS:
+            rows[cells[0]] = dict(zip(header[1:], map(int, cells[1:]), strict=True))
+    return rows, done.stdout
+
+
+@pytest.mark.cpu_only("counts the GPU path on the fake CuPy and the host runner")
+@pytest.mark.skipif(COMPILER is None, reason=NO_COMPILER_REASON)
+def test_train_steps_stay_within_their_launch_and_compile_counts():
+    rows, out = _rows("--list")
+    assert set(rows) == set(BOUNDS), out
+    for name, (launches, cupy, syncs, compiled) in BOUNDS.items():
+        row = rows[name]
+        assert row["launches"] <= launches, (name, row)
+        assert row["CuPy kernels"] <= cupy, (name, row)
+        assert row["device-to-host syncs"] <= syncs, (name, row)
+        assert row["CuPy kernels compiled"] <= compiled, (name, row)
+        assert row["ours"] > 0 and row["cuBLAS"] > 0, (name, row)  # the count sees the kernels
+    assert rows["lenet5"]["cuDNN"] == 5  # 2 forward, 1 input gradient, 2 weight gradients
+    assert "tc_softmax_xent_forward" in out  # --list names our kernels
+
+
+def test_the_classifier_tells_views_kernels_and_transfers_apart():
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import numpy as np
+    from gpu_launches import classify
+
+    a = np.ones((4, 3), np.float32)
+    assert classify("reshape", [a], a.reshape(12)) == (None, None)           # a view
+    assert classify("getitem", [a], a[0, 0]) == (None, None)                 # basic indexing
+    assert classify("matmul", [a, a.T], a @ a.T)[0] == "cublas"
+    assert classify("device_to_host", [], None)[0] == "transfer"
+    kind, key = classify("add", [a, np.ones(3, np.float32)], a + 1)
+    assert kind == "cupy" and key == ("add", ("<f4", "<f4"), "<f4", 2)       # (4, 3) + (3,)
+    assert classify("add", [a, a], a + a)[1][3] == 1                         # merged to 1-D
+    kind, key = classify("sum", [a], a.sum(0))
+    assert kind == "cupy" and key[3] == ((2,), 1)                            # a reduction
+    assert classify("iadd", [a, a], None)[0] == "cupy"                       # in place
