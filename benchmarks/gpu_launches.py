@@ -64,7 +64,7 @@ def _merged_ndim(result, operands) -> int:
             pass
     dims = [d for d in range(result.ndim) if result.shape[d] != 1]
     merged = 1 if dims else 0
-    for a, b in zip(dims, dims[1:]):
+    for a, b in zip(dims, dims[1:], strict=False):
         if not all(v.strides[a] == v.strides[b] * v.shape[b] for v in views):
             merged += 1
     return merged
@@ -103,7 +103,7 @@ def classify(name, operands, result):
 
 def _broadcasts(shape, to) -> bool:
     return len(shape) <= len(to) and all(
-        a in (1, b) for a, b in zip(shape[::-1], to[::-1]))
+        a in (1, b) for a, b in zip(shape[::-1], to[::-1], strict=False))
 
 
 def _fake_cudnn(counts):

@@ -35,6 +35,22 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 # default too; test_backends_tf32.py checks it in a fresh process, test_cudnn_conv.py runs it)
 tc.backends.cudnn.deterministic = True
 
+# TINYGRAD_CNN_HOST_KERNELS=1: the whole session runs our CUDA kernels on the CPU through the host
+# runner (tests/cuda_host.py), wherever an op would launch one on a GPU. With
+# TINYGRAD_CNN_FAKE_GPU=1 TINYGRAD_CNN_DEVICE=gpu the suite then takes the GPU's code path end to
+# end without a GPU (cuDNN aside: the fake CuPy has none, so convolutions take im2col).
+HOST_KERNELS_ENV = "TINYGRAD_CNN_HOST_KERNELS"
+HOST_KERNELS = os.environ.get(HOST_KERNELS_ENV, "0") != "0"
+# for tests that need the generic path next to the kernels', or NumPy without kernels
+needs_generic_path = pytest.mark.skipif(
+    HOST_KERNELS, reason=f"${HOST_KERNELS_ENV} runs the kernels everywhere: no generic path to "
+                         "compare with")
+if HOST_KERNELS:
+    from tests.cuda_host import shared_runner
+
+    _HOST_KERNELS = tc.cuda.running_on_host(shared_runner())  # kept: its exit would undo it
+    _HOST_KERNELS.__enter__()  # for the whole session
+
 GPU_SKIP_REASON = tc.backend.gpu_unavailable_reason()
 # Tests of the CUDA kernels themselves (and cuBLAS settings) need the real CuPy, not the fake one.
 CUDA_SKIP_REASON = GPU_SKIP_REASON or (

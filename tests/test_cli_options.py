@@ -9,6 +9,7 @@ import re
 import pytest
 
 import tinygrad_cnn as tc
+from tests.conftest import needs_generic_path
 from tinygrad_cnn.cli import main
 from tinygrad_cnn.cli.common import CHECKPOINT_FORMAT
 
@@ -172,6 +173,7 @@ def test_resume_takes_the_image_size_from_the_checkpoint(capsys, tmp_path):
 
 
 @needs_sklearn
+@needs_generic_path  # the interrupted run is a subprocess, without the session's host kernels
 def test_ctrl_c_during_train_then_resume_is_bit_identical(capsys, tmp_path):
     import os
     import signal

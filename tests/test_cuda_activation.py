@@ -15,7 +15,7 @@ from hypothesis.extra import numpy as hnp
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.cuda as cuda
-from tests.conftest import CUDA_SKIP_REASON
+from tests.conftest import CUDA_SKIP_REASON, needs_generic_path
 from tests.cuda_host import COMPILER, NO_COMPILER_REASON, shared_runner
 from tinygrad_cnn.tensor import Tensor
 
@@ -92,6 +92,7 @@ def test_arrays_the_kernels_do_not_take_keep_the_generic_path():
     np.testing.assert_array_equal(y.numpy(), np.maximum(x, 0).astype(np.float16))
 
 
+@needs_generic_path
 def test_a_kernel_bug_would_be_caught(monkeypatch):
     """The comparison can fail: a backward that ignores the mask is detected."""
     from tinygrad_cnn.cuda import activation

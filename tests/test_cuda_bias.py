@@ -11,7 +11,7 @@ from hypothesis.extra import numpy as hnp
 import tinygrad_cnn as tc
 import tinygrad_cnn.cuda as cuda
 import tinygrad_cnn.nn.functional as F
-from tests.conftest import CUDA_SKIP_REASON
+from tests.conftest import CUDA_SKIP_REASON, needs_generic_path
 from tests.cuda_host import COMPILER, NO_COMPILER_REASON, shared_runner
 
 pytestmark = pytest.mark.skipif(COMPILER is None, reason=NO_COMPILER_REASON)
@@ -69,6 +69,7 @@ def test_a_bias_of_another_dtype_keeps_the_generic_path():
     np.testing.assert_array_equal(got, F.linear(tc.tensor(x), tc.tensor(w), tc.tensor(b)).numpy())
 
 
+@needs_generic_path
 def test_a_kernel_bug_would_be_caught(monkeypatch):
     from tinygrad_cnn.cuda import bias
 

@@ -14,7 +14,7 @@ import pytest
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.cuda as cuda
-from tests.conftest import CUDA_SKIP_REASON
+from tests.conftest import CUDA_SKIP_REASON, needs_generic_path
 from tests.cuda_host import (
     COMPILER,
     NO_COMPILER_REASON,
@@ -66,6 +66,7 @@ def test_host_runner_runs_a_kernel_like_numpy(dtype):
     assert runner.launches == ["tc_test_axpy"]
 
 
+@needs_generic_path
 def test_enabled_only_for_cupy_or_inside_the_host_runner(monkeypatch):
     class FakeCupy:
         __name__ = "cupy"
@@ -79,6 +80,7 @@ def test_enabled_only_for_cupy_or_inside_the_host_runner(monkeypatch):
     assert not cuda.enabled_for(FakeCupy())
 
 
+@needs_generic_path
 def test_bad_launches_are_refused_with_the_kernel_name():
     x = np.zeros((4, 4), dtype=np.float32)
     with pytest.raises(ValueError, match="tc_test_axpy.*C-contiguous"):

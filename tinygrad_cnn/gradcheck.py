@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinygrad_cnn import backend
-from tinygrad_cnn.backends import cudnn as cudnn_switches
 from tinygrad_cnn.autograd.grad_mode import enable_grad, no_grad
+from tinygrad_cnn.backends import cudnn as cudnn_switches
 from tinygrad_cnn.tensor import Tensor, grad
 
 
