@@ -304,3 +304,18 @@ def test_losses_on_device(device):
     assert x.grad.device == tc.backend.normalize_device(device)
     np.testing.assert_allclose(loss.item(), ref.cross_entropy(logits, target,
                                                               label_smoothing=0.1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+def test_class_weights_on_another_device_are_named(device, loss):
+    """A CPU weight with GPU logits (or the reverse) is named, on every path (the fused kernels
+    too), not a CuPy type error."""
+    other = "cpu" if tc.backend.normalize_device(device) == "gpu" else "gpu"
+    if other == "gpu" and not tc.gpu_available():
+        pytest.skip(f"no GPU: {tc.backend.gpu_unavailable_reason()}")
+    x = Tensor(np.random.default_rng(0).normal(size=(4, 3)), device=device)
+    t = Tensor(np.array([0, 1, 2, 1]), device=device)
+    w = Tensor(np.ones(3), device=other)
+    with pytest.raises(tc.backend.DeviceMismatchError,
+                       match=f"{loss}: weight is on {other} but the input is on"):
+        getattr(F, loss)(x, t, w)

@@ -267,6 +267,11 @@ def _check_weight(weight, classes: int, input: Tensor, op: str) -> Tensor:
             f"{op}: weight has shape {weight.shape} but the input {input.shape} has {classes} "
             "classes; expected one weight per class"
         )
+    if weight.device != input.device:
+        raise backend.DeviceMismatchError(
+            f"{op}: weight is on {weight.device} but the input is on {input.device}; move it "
+            f"with weight.to({input.device!r})"
+        )
     return weight
 
 
