@@ -60,12 +60,12 @@ class Kernel:
         for a in args:
             if hasattr(a, "shape") and not a.flags.c_contiguous:
                 raise ValueError(f"CUDA kernel {self.name!r} needs C-contiguous arrays")
-        if _host_runner is not None:  # tests: NumPy arrays, or the fake CuPy's device arrays
-            _host_runner.launch(self, dtype, int(n), args)
-            return
         arrays = [a for a in args if hasattr(a, "shape")]
-        if arrays and type(arrays[0]).__module__.split(".")[0] == "cupy":
+        on_device = bool(arrays) and type(arrays[0]).__module__.split(".")[0] == "cupy"
+        if on_device and not hasattr(arrays[0], "_a"):  # CuPy's (the tests' fake has ``_a``)
             self._launch_cupy(dtype, int(n), args)
+        elif _host_runner is not None:  # tests: NumPy arrays, or the fake CuPy's device arrays
+            _host_runner.launch(self, dtype, int(n), args)
         else:
             raise TypeError(f"CUDA kernel {self.name!r} needs CuPy arrays")
 
