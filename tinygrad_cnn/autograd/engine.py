@@ -147,10 +147,26 @@ def _walk_backward(roots, root_grads, *, retain_graph=False, create_graph=False,
         nodes.append(tensor._node)
 
     visited = []
+    # A node is freed (its saved values and input edges dropped) as soon as the backward of every
+    # node that produced one of its inputs has run: a producer may have saved its output, which
+    # only its consumers' input edges keep alive (Function keeps outputs by weak reference).
+    # Without this, every activation lived until the whole walk ended.
+    waiting = {}  # id(producer) -> consumers already run whose inputs it produced
+    pending = {}  # id(consumer) -> how many of its producers have not run yet
+
+    def producer_done(producer):
+        for consumer in waiting.pop(id(producer), ()):
+            pending[id(consumer)] -= 1
+            if not pending[id(consumer)]:
+                del pending[id(consumer)]
+                consumer._free()
+
     with set_grad_enabled(create_graph):
         for node in reversed(topological_order(nodes)):
             grad_out = node_grads.pop(id(node), None)
             if grad_out is None:
+                if not retain_graph:
+                    producer_done(node)  # never runs: its consumers need nothing more from it
                 continue
             if node._freed:
                 raise RuntimeError(
@@ -185,11 +201,19 @@ def _walk_backward(roots, root_grads, *, retain_graph=False, create_graph=False,
                     key = id(tensor._node)
                     node_grads[key] = _accumulate(node_grads.get(key), grad, create_graph)
             visited.append(node)
+            if not retain_graph:
+                producers = {id(t._node): t._node for t in node.inputs
+                             if t is not None and t._node is not None}
+                producer_done(node)
+                if producers:
+                    pending[id(node)] = len(producers)
+                    for producer in producers.values():
+                        waiting.setdefault(id(producer), []).append(node)
+                else:
+                    node._free()
 
     if not retain_graph:
-        # freed only now: a node's inputs keep the output Tensors of earlier nodes alive, and
-        # those nodes' saved_tensors hand back their outputs
-        for node in visited:
+        for node in visited:  # what is left: consumers of producers that never ran
             node._free()
 
     if inputs is None:
