@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
+from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.grad_mode import set_grad_enabled
-from tinygrad_cnn.backend import array_module
 
 _queued = threading.local()  # .stack: one list of callbacks per backward pass running here
 
@@ -51,23 +51,30 @@ def _accumulate(current, new, create_graph: bool):
 
 
 def _as_grad_tensor(grad, like, node, index):
-    """Check one gradient returned by ``node.backward`` and return it as a Tensor like ``like``."""
+    """Check one gradient returned by ``node.backward`` and return it as a Tensor like ``like``
+    (an input Tensor, or the function's edge standing for one: shape, dtype, device)."""
     from tinygrad_cnn.tensor import Tensor
 
+    if isinstance(like, Tensor):
+        shape, dtype, array_type = like.data.shape, like.data.dtype, type(like.data)
+    else:  # the function's edge standing for the input
+        shape, dtype, array_type = like.shape, like.dtype, like.array_type
     if not isinstance(grad, Tensor):  # an array (either device) or a number
-        grad = Tensor._from_array(array_module(like.data).asarray(grad))
-    if grad.data.shape != like.data.shape:
+        if type(grad) is not array_type:  # a number, or an array of the other device: copied
+            grad = backend.xp_for_device(like.device).asarray(grad)
+        grad = Tensor._from_array(grad)
+    if grad.data.shape != shape:
         raise RuntimeError(
             f"{type(node).__name__}.backward returned a gradient of shape {grad.shape} for "
-            f"input {index}, whose shape is {like.shape}"
+            f"input {index}, whose shape is {tuple(shape)}"
         )
-    if type(grad.data) is not type(like.data) and grad.device != like.device:
+    if type(grad.data) is not array_type and grad.device != like.device:
         raise RuntimeError(
             f"{type(node).__name__}.backward returned a gradient on {grad.device} for input "
             f"{index}, which lives on {like.device}"
         )
-    if grad.data.dtype != like.data.dtype:
-        grad = grad.astype(like.dtype)
+    if grad.data.dtype != dtype:
+        grad = grad.astype(dtype)
     return grad
 
 
@@ -146,27 +153,10 @@ def _walk_backward(roots, root_grads, *, retain_graph=False, create_graph=False,
         node_grads[key] = _accumulate(node_grads.get(key), grad, create_graph)
         nodes.append(tensor._node)
 
-    visited = []
-    # A node is freed (its saved values and input edges dropped) as soon as the backward of every
-    # node that produced one of its inputs has run: a producer may have saved its output, which
-    # only its consumers' input edges keep alive (Function keeps outputs by weak reference).
-    # Without this, every activation lived until the whole walk ended.
-    waiting = {}  # id(producer) -> consumers already run whose inputs it produced
-    pending = {}  # id(consumer) -> how many of its producers have not run yet
-
-    def producer_done(producer):
-        for consumer in waiting.pop(id(producer), ()):
-            pending[id(consumer)] -= 1
-            if not pending[id(consumer)]:
-                del pending[id(consumer)]
-                consumer._free()
-
     with set_grad_enabled(create_graph):
         for node in reversed(topological_order(nodes)):
             grad_out = node_grads.pop(id(node), None)
             if grad_out is None:
-                if not retain_graph:
-                    producer_done(node)  # never runs: its consumers need nothing more from it
                 continue
             if node._freed:
                 raise RuntimeError(
@@ -200,21 +190,11 @@ def _walk_backward(roots, root_grads, *, retain_graph=False, create_graph=False,
                 else:
                     key = id(tensor._node)
                     node_grads[key] = _accumulate(node_grads.get(key), grad, create_graph)
-            visited.append(node)
             if not retain_graph:
-                producers = {id(t._node): t._node for t in node.inputs
-                             if t is not None and t._node is not None}
-                producer_done(node)
-                if producers:
-                    pending[id(node)] = len(producers)
-                    for producer in producers.values():
-                        waiting.setdefault(id(producer), []).append(node)
-                else:
-                    node._free()
-
-    if not retain_graph:
-        for node in visited:  # what is left: consumers of producers that never ran
-            node._free()
+                # done with it: its saved values (the output too: a node keeps its own saved
+                # output, see Function.apply) go now, so activations are freed as the walk
+                # passes them, as in PyTorch
+                node._free()
 
     if inputs is None:
         return None

@@ -19,8 +19,7 @@ A Function instance is also the graph node (``ctx``) of the tensor it produced:
 
 from __future__ import annotations
 
-import weakref
-
+from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.grad_mode import is_grad_enabled
 from tinygrad_cnn.backend import array_module
 from tinygrad_cnn.tensor import Tensor
@@ -50,7 +49,6 @@ class Function:
     _to_save: tuple = ()
     _saved: list | None = None
     _freed = False
-    _output_ref = None
     _retained_output_ref = None
 
     # ------------------------------------------------------------------ used inside forward
@@ -76,11 +74,8 @@ class Function:
         for kind, value in self._saved:
             if kind == _INPUT:
                 out.append(self.inputs[value])
-            elif kind == _OUTPUT:
-                tensor = self._output_ref()
-                if tensor is None:  # pragma: no cover - the engine keeps outputs alive
-                    raise RuntimeError(f"{type(self).__name__}: its output was garbage-collected")
-                out.append(tensor)
+            elif kind == _OUTPUT:  # the output as a Tensor of this node: gradients through it
+                out.append(Tensor._from_array(value, requires_grad=True, node=self))  # reach us
             else:
                 out.append(value)
         return tuple(out)
@@ -120,15 +115,27 @@ class Function:
         if not (True in needs and is_grad_enabled() and out.dtype.kind == "f"):
             return Tensor._from_array(out)
         result = Tensor._from_array(out, requires_grad=True, node=ctx)
-        ctx.inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
-        ctx._output_ref = weakref.ref(result)
-        ctx._saved = [ctx._classify(a, arrays, out) for a in ctx._to_save]
+        inputs = ctx.inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
+        saved = ctx._saved = [ctx._classify(a, arrays, out) for a in ctx._to_save]
         ctx._to_save = ()
+        # keep an input Tensor only where backward needs it (saved, or a leaf that gets .grad);
+        # the others become edges to their nodes, so their arrays can go, as in PyTorch
+        kept = edges = None
+        for i, a in enumerate(inputs):
+            if a is None or (a._node is None and a._requires_grad):
+                continue
+            if kept is None:
+                kept = [value for kind, value in saved if kind == _INPUT]
+            if i not in kept:
+                edges = edges or list(inputs)
+                edges[i] = _Edge(a) if a._node is not None else None
+        if edges is not None:
+            ctx.inputs = tuple(edges)
         return result
 
     def _classify(self, array, input_arrays, output_array):
         if array is output_array:
-            return (_OUTPUT, None)
+            return (_OUTPUT, output_array)
         for i, candidate in enumerate(input_arrays):
             if array is candidate and self.inputs[i] is not None:
                 return (_INPUT, i)
@@ -147,3 +154,21 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}Backward>"
+
+
+class _Edge:
+    """An input a node did not save, as the backward walk needs it: the node that made it, and
+    what its gradient must look like. Holding this instead of the Tensor lets the input's array
+    be freed once nothing else uses it."""
+
+    __slots__ = ("_node", "requires_grad", "shape", "dtype", "array_type")
+
+    def __init__(self, tensor: Tensor):
+        self._node = tensor._node
+        self.requires_grad = tensor._requires_grad
+        data = tensor.data
+        self.shape, self.dtype, self.array_type = data.shape, data.dtype, type(data)
+
+    @property
+    def device(self) -> str:
+        return backend.GPU if self.array_type.__module__.split(".")[0] == "cupy" else backend.CPU
