@@ -70,11 +70,29 @@ def test_zoo_models_run_in_onnxruntime_like_ours(tmp_path, name, build, shape):
 @pytest.mark.parametrize("args", [{"kernel_size": 3, "stride": 1, "padding": 1},
                                   {"kernel_size": 3, "stride": 2, "padding": 1,
                                    "count_include_pad": False},
-                                  {"kernel_size": 2}], ids=["include_pad", "exclude_pad", "plain"])
-def test_avg_pool_padding_exports_with_its_count_include_pad(tmp_path, args):
-    # count_include_pad=True with padding was exported as 0 (edge windows divided by fewer)
+                                  {"kernel_size": 2},
+                                  {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True},
+                                  {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True,
+                                   "count_include_pad": False},
+                                  {"kernel_size": 3, "stride": 2, "ceil_mode": True}],
+                         ids=["include_pad", "exclude_pad", "plain", "ceil_include_pad",
+                              "ceil_exclude_pad", "ceil"])
+@pytest.mark.parametrize("size", [7, 8])
+def test_avg_pool_padding_exports_with_its_count_include_pad(tmp_path, args, size):
+    # count_include_pad=True with padding was exported as 0 (edge windows divided by fewer);
+    # with ceil_mode too, PyTorch counts the padding but not the windows' overhang past it,
+    # which no AveragePool attribute says: that export divided the edge windows wrongly
     model = nn.Sequential(nn.AvgPool2d(**args))
-    path = tc_onnx.export(model, tc.zeros(1, 2, 7, 7), tmp_path / "avg.onnx")
+    path = tc_onnx.export(model, tc.zeros(1, 2, size, size), tmp_path / "avg.onnx")
+    _check_in_onnxruntime(model, path, (2, size, size))
+
+
+@pytest.mark.parametrize("args", [{"kernel_size": 3, "stride": 2, "ceil_mode": True},
+                                  {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True},
+                                  {"kernel_size": 2, "stride": 2, "ceil_mode": True}])
+def test_max_pool_ceil_mode_exports(tmp_path, args):
+    model = nn.Sequential(nn.MaxPool2d(**args))
+    path = tc_onnx.export(model, tc.zeros(1, 2, 7, 7), tmp_path / "max.onnx")
     _check_in_onnxruntime(model, path, (2, 7, 7))
 
 

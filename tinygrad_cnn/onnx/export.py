@@ -117,6 +117,12 @@ def _pads(geo_h, geo_w):
     return [geo_h.pad_before, geo_w.pad_before, *ends]
 
 
+def _in_bounds(a) -> np.ndarray:
+    """How many taps of each window along Axis ``a`` (dilation 1) fall inside the input."""
+    starts = np.arange(a.out) * a.stride - a.pad_before
+    return np.minimum(starts + a.kernel, a.size) - np.maximum(starts, 0)
+
+
 def _emit(g, call):
     name = call.op.__name__
     args, kw = call.args, call.kwargs
@@ -184,16 +190,22 @@ def _emit(g, call):
             raise _unsupported(call, "dilation")
         pads = _pads(geo.h, geo.w)
         window = geo.h.kernel * geo.w.kernel
+        ratio = None
         if np.ndim(divisor) == 0 and float(divisor) == window:
             include = 1 if any(pads) else 0
         elif np.ndim(divisor) == 0:
             raise _unsupported(call, f"divisor_override={divisor}")
-        else:
+        else:  # per-window divisors: ONNX divides by the in-bounds count; rescale to ours
             include = 0
-        return g.node("AveragePool", [g.value(args[0])],
-                      kernel_shape=[geo.h.kernel, geo.w.kernel],
-                      strides=[geo.h.stride, geo.w.stride], pads=pads,
-                      count_include_pad=include)
+            counts = np.outer(*[_in_bounds(a) for a in (geo.h, geo.w)])
+            ratio = counts / backend.to_numpy(divisor).reshape(counts.shape)
+        out = g.node("AveragePool", [g.value(args[0])],
+                     kernel_shape=[geo.h.kernel, geo.w.kernel],
+                     strides=[geo.h.stride, geo.w.stride], pads=pads,
+                     count_include_pad=include)
+        if ratio is None or np.all(ratio == 1):
+            return out
+        return g.node("Mul", [out, g.constant(ratio.reshape(1, 1, *ratio.shape), like)])
     if name == "Reshape":
         x, shape = args[0], tuple(_arg(call, 1, "shape"))
         return g.node("Reshape", [g.value(x), g.ints(_batch_shape(g, x, shape, call))])
