@@ -97,6 +97,18 @@ def shared_runner() -> HostRunner:
     return _SHARED
 
 
+def on_host(fn, *args):
+    """``fn(*args)`` with ops on their CUDA-kernel path, run on the CPU by the shared runner;
+    returns (its result, the names of the kernels it launched, in order)."""
+    from tinygrad_cnn import cuda  # noqa: PLC0415 - the runner itself needs no tinygrad_cnn
+
+    host = shared_runner()
+    before = len(host.launches)
+    with cuda.running_on_host(host):
+        result = fn(*args)
+    return result, host.launches[before:]
+
+
 def _nvrtc_library():
     try:
         import nvidia.cuda_nvrtc  # noqa: PLC0415

@@ -16,7 +16,7 @@ from hypothesis.extra import numpy as hnp
 import tinygrad_cnn as tc
 import tinygrad_cnn.cuda as cuda
 from tests.conftest import CUDA_SKIP_REASON, needs_generic_path
-from tests.cuda_host import COMPILER, NO_COMPILER_REASON, shared_runner
+from tests.cuda_host import COMPILER, NO_COMPILER_REASON, on_host
 from tinygrad_cnn.tensor import Tensor
 
 pytestmark = pytest.mark.skipif(COMPILER is None, reason=NO_COMPILER_REASON)
@@ -29,14 +29,6 @@ def relu_and_grad(x, g, device="cpu"):
     y = tc.relu(t)
     y.backward(tc.tensor(g, device=device))
     return y.numpy(), t.grad.numpy()
-
-
-def on_host(fn, *args):
-    host = shared_runner()
-    before = len(host.launches)
-    with cuda.running_on_host(host):
-        result = fn(*args)
-    return result, host.launches[before:]
 
 
 def arrays(dtype):

@@ -12,7 +12,7 @@ import tinygrad_cnn as tc
 import tinygrad_cnn.cuda as cuda
 import tinygrad_cnn.nn.functional as F
 from tests.conftest import CUDA_SKIP_REASON, needs_generic_path
-from tests.cuda_host import COMPILER, NO_COMPILER_REASON, shared_runner
+from tests.cuda_host import COMPILER, NO_COMPILER_REASON, on_host
 
 pytestmark = pytest.mark.skipif(COMPILER is None, reason=NO_COMPILER_REASON)
 
@@ -22,14 +22,6 @@ def linear_and_grads(x, w, b, g, device="cpu"):
     y = F.linear(*ts)
     y.backward(tc.tensor(g, device=device))
     return [y.numpy()] + [t.grad.numpy() for t in ts]
-
-
-def on_host(fn, *args):
-    host = shared_runner()
-    before = len(host.launches)
-    with cuda.running_on_host(host):
-        result = fn(*args)
-    return result, host.launches[before:]
 
 
 @given(lead=hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), inputs=st.integers(1, 5),

@@ -17,12 +17,10 @@ import tinygrad_cnn as tc
 import tinygrad_cnn.cuda as cuda
 import tinygrad_cnn.nn.functional as F
 from tests.conftest import CUDA_SKIP_REASON
-from tests.cuda_host import COMPILER, NO_COMPILER_REASON, shared_runner
+from tests.cuda_host import COMPILER, NO_COMPILER_REASON, on_host
 from tinygrad_cnn.tensor import Tensor
 
 pytestmark = pytest.mark.skipif(COMPILER is None, reason=NO_COMPILER_REASON)
-
-runner = shared_runner
 
 
 def case(seed, n, c, dtype, weighted, ignore, reduction):
@@ -51,14 +49,6 @@ def fused_launches(reduction):
     """The kernels one fused cross_entropy forward and backward launch, in order."""
     total = [] if reduction == "none" else ["tc_softmax_xent_total"]
     return ["tc_class_targets", "tc_softmax_xent_forward", *total, "tc_softmax_xent_backward"]
-
-
-def on_host(fn, *args):
-    host = runner()
-    before = len(host.launches)
-    with cuda.running_on_host(host):
-        result = fn(*args)
-    return result, host.launches[before:]
 
 
 @given(seed=st.integers(0, 2**31), n=st.integers(1, 6), c=st.integers(1, 7),
