@@ -17,7 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "benchmarks", "gpu_launches.py")
 
 # workload: (launches, CuPy kernels per step, device-to-host syncs, CuPy kernels compiled)
-BOUNDS = {"lenet5": (52, 6, 1, 3), "article_cnn": (23, 5, 1, 3), "mlp": (21, 5, 1, 3)}
+BOUNDS = {"lenet5": (52, 6, 1, 3), "article_cnn": (23, 3, 1, 3), "mlp": (21, 3, 1, 2)}
 
 
 def _rows(*args):
