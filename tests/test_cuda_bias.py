@@ -52,6 +52,20 @@ def test_conv_bias_kernel_adds_each_channels_bias_to_its_plane():
     np.testing.assert_array_equal(y, np.broadcast_to(b.reshape(1, 3, 1, 1), (2, 3, 3, 3)))
 
 
+@pytest.mark.cpu_only("CUDA kernels run on NumPy arrays through the host runner")
+def test_gradcheck_and_gradgradcheck_through_the_bias_kernel():
+    rng = np.random.default_rng(3)
+    x, w, b = rng.normal(size=(3, 4)), rng.normal(size=(2, 4)), rng.normal(size=2)
+    img, k, kb = rng.normal(size=(2, 2, 4, 4)), rng.normal(size=(3, 2, 3, 3)), rng.normal(size=3)
+
+    def checks():
+        return [tc.gradcheck(F.linear, (x, w, b)), tc.gradgradcheck(F.linear, (x, w, b)),
+                tc.gradcheck(lambda *a: F.conv2d(*a, padding=1), (img, k, kb))]
+
+    results, launches = on_host(checks)
+    assert all(results) and "tc_add_bias" in launches
+
+
 def test_a_bias_of_another_dtype_keeps_the_generic_path():
     rng = np.random.default_rng(0)
     x, w = rng.normal(size=(2, 3)).astype(np.float32), rng.normal(size=(4, 3)).astype(np.float32)

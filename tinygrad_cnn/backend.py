@@ -226,7 +226,12 @@ def require_gpu():
 
 def is_gpu_array(array) -> bool:
     """True for CuPy arrays, without importing CuPy."""
-    return type(array).__module__.split(".")[0] == "cupy"
+    return is_gpu_type(type(array))
+
+
+def is_gpu_type(array_type) -> bool:
+    """True for CuPy's array type (known by its module, without importing CuPy)."""
+    return array_type.__module__.split(".")[0] == "cupy"
 
 
 def device_of(array) -> str:

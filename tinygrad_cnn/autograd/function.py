@@ -171,4 +171,4 @@ class _Edge:
 
     @property
     def device(self) -> str:
-        return backend.GPU if self.array_type.__module__.split(".")[0] == "cupy" else backend.CPU
+        return backend.GPU if backend.is_gpu_type(self.array_type) else backend.CPU

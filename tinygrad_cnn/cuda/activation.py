@@ -2,7 +2,7 @@
 
 The generic path takes ``maximum(x, 0)`` forward and ``g * (y > 0)`` backward, two CuPy kernels
 for the backward (a comparison, then a product) and three kernels to compile on first use; these
-are one launch each, compiled with the others in one module. They follow NumPy's results bit for
+are one launch each, two kernels to compile. They follow NumPy's results bit for
 bit: ``maximum(-0.0, 0)`` is +0.0, NaN stays NaN, and the backward multiplies by the mask (so
 ``NaN * 0`` stays NaN and a negative gradient times 0 is -0.0).
 """

@@ -1,8 +1,8 @@
 """CUDA kernel adding a per-channel bias in place: ``y += b`` broadcast over one axis.
 
 Conv2d (y (N, K, OH, OW), b (K,)) and Linear (y (*, K), b (K,)) add their bias in place. CuPy's
-broadcast add is one kernel too, but a different one to compile for every layout; this one serves
-both layers, compiled with the other kernels of tinygrad_cnn.cuda.
+broadcast add is one kernel too, but a different one to compile for every layout; this one kernel
+serves both layers and every layout.
 """
 
 from __future__ import annotations

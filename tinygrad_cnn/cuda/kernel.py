@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import os
 
+from tinygrad_cnn import backend
+
 # Compiled by NVRTC and by the host runner's C++ compiler alike.
 PRELUDE = r"""
 #define TC_GRID_STRIDE(i, n) \
@@ -61,7 +63,7 @@ class Kernel:
             if hasattr(a, "shape") and not a.flags.c_contiguous:
                 raise ValueError(f"CUDA kernel {self.name!r} needs C-contiguous arrays")
         arrays = [a for a in args if hasattr(a, "shape")]
-        on_device = bool(arrays) and type(arrays[0]).__module__.split(".")[0] == "cupy"
+        on_device = bool(arrays) and backend.is_gpu_array(arrays[0])
         if on_device and not hasattr(arrays[0], "_a"):  # CuPy's (the tests' fake has ``_a``)
             self._launch_cupy(dtype, int(n), args)
         elif _host_runner is not None:  # tests: NumPy arrays, or the fake CuPy's device arrays
