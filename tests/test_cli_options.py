@@ -161,6 +161,32 @@ def test_resume_flags_that_contradict_the_checkpoint(capsys, two_epochs, flags, 
 
 
 @needs_sklearn
+def test_deterministic_is_kept_in_the_checkpoint_and_resumed(capsys, tmp_path, monkeypatch):
+    """--deterministic turns deterministic cuDNN on for the run only; --resume goes on with the
+    checkpoint's setting, so an interrupted deterministic run resumes deterministic."""
+    seen = []
+    fit = tc.train.fit
+
+    def spy(*args, **kwargs):
+        seen.append(tc.backends.cudnn.deterministic)
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(tc.train, "fit", spy)
+    monkeypatch.setattr(tc.backends.cudnn, "deterministic", False)  # a user's session
+    ckpt, plain = tmp_path / "det.ckpt", tmp_path / "plain.ckpt"
+    common = ["--epochs", "1", "--batch-size", "128", "--val-split", "0", "--json"]
+    assert run(capsys, "train", *common, "--deterministic", "--save", str(ckpt))[0] == 0
+    assert run(capsys, "train", *common, "--save", str(plain))[0] == 0
+    assert tc.backends.cudnn.deterministic is False
+    assert tc.load(ckpt)["train"]["deterministic"] is True
+    assert tc.load(plain)["train"]["deterministic"] is False
+    for path in (ckpt, plain):
+        assert run(capsys, "train", "--resume", str(path), "--epochs", "2", "--json")[0] == 0
+    assert seen == [True, False, True, False]
+    assert tc.backends.cudnn.deterministic is False
+
+
+@needs_sklearn
 def test_resume_takes_the_image_size_from_the_checkpoint(capsys, tmp_path):
     ckpt = tmp_path / "lenet.ckpt"
     code, _, err = run(capsys, "train", "--model", "lenet5", "--image-size", "28", "--epochs",
@@ -184,8 +210,10 @@ def test_ctrl_c_during_train_then_resume_is_bit_identical(capsys, tmp_path):
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     ckpt = tmp_path / "run.ckpt"
+    # --deterministic: on a GPU, cuDNN's default engines may sum in another order on each run
     proc = subprocess.Popen([sys.executable, "-m", "tinygrad_cnn", "train", "--epochs", "4",
-                             "--save", str(ckpt)], env=env, stdout=subprocess.PIPE,
+                             "--deterministic", "--save", str(ckpt)], env=env,
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     for line in proc.stdout:  # wait for the first epoch's line, then press Ctrl-C
         if line.startswith("epoch 1/4"):
@@ -201,7 +229,11 @@ def test_ctrl_c_during_train_then_resume_is_bit_identical(capsys, tmp_path):
     code, out, err = run(capsys, "train", "--resume", str(interrupted), "--json")
     assert code == 0, err
     resumed = json.loads(out)
-    code, out, err = run(capsys, "train", "--epochs", "4", "--json")
+    assert tc.load(interrupted)["train"]["deterministic"] is True  # the resume goes on with it
+    with tc.backends.cudnn.deterministic_engines():
+        tc.backends.cudnn.deterministic = False  # as a user's session would be
+        code, out, err = run(capsys, "train", "--epochs", "4", "--deterministic", "--json")
+        assert tc.backends.cudnn.deterministic is False  # the flag's setting ends with the run
     straight = json.loads(out)
     assert resumed["history"]["epochs"] == [1, 2, 3, 4]
     assert resumed["history"]["history"]["loss"] == straight["history"]["history"]["loss"]

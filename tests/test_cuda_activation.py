@@ -106,6 +106,11 @@ def test_gpu_kernels_match_the_generic_cupy_path(dtype, monkeypatch):
     y, grad = relu_and_grad(x, g, device="gpu")
     monkeypatch.setenv(cuda.ENV_SWITCH, "0")
     y_ref, grad_ref = relu_and_grad(x, g, device="gpu")
-    np.testing.assert_array_equal(y, y_ref)
-    np.testing.assert_array_equal(grad, grad_ref)
+    # NumPy's bits, subnormals included (1e-45 stays 1.4e-45 in float32) ...
     np.testing.assert_array_equal(y, np.where(np.isnan(x) | (x > 0), x, 0))
+    np.testing.assert_array_equal(grad, g * (y > 0))
+    # ... where CuPy's float32 maximum flushed that subnormal to 0 on an H100: the generic
+    # path may differ only there
+    same = ~((x != 0) & (np.abs(x) < np.finfo(dtype).tiny))
+    np.testing.assert_array_equal(y[same], y_ref[same])
+    np.testing.assert_array_equal(grad[same], grad_ref[same])

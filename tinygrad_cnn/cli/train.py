@@ -53,7 +53,7 @@ _TRAIN_EXAMPLES = f"""examples:
 
 # settings a checkpoint from `train --save` records, and their defaults for a fresh run
 DEFAULTS = {"epochs": 5, "batch_size": 32, "optimizer": "adam", "seed": 0, "val_split": 0.1,
-            "test_split": 0.2}
+            "test_split": 0.2, "deterministic": False}
 
 
 class _SetLR(tc.train.Callback):
@@ -143,6 +143,14 @@ def _train(args, ranks: int) -> int:
     out = sys.stderr if args.json else sys.stdout
     ckpt = read_checkpoint(args.resume, resume=True) if args.resume else None
     settings = _resolve(args, ckpt)
+    deterministic = (tc.backends.cudnn.deterministic_engines() if settings["deterministic"]
+                     else contextlib.nullcontext())
+    with deterministic:
+        return _run(args, ranks, device, ckpt, settings, out)
+
+
+def _run(args, ranks: int, device: str, ckpt, settings: dict, out) -> int:
+    """Load the data, build or restore the model, train, evaluate and report."""
     if ckpt is not None and args.dataset is None:
         name, path = ckpt["dataset"]["name"], ckpt["dataset"]["path"]
     else:
@@ -312,6 +320,10 @@ def add_parser(sub) -> None:
     p.add_argument("--optimizer", choices=OPTIMIZERS, help="default: adam")
     p.add_argument("--device", default=None, help="cpu or gpu (default: $TINYGRAD_CNN_DEVICE "
                    "or cpu)")
+    p.add_argument("--deterministic", action="store_true", default=None,
+                   help="the same bits on every run on the GPU too: deterministic cuDNN engines "
+                        "(tc.backends.cudnn.deterministic), at some speed; CPU runs always are. "
+                        "Kept in the checkpoint, so --resume goes on with it")
     p.add_argument("--seed", type=non_negative_int,
                    help="seeds weights, splits and shuffling (default: 0)")
     p.add_argument("--val-split", type=fraction,

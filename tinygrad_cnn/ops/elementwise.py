@@ -140,14 +140,16 @@ class Div(Function):
 
 def _odd_power_of_negative_zero(xp, x, p, y):
     """y with (-0.0) ** p = -|y| (-0.0 or -inf) for odd integer p, as IEEE, NumPy and PyTorch
-    have it: CuPy 14 gave +inf for (-0.0) ** -1.0 on an H200."""
+    have it: CuPy 14 gave +inf for (-0.0) ** -1.0 on an H200 and an H100. The odd-integer test
+    uses floor only (p and p / 2 are integers or not), not a remainder."""
     if isinstance(p, (int, float)):
         if p % 2 != 1:
             return y  # not an odd integer: no extra launches
-        odd_at_negative_zero = (x == 0) & xp.signbit(x)
+        odd = True
     else:
-        odd_at_negative_zero = (x == 0) & xp.signbit(x) & (xp.remainder(p, 2) == 1)
-    return xp.where(odd_at_negative_zero, -xp.abs(y), y)
+        half = p * 0.5
+        odd = (xp.floor(p) == p) & (xp.floor(half) != half)
+    return xp.where((x == 0) & xp.signbit(x) & odd, xp.copysign(y, x), y)
 
 
 class Pow(Function):
