@@ -70,3 +70,12 @@ def test_the_kernel_profile_without_a_gpu_says_why_and_exits_0():
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "gpu_profile: no GPU" in done.stdout and GPU_SKIP_REASON in done.stdout
+
+
+@pytest.mark.skipif(GPU_SKIP_REASON is None, reason="a GPU is usable here, so the run is real")
+def test_the_first_step_breakdown_without_a_gpu_says_why_and_exits_0():
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "gpu_first_step.py")],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "gpu_first_step.py: no GPU" in done.stdout and GPU_SKIP_REASON in done.stdout

@@ -47,6 +47,60 @@ def test_every_kernel_compiles_with_nvrtc(kernel, dtype):
 
 
 @needs_nvrtc
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_all_kernels_compile_as_one_module(dtype):
+    """What the GPU compiles: every registered kernel in one translation unit, each defined
+    once (no helper or macro of one kernel clashes with another's)."""
+    from tinygrad_cnn.cuda import kernel as kernel_module
+
+    source = kernel_module.module_source(np.dtype(dtype))
+    for k in kernel_module.registered_kernels():
+        assert source.count(f"__global__ void {k.name}(") == 1, k.name
+    ok, log = nvrtc_compile(source)
+    assert ok, f"the module of all kernels ({dtype}) does not compile:\n{log}"
+
+
+class _RecordingCuPy:
+    """Just enough of CuPy for Kernel._launch_cupy: records each RawModule it compiles."""
+
+    def __init__(self):
+        self.compiled, self.calls = [], []
+        self.dtype, self.int64 = np.dtype, np.int64
+        recording = self
+
+        class RawModule:
+            def __init__(self, code, options):
+                recording.compiled.append(code)
+
+            def get_function(self, name):
+                return lambda grid, block, args: recording.calls.append(name)
+
+        self.RawModule = RawModule
+
+
+def test_a_gpu_compiles_one_module_for_every_kernel_of_a_dtype(monkeypatch):
+    from tinygrad_cnn.cuda import activation, bias
+    from tinygrad_cnn.cuda import kernel as kernel_module
+
+    fake = _RecordingCuPy()
+    monkeypatch.setitem(__import__("sys").modules, "cupy", fake)
+    monkeypatch.setattr(kernel_module, "_modules", {})
+    for k in (activation.RELU, activation.RELU_GRAD, bias.ADD_BIAS):
+        monkeypatch.setattr(k, "_functions", {})
+    for k in (activation.RELU, activation.RELU_GRAD, bias.ADD_BIAS, activation.RELU):
+        k._launch_cupy(np.float32, 10, ())
+    assert len(fake.compiled) == 1 and "tc_add_bias" in fake.compiled[0]
+    activation.RELU._launch_cupy(np.float64, 10, ())  # another scalar type: its own module
+    assert len(fake.compiled) == 2 and "typedef double T;" in fake.compiled[1]
+    late = Kernel("tc_test_late", AXPY.body.replace("tc_test_axpy", "tc_test_late"),
+                  register=False)
+    late._launch_cupy(np.float32, 10, ())  # not in the module: compiled on its own
+    assert len(fake.compiled) == 3 and fake.compiled[2].count("__global__") == 1
+    assert fake.calls == ["tc_relu", "tc_relu_grad", "tc_add_bias", "tc_relu", "tc_relu",
+                          "tc_test_late"]
+
+
+@needs_nvrtc
 def test_nvrtc_check_can_fail():
     broken = Kernel("tc_test_broken", "extern \"C\" __global__ void tc_test_broken() { nope; }",
                     register=False)

@@ -7,6 +7,11 @@ memory, ``__syncthreads`` or warp intrinsics. That subset keeps each kernel's lo
 lets the test suite run the very same source on the CPU (compiled by a C++ compiler, one thread
 walking all items: ``tests/cuda_host.py``) and compile it with NVRTC, without a GPU.
 
+On a GPU every registered kernel of one scalar type is compiled as **one module**, on the first
+launch of any of them (:func:`module_source`): a fresh process's first step pays one NVRTC
+compile instead of one per kernel (CuPy caches the module on disk by its source, as it does
+every kernel). A kernel registered after that module was built compiles on its own.
+
 Argument conventions, so that one launcher serves CuPy and the host runner alike: arrays are
 passed as pointers and must be C-contiguous; Python ints are passed as ``long long``; Python
 floats as ``T``. Write every integer parameter of a kernel as ``long long`` and every floating
@@ -77,7 +82,9 @@ class Kernel:
         dtype = cupy.dtype(dtype)
         function = self._functions.get(dtype.name)
         if function is None:
-            module = cupy.RawModule(code=self.source(dtype), options=("--std=c++14",))
+            module, names = _cupy_module(dtype)
+            if self.name not in names:  # registered after the module was built
+                module = cupy.RawModule(code=self.source(dtype), options=_NVRTC_OPTIONS)
             function = self._functions[dtype.name] = module.get_function(self.name)
         scalar = dtype.type
         converted = tuple(
@@ -87,6 +94,36 @@ class Kernel:
         )
         blocks = max(1, min(-(-n // _THREADS), _MAX_BLOCKS))
         function((blocks,), (_THREADS,), converted)
+
+
+_NVRTC_OPTIONS = ("--std=c++14",)
+_modules: dict[str, tuple[object, frozenset]] = {}  # dtype name: (CuPy RawModule, kernel names)
+
+
+def registered_kernels() -> list[Kernel]:
+    """Every kernel of this package (its modules imported), and any registered before."""
+    from . import activation, bias, loss, optim, pool, scatter, windows  # noqa: F401, PLC0415
+
+    return list(ALL_KERNELS)
+
+
+def module_source(dtype) -> str:
+    """One translation unit holding every registered kernel for ``dtype`` (float32 or
+    float64): what the GPU compiles once per process and scalar type."""
+    kernels = registered_kernels()
+    return kernels[0].source(dtype) + "".join(k.body for k in kernels[1:])
+
+
+def _cupy_module(dtype):
+    """(CuPy module of every registered kernel for ``dtype``, their names), built once."""
+    entry = _modules.get(dtype.name)
+    if entry is None:
+        import cupy  # noqa: PLC0415
+
+        names = frozenset(k.name for k in registered_kernels())
+        module = cupy.RawModule(code=module_source(dtype), options=_NVRTC_OPTIONS)
+        entry = _modules[dtype.name] = (module, names)
+    return entry
 
 
 def enabled_for(xp) -> bool:

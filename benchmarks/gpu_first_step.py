@@ -1,0 +1,96 @@
+"""Where a fresh process's first GPU training step spends its time: each kernel compile, named.
+
+    python benchmarks/gpu_first_step.py [--workload lenet5]
+
+Runs the workload's first step (benchmarks/gpu.py's ``ours``) in a fresh process with an empty
+CuPy kernel cache, wrapping CuPy's NVRTC entry point (``cupy.cuda.compiler.compile_using_nvrtc``)
+to time every compile and name the kernels each holds; then prints import time, set-up time,
+first-step time, and the compiles, longest first. Needs a GPU; prints why and exits 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+_GLOBAL = re.compile(r"__global__\s+void\s+(\w+)")
+
+
+def _child(workload: str) -> None:
+    t0 = time.perf_counter()
+    sys.path.insert(0, ROOT)
+    import cupy
+    from cupy.cuda import compiler
+
+    import tinygrad_cnn  # noqa: F401
+    from benchmarks import gpu
+
+    imported = time.perf_counter()
+    compiles = []
+    nvrtc = compiler.compile_using_nvrtc
+
+    def timed(source, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return nvrtc(source, *args, **kwargs)
+        finally:
+            names = _GLOBAL.findall(source)
+            compiles.append({"seconds": round(time.perf_counter() - start, 4),
+                             "kernels": len(names), "names": names[:4]})
+
+    compiler.compile_using_nvrtc = timed
+    cupy.zeros(1).sum()  # the CUDA context and CuPy's first kernel
+    context = time.perf_counter()
+    step, sync, _ = gpu.ours(workload, "gpu", False)
+    built = time.perf_counter()
+    step()
+    sync()
+    done = time.perf_counter()
+    print(json.dumps({"import_s": imported - t0, "context_s": context - imported,
+                      "build_s": built - context, "first_step_s": done - built,
+                      "total_s": done - t0, "compiles": compiles}))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workload", default="lenet5")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        _child(args.workload)
+        return 0
+    sys.path.insert(0, ROOT)
+    import tinygrad_cnn as tc
+
+    if not tc.gpu_available():
+        print(f"benchmarks/gpu_first_step.py: no GPU: {tc.backend.gpu_unavailable_reason()}")
+        return 0
+    with tempfile.TemporaryDirectory(prefix="tc_cupy_cache_") as cache:
+        env = {**os.environ, "CUPY_CACHE_DIR": cache, "PYTHONPATH": ROOT}
+        done = subprocess.run([sys.executable, os.path.abspath(__file__), "--child",
+                               "--workload", args.workload], env=env, capture_output=True,
+                              text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"the first step failed:\n{done.stderr}")
+    r = json.loads(done.stdout.strip().splitlines()[-1])
+    compiles = sorted(r["compiles"], key=lambda c: -c["seconds"])
+    total = sum(c["seconds"] for c in compiles)
+    print(f"{args.workload}, fresh process, empty kernel cache: {r['total_s']:.2f} s = import "
+          f"{r['import_s']:.2f} + CUDA context {r['context_s']:.2f} + build {r['build_s']:.2f} "
+          f"+ first step {r['first_step_s']:.2f}; {len(compiles)} NVRTC compiles, "
+          f"{total:.2f} s in all")
+    print("| seconds | kernels | first names |\n|---:|---:|---|")
+    for c in compiles:
+        print(f"| {c['seconds']:.3f} | {c['kernels']} | {', '.join(c['names'])} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
