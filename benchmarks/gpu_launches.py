@@ -25,9 +25,10 @@ recorded call is classified as:
 - device-to-host: ``.get()``, ``bool()``/``float()``/``int()`` of a device array -- each one
   waits for the GPU (a synchronisation).
 
-Launches are counted in the second step; kernels compiled are the distinct CuPy compile keys and
-our distinct kernels over the first two steps, what a fresh process compiles before its third
-step (per dtype).
+Launches are counted in the second step; kernels compiled are the distinct CuPy compile keys
+over the first two steps, what a fresh process compiles before its third step (per dtype). Our
+kernels used are counted too, but all of ours of one dtype compile as one module
+(``tinygrad_cnn/cuda/kernel.py``): one compile per dtype however many a step uses.
 
 The counts are an estimate of a real GPU's (CuPy may fuse or split some calls), but they move
 exactly with the code: a change that removes a launch here removes it there.
@@ -189,7 +190,7 @@ def main(argv=None) -> int:
         print(f"benchmarks/gpu_launches.py: {NO_COMPILER_REASON}; nothing counted")
         return 0
     print("| workload | launches | ours | cuDNN | cuBLAS | CuPy kernels | memsets | "
-          "device-to-host syncs | CuPy kernels compiled | ours compiled |")
+          "device-to-host syncs | CuPy kernels compiled | our kernels used (1 compile) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     results = {}
     for name in args.only:

@@ -4,7 +4,7 @@
 #   bash scripts/gpu-check.sh [host]   (on the device tool: timeout_s about 240; 190 s on an H200)
 # If .whl/ holds the nvidia-cudnn-frontend wheel (carry [".whl"]), it is installed first, so the
 # cuDNN convolution path is what runs; docs/gpu.md says how to fetch that wheel.
-# Order: the self-check and the benchmark first, then the whole suite with the GPU as default
+# Order: the self-check, the compiles of a cold first step and the benchmark first, then the whole suite with the GPU as default
 # device (it includes every gpu-marked test and the CPU-GPU parity test; -v names each result as
 # it comes, Hypothesis does not shrink, and it stops at 150 failures so their tracebacks print),
 # then the main job. With "host", also a cProfile of warm train steps (where their host time
@@ -27,6 +27,8 @@ print('cudnn', tc.backends.cudnn.version(), c.unavailable_reason())"
   timeout 60 python3 -m tinygrad_cnn info
   timeout 90 python3 -m tinygrad_cnn gradcheck --device gpu; echo "gradcheck exit $?"
 } > "$OUT/info.log" 2>&1; tail -n 3 "$OUT/info.log"
+echo "== where a cold first step goes (each compile named)"
+timeout 60 python3 benchmarks/gpu_first_step.py > "$OUT/first_step.log" 2>&1; head -n 30 "$OUT/first_step.log"
 echo "== benchmarks/gpu.py"
 timeout 150 python3 benchmarks/gpu.py ${BENCH_ARGS:-} > "$OUT/bench_gpu.log" 2>&1; tail -n 14 "$OUT/bench_gpu.log"
 if [ "${1:-}" = host ]; then

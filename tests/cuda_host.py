@@ -33,6 +33,10 @@ static const tc_uint3 blockDim = {1, 1, 1}, gridDim = {1, 1, 1};
 #define __device__
 #define __forceinline__ inline
 static inline float __int_as_float(int v) { float f; std::memcpy(&f, &v, sizeof f); return f; }
+static inline int __float_as_int(float f) { int v; std::memcpy(&v, &f, sizeof v); return v; }
+static inline long long __double_as_longlong(double f) {
+    long long v; std::memcpy(&v, &f, sizeof v); return v;
+}
 template <typename V> static inline V atomicAdd(V* p, V v) { V old = *p; *p += v; return old; }
 """
 

@@ -70,3 +70,25 @@ def test_one_hot_linspace_argsort_on_every_device(device):
                                tc.linspace(0, 1, 5).numpy())
     x = tc.tensor([3.0, 1.0, 3.0, 2.0], device=device)
     assert x.argsort(descending=True).tolist() == [0, 2, 3, 1]
+
+
+def test_negative_zero_keeps_its_sign_on_every_device(device):
+    """-0.0 reaches the device as -0.0 whatever the path: a 0-d tensor, a scalar operand, full,
+    init.constant_ (CuPy writes a zero fill by memset, +0.0: an H100 and an H200 gave
+    (-0.0) ** -1.0 == +inf for a 0-d tensor), and IEEE's signed results follow from it."""
+    def sign(t):
+        return np.signbit(t.numpy())
+
+    assert sign(tc.tensor(-0.0, device=device))
+    assert sign(tc.tensor(np.array(-0.0), device=device))
+    assert sign(tc.tensor(-0.0).to(device))
+    assert sign(tc.full((2, 3), -0.0, device=device)).all()
+    assert sign(tc.full_like(tc.ones(2, device=device), -0.0)).all()
+    assert sign(tc.nn.init.constant_(tc.ones(4, device=device), -0.0)).all()
+    assert sign(tc.ones(3, device=device) * -0.0).all()  # a scalar operand
+    assert not sign(tc.full((2,), 0.0, device=device)).any()
+    x, p = tc.tensor(-0.0, device=device, requires_grad=True), tc.tensor(-1.0, device=device)
+    y = x**p
+    assert y.item() == -np.inf                                     # IEEE, NumPy and PyTorch
+    assert (tc.tensor(-0.0, device=device) ** 3.0).numpy() == 0 and sign(
+        tc.tensor(-0.0, device=device) ** 3.0)

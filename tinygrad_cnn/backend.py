@@ -320,8 +320,20 @@ def to_device(array, device: str):
     if device == device_of(array):
         return array
     if device == GPU:
+        if getattr(array, "ndim", None) == 0:  # CuPy sends a 0-d array by fill: -0.0 -> +0.0
+            return require_gpu().asarray(array.reshape(1)).reshape(())
         return require_gpu().asarray(array)
     return array.get()
+
+
+def full(xp, shape, value, dtype=None):
+    """``xp.full(shape, value, dtype)`` that keeps a -0.0 fill value's sign on CuPy too, whose
+    fill with a zero is a memset (+0.0 bits; chainer/chainer#1435). A Python or NumPy scalar
+    ``value``; shape ``()`` gives a 0-d array, as for scalar operands."""
+    out = xp.full(shape, value, dtype=dtype)
+    if xp is not np and out.dtype.kind == "f" and value == 0 and np.signbit(value):
+        xp.negative(out, out=out)
+    return out
 
 
 def as_strided(xp, array, shape, strides):

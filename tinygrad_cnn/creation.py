@@ -53,7 +53,7 @@ def full(shape, fill_value, dtype=None, device=None, requires_grad: bool = False
         elif isinstance(fill_value, numbers.Integral):
             dtype = backend.DEFAULT_INT
     shape, dtype, device, xp = _prepare(shape, dtype, device)
-    return _wrap(xp.full(shape, fill_value, dtype=dtype), requires_grad)
+    return _wrap(backend.full(xp, shape, fill_value, dtype), requires_grad)
 
 
 def zeros_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

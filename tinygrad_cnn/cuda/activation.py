@@ -4,18 +4,20 @@ The generic path takes ``maximum(x, 0)`` forward and ``g * (y > 0)`` backward, t
 for the backward (a comparison, then a product) and three kernels to compile on first use; these
 are one launch each, two kernels to compile. They follow NumPy's results bit for
 bit: ``maximum(-0.0, 0)`` is +0.0, NaN stays NaN, and the backward multiplies by the mask (so
-``NaN * 0`` stays NaN and a negative gradient times 0 is -0.0).
+``NaN * 0`` stays NaN and a negative gradient times 0 is -0.0). "Positive" is read from the bits
+(``tc_positive``), so a float32 subnormal counts as positive, as on the CPU, even where a
+compile flushes subnormals in comparisons (an H100 gave 0 for ``1e-45 > 0`` in the backward).
 """
 
 from __future__ import annotations
 
-from .kernel import Kernel, enabled_for
+from .kernel import FLOAT_CHARS, Kernel, enabled_for
 
 RELU = Kernel("tc_relu", r"""
 extern "C" __global__ void tc_relu(const T* x, T* y, long long n) {
     TC_GRID_STRIDE(i, n) {
         const T v = x[i];
-        y[i] = (v > 0 || v != v) ? v : (T)0;
+        y[i] = (tc_positive(v) || v != v) ? v : (T)0;
     }
 }
 """)
@@ -23,7 +25,7 @@ extern "C" __global__ void tc_relu(const T* x, T* y, long long n) {
 RELU_GRAD = Kernel("tc_relu_grad", r"""
 extern "C" __global__ void tc_relu_grad(const T* g, const T* y, T* out, long long n) {
     TC_GRID_STRIDE(i, n) {
-        out[i] = g[i] * (T)(y[i] > 0);
+        out[i] = tc_positive(y[i]) ? g[i] : g[i] * (T)0;  // g's bits where it passes
     }
 }
 """)
@@ -33,7 +35,7 @@ def usable(xp, *arrays) -> bool:
     """Whether these arrays take the kernels: kernels on for ``xp``, all float32 or all float64,
     C-contiguous and of one shape."""
     first = arrays[0]
-    return (enabled_for(xp) and first.dtype.name in ("float32", "float64")
+    return (enabled_for(xp) and first.dtype.char in FLOAT_CHARS
             and all(a.dtype == first.dtype and a.shape == first.shape and a.flags.c_contiguous
                     for a in arrays))
 

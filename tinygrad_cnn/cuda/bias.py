@@ -7,7 +7,7 @@ serves both layers and every layout.
 
 from __future__ import annotations
 
-from .kernel import Kernel, enabled_for
+from .kernel import FLOAT_CHARS, Kernel, enabled_for
 
 ADD_BIAS = Kernel("tc_add_bias", r"""
 extern "C" __global__ void tc_add_bias(T* y, const T* b, long long channels, long long inner,
@@ -22,7 +22,7 @@ extern "C" __global__ void tc_add_bias(T* y, const T* b, long long channels, lon
 def usable(xp, y, b) -> bool:
     """Whether ``y += b`` takes the kernel: kernels on for ``xp``, one float dtype, y and b
     C-contiguous."""
-    return (enabled_for(xp) and y.dtype.name in ("float32", "float64") and b.dtype == y.dtype
+    return (enabled_for(xp) and y.dtype.char in FLOAT_CHARS and b.dtype == y.dtype
             and y.flags.c_contiguous and b.flags.c_contiguous)
 
 

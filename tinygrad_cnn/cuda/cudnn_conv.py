@@ -44,7 +44,7 @@ ENV_SWITCH = "TINYGRAD_CNN_CUDNN"
 _DTYPES = ("float32", "float64")
 _frontend = None          # the imported ``cudnn`` module, once imported
 _unavailable: str | None = None   # why it cannot be used, once known
-_handles: dict[int, object] = {}  # CUDA device id -> cuDNN handle
+_handles: dict[int, list] = {}  # CUDA device id -> [cuDNN handle, the stream it is bound to]
 _plans: dict[tuple, _Plan | None] = {}  # None: no engine builds for that key
 _warned = False
 
@@ -106,11 +106,17 @@ def _strides(shape):
     return list(reversed(strides))
 
 
-def _handle(cp):
-    device = cp.cuda.Device().id
-    if device not in _handles:
-        _handles[device] = _frontend.create_handle()
-    return _handles[device]
+def _handle(cp, device: int):
+    """This device's cuDNN handle, bound to CuPy's current stream (set again only when the
+    stream changed: a set per call cost microseconds on every convolution)."""
+    entry = _handles.get(device)
+    if entry is None:
+        entry = _handles[device] = [_frontend.create_handle(), None]
+    stream = cp.cuda.get_current_stream().ptr
+    if entry[1] != stream:
+        _frontend.set_stream(entry[0], stream)  # autotuning runs there too
+        entry[1] = stream
+    return entry[0]
 
 
 WORKSPACE_FLOOR = 64 * 2**20
@@ -126,7 +132,7 @@ def _graph(cp, kind, shapes, pads, stride, dilation, dtype, tf32, deterministic)
     cudnn = _frontend
     dt = cudnn.data_type.FLOAT if dtype == "float32" else cudnn.data_type.DOUBLE
     graph = cudnn.pygraph(io_data_type=dt, intermediate_data_type=dt, compute_data_type=dt,
-                          handle=_handle(cp))
+                          handle=_handle(cp, cp.cuda.Device().id))
     x_shape, w_shape, y_shape = (list(s) for s in shapes)
 
     def tensor(name, shape):
@@ -166,7 +172,7 @@ def _time_plan(cp, graph, index, pack, workspace_bytes, give_up_ms) -> float:
     """Milliseconds of one run of the built plan ``index`` (the mean of two after a warm-up, or
     the warm-up alone when that already took over ``give_up_ms``)."""
     workspace = cp.empty(workspace_bytes, dtype=cp.uint8) if workspace_bytes else None
-    handle = _handle(cp)
+    handle = _handle(cp, cp.cuda.Device().id)
 
     def run():
         graph.execute_plan_at_index(pack, workspace.data.ptr if workspace is not None else None,
@@ -249,17 +255,17 @@ def _run(kind, a, b, out_shape, shapes, geo):
     if None in pads:
         return None
     stride, dilation = (geo.h.stride, geo.w.stride), (geo.h.dilation, geo.w.dilation)
-    dtype, tf32 = a.dtype.name, bool(switches.allow_tf32)
-    deterministic = bool(switches.deterministic)
-    key = (kind, shapes, pads, stride, dilation, dtype, tf32, deterministic, cp.cuda.Device().id)
+    tf32, deterministic = bool(switches.allow_tf32), bool(switches.deterministic)
+    device = cp.cuda.Device().id
+    key = (kind, shapes, pads, stride, dilation, a.dtype, tf32, deterministic, device)
     a, b = cp.ascontiguousarray(a), cp.ascontiguousarray(b)
     out = cp.empty(out_shape, dtype=a.dtype)
-    handle = _handle(cp)
-    _frontend.set_stream(handle, cp.cuda.get_current_stream().ptr)  # autotuning runs there too
+    handle = _handle(cp, device)
     if key not in _plans:
         x_shape, w_shape, y_shape = shapes
         macs = math.prod(y_shape) * math.prod(w_shape[1:])
         limit = max(WORKSPACE_FLOOR, a.dtype.itemsize * math.prod(out_shape))
+        dtype = a.dtype.name
         try:
             _plans[key] = _plan(cp, kind, shapes, pads, stride, dilation, dtype, tf32,
                                 deterministic, (a.data.ptr, b.data.ptr, out.data.ptr), macs,

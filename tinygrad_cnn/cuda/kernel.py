@@ -23,6 +23,8 @@ from __future__ import annotations
 import contextlib
 import os
 
+import numpy as np
+
 from tinygrad_cnn import backend
 
 # Compiled by NVRTC and by the host runner's C++ compiler alike.
@@ -31,9 +33,20 @@ PRELUDE = r"""
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (long long)(n); \
          i += (long long)blockDim.x * gridDim.x)
 #define TC_INF (__int_as_float(0x7f800000))
+// v > 0 from v's bits: true for positive subnormals too, whether or not the compile flushes
+// subnormals to zero in comparisons (CuPy passes -ftz=true to its own kernels); false for NaN
+__device__ __forceinline__ bool tc_positive(float v) {
+    const int bits = __float_as_int(v);
+    return bits > 0 && bits <= 0x7f800000;
+}
+__device__ __forceinline__ bool tc_positive(double v) {
+    const long long bits = __double_as_longlong(v);
+    return bits > 0 && bits <= 0x7ff0000000000000LL;
+}
 """
 
 _CTYPE = {"float32": "float", "float64": "double"}
+FLOAT_CHARS = ("f", "d")  # float32, float64 by dtype.char: dtype.name costs microseconds a call
 _THREADS = 256
 _MAX_BLOCKS = 65535 * 32
 
@@ -49,7 +62,7 @@ class Kernel:
     def __init__(self, name: str, source: str, *, register: bool = True):
         self.name = name
         self.body = source
-        self._functions: dict[str, object] = {}
+        self._functions: dict[str, object] = {}  # dtype.char: CuPy function
         if register:
             ALL_KERNELS.append(self)
 
@@ -64,12 +77,15 @@ class Kernel:
         """Run the kernel over ``n`` independent work items on the arrays' device."""
         if n <= 0:
             return
+        first = None
         for a in args:
-            if hasattr(a, "shape") and not a.flags.c_contiguous:
-                raise ValueError(f"CUDA kernel {self.name!r} needs C-contiguous arrays")
-        arrays = [a for a in args if hasattr(a, "shape")]
-        on_device = bool(arrays) and backend.is_gpu_array(arrays[0])
-        if on_device and not hasattr(arrays[0], "_a"):  # CuPy's (the tests' fake has ``_a``)
+            if hasattr(a, "shape"):
+                if not a.flags.c_contiguous:
+                    raise ValueError(f"CUDA kernel {self.name!r} needs C-contiguous arrays")
+                if first is None:
+                    first = a
+        on_device = first is not None and backend.is_gpu_type(type(first))
+        if on_device and not hasattr(first, "_a"):  # CuPy's (the tests' fake has ``_a``)
             self._launch_cupy(dtype, int(n), args)
         elif _host_runner is not None:  # tests: NumPy arrays, or the fake CuPy's device arrays
             _host_runner.launch(self, dtype, int(n), args)
@@ -77,21 +93,18 @@ class Kernel:
             raise TypeError(f"CUDA kernel {self.name!r} needs CuPy arrays")
 
     def _launch_cupy(self, dtype, n: int, args) -> None:
-        import cupy  # noqa: PLC0415 - only reached with CuPy arrays
-
-        dtype = cupy.dtype(dtype)
-        function = self._functions.get(dtype.name)
+        dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
+        function = self._functions.get(dtype.char)
         if function is None:
+            import cupy  # noqa: PLC0415 - only reached with CuPy arrays
+
             module, names = _cupy_module(dtype)
             if self.name not in names:  # registered after the module was built
                 module = cupy.RawModule(code=self.source(dtype), options=_NVRTC_OPTIONS)
-            function = self._functions[dtype.name] = module.get_function(self.name)
-        scalar = dtype.type
-        converted = tuple(
-            a if hasattr(a, "shape") else
-            cupy.int64(a) if isinstance(a, int) else scalar(a)
-            for a in args
-        )
+            function = self._functions[dtype.char] = module.get_function(self.name)
+        scalar = dtype.type  # kernel scalars as NumPy scalars: int64 for long long, else T
+        converted = tuple(a if hasattr(a, "shape") else
+                          np.int64(a) if isinstance(a, int) else scalar(a) for a in args)
         blocks = max(1, min(-(-n // _THREADS), _MAX_BLOCKS))
         function((blocks,), (_THREADS,), converted)
 
@@ -116,13 +129,13 @@ def module_source(dtype) -> str:
 
 def _cupy_module(dtype):
     """(CuPy module of every registered kernel for ``dtype``, their names), built once."""
-    entry = _modules.get(dtype.name)
+    entry = _modules.get(dtype.char)
     if entry is None:
         import cupy  # noqa: PLC0415
 
         names = frozenset(k.name for k in registered_kernels())
         module = cupy.RawModule(code=module_source(dtype), options=_NVRTC_OPTIONS)
-        entry = _modules[dtype.name] = (module, names)
+        entry = _modules[dtype.char] = (module, names)
     return entry
 
 

@@ -14,7 +14,7 @@ sums are taken sequentially instead of pairwise (float32: about 1e-7 relative).
 
 from __future__ import annotations
 
-from .kernel import Kernel
+from .kernel import FLOAT_CHARS, Kernel
 
 FORWARD = Kernel("tc_softmax_xent_forward", r"""
 extern "C" __global__ void tc_softmax_xent_forward(
@@ -92,7 +92,7 @@ _MODES = {"mean": 0, "sum": 1, "none": 2}
 
 def fusable(x) -> bool:
     """Whether logits ``x`` (N, C) suit the kernels: float32 or float64, N and C at least 1."""
-    return x.ndim == 2 and x.dtype.name in ("float32", "float64") and x.size > 0
+    return x.ndim == 2 and x.dtype.char in FLOAT_CHARS and x.size > 0
 
 
 def _indices(xp, target):

@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import math
 
-from .kernel import Kernel
-
-_FLOATS = ("float32", "float64")
+from .kernel import FLOAT_CHARS, Kernel
 
 
 def fusable(p, g, *state) -> bool:
     """True when ``p``, ``g`` and the state arrays can go to one fused kernel: float32 or
     float64, one dtype and shape, parameter and state C-contiguous (``g`` is made contiguous by
     :func:`contiguous` if needed)."""
-    if p.dtype.name not in _FLOATS or g.dtype != p.dtype or g.shape != p.shape:
+    if p.dtype.char not in FLOAT_CHARS or g.dtype != p.dtype or g.shape != p.shape:
         return False
     return p.flags.c_contiguous and all(
         s.dtype == p.dtype and s.shape == p.shape and s.flags.c_contiguous for s in state)

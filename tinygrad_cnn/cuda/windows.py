@@ -13,7 +13,7 @@ atomics).
 
 from __future__ import annotations
 
-from .kernel import Kernel, enabled_for
+from .kernel import FLOAT_CHARS, Kernel, enabled_for
 
 # For input pixel (h, w): runs the statements for each tap (i, j) of each window o = oh*OW + ow
 # that reads it (oh = (h + PH - i*DH) / SH where that divides evenly and lies in [0, OH); the
@@ -31,8 +31,6 @@ WINDOWS_OVER_PIXEL = r"""
         } \
     }
 """
-
-FLOAT_CHARS = ("f", "d")  # float32, float64 (dtype.char: dtype.name costs microseconds)
 
 # one thread per (c, n, oh, ow); it writes the KH*KW column rows of that output position, so
 # the index arithmetic is shared by the taps and a warp's writes are contiguous in every row

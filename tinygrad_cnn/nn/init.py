@@ -101,7 +101,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill with ``val``."""
     xp = backend.array_module(tensor.data)
-    return _fill(tensor, xp.full(tensor.shape, val, dtype=tensor.dtype))
+    return _fill(tensor, backend.full(xp, tensor.shape, val, tensor.dtype))
 
 
 def zeros_(tensor: Tensor) -> Tensor:

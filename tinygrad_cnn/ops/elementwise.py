@@ -71,7 +71,7 @@ def as_tensor_operands(a, b) -> tuple[Tensor, Tensor]:
         else:
             dtype = backend.DEFAULT_FLOAT
             t = cast(t, dtype)
-        other = Tensor._from_array(backend.array_module(t.data).asarray(other, dtype=dtype))
+        other = Tensor._from_array(backend.full(backend.array_module(t.data), (), other, dtype))
     else:
         other = Tensor(other, device=t.device if backend.ndim_of(other) == 0 else None)
     return (other, t) if swap else (t, other)
@@ -138,29 +138,12 @@ class Div(Function):
         )
 
 
-def _odd_power_of_negative_zero(xp, x, p, y):
-    """y with (-0.0) ** p = -|y| (-0.0 or -inf) for odd integer p, as IEEE, NumPy and PyTorch
-    have it: CuPy 14 gave +inf for (-0.0) ** -1.0 on an H200 and an H100. The odd-integer test
-    uses floor only (p and p / 2 are integers or not), not a remainder."""
-    if isinstance(p, (int, float)):
-        if p % 2 != 1:
-            return y  # not an odd integer: no extra launches
-        odd = True
-    else:
-        half = p * 0.5
-        odd = (xp.floor(p) == p) & (xp.floor(half) != half)
-    return xp.where((x == 0) & xp.signbit(x) & odd, xp.copysign(y, x), y)
-
-
 class Pow(Function):
     """y = x ** p, with p a Tensor or a Python number."""
 
     @staticmethod
     def forward(ctx, x, p):
         y = ctx.xp.power(x, p)
-        x_kind = getattr(getattr(x, "dtype", None), "kind", None)
-        if backend.is_gpu_array(y) and y.dtype.kind == "f" and x_kind == "f":  # signed zeros
-            y = _odd_power_of_negative_zero(ctx.xp, x, p, y)
         ctx.save_for_backward(x, p, y)
         return y
 

@@ -108,18 +108,6 @@ def _refuse_axis_of_0d(func, args, kwargs):
         raise np.exceptions.AxisError(f"axis {axis} is out of bounds for array of dimension 0")
 
 
-def power(x, p, *args, **kwargs):
-    """NumPy's power, except (-0.0) ** (negative odd integer), which is +inf as on CuPy 14 (an
-    H200 gave that where IEEE, NumPy and PyTorch give -inf)."""
-    out = _Ufunc(np.power)(x, p, *args, **kwargs)
-    xa, pa = np.asarray(_unwrap(x)), np.asarray(_unwrap(p))
-    if out._a.dtype.kind == "f":
-        quirk = (xa == 0) & np.signbit(xa) & (pa < 0) & (np.remainder(pa, 2) == 1)
-        if quirk.any():
-            out._a[...] = np.where(quirk, np.inf, out._a)
-    return out
-
-
 def _function(func):
     """``func`` (a NumPy function or bound method) taking and returning device arrays."""
 
@@ -445,12 +433,22 @@ def _rebuild(array):
 
 # --------------------------------------------------------------------------- the module
 
+def _zero_by_memset(a: np.ndarray) -> np.ndarray:
+    """``a`` with -0.0 made +0.0, as CuPy leaves it where it fills with a zero: ``fill(0)`` is a
+    memset, and so are 0-d transfers and ``full`` (chainer/chainer#1435; an H100 and an H200
+    gave +0.0 for a 0-d -0.0 sent to the device)."""
+    if a.dtype.kind == "f":
+        a[a == 0] = 0
+    return a
+
+
 def array(obj, dtype=None, copy=True, order="K", subok=False, ndmin=0):
     """A device copy of host data or of a device array (CuPy's host-to-device transfer)."""
     host = _host(obj)
-    result = ndarray(np.array(host, dtype=dtype, copy=True if copy else None, order=order,
-                              ndmin=ndmin))
-    return _record("array" if type(obj) is ndarray else "host_to_device", [host], result)
+    a = np.array(host, dtype=dtype, copy=True if copy else None, order=order, ndmin=ndmin)
+    if type(obj) is not ndarray and a.ndim == 0:
+        a = _zero_by_memset(a.copy())
+    return _record("array" if type(obj) is ndarray else "host_to_device", [host], ndarray(a))
 
 
 def asarray(a, dtype=None, order=None):
@@ -459,9 +457,25 @@ def asarray(a, dtype=None, order=None):
         if dtype is None or np.dtype(dtype) == a.dtype:
             return a
         return _record("astype", [a._a], ndarray(a._a.astype(dtype)))
-    host = _host(a)
-    return _record("host_to_device", [], ndarray(np.array(host, dtype=dtype, order=order,
-                                                          copy=True)))
+    host = np.array(_host(a), dtype=dtype, order=order, copy=True)
+    if host.ndim == 0:
+        host = _zero_by_memset(host)
+    return _record("host_to_device", [], ndarray(host))
+
+
+def full(shape, fill_value, dtype=None, order="C"):
+    """NumPy's full, with CuPy's memset for a zero (-0.0 becomes +0.0)."""
+    a = np.full(shape, _unwrap(fill_value), dtype=dtype, order=order)
+    if np.ndim(_unwrap(fill_value)) == 0 and _unwrap(fill_value) == 0:
+        a = _zero_by_memset(a)
+    return _record("full", [], ndarray(a))
+
+
+def full_like(a, fill_value, dtype=None, order="K", subok=None, shape=None):
+    """NumPy's full_like on a device array's shape and dtype, with CuPy's memset for a zero."""
+    like = _unwrap(a)
+    return full(like.shape if shape is None else shape, fill_value,
+                like.dtype if dtype is None else dtype)
 
 
 asanyarray = asarray
