@@ -79,3 +79,13 @@ def test_the_first_step_breakdown_without_a_gpu_says_why_and_exits_0():
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "gpu_first_step.py: no GPU" in done.stdout and GPU_SKIP_REASON in done.stdout
+
+
+@pytest.mark.skipif(GPU_SKIP_REASON is None, reason="a GPU is usable here, so the run is real")
+def test_the_cudnn_engine_timings_without_a_gpu_say_why_and_exit_0():
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    done = subprocess.run([sys.executable,
+                           os.path.join(ROOT, "benchmarks", "gpu_cudnn_engines.py")],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "gpu_cudnn_engines.py: no GPU" in done.stdout and GPU_SKIP_REASON in done.stdout
