@@ -46,56 +46,71 @@ def test_every_kernel_compiles_with_nvrtc(kernel, dtype):
     assert ok, f"{kernel.name} ({dtype}) does not compile:\n{log}"
 
 
-@needs_nvrtc
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_all_kernels_compile_as_one_module(dtype):
-    """What the GPU compiles: every registered kernel in one translation unit, each defined
-    once (no helper or macro of one kernel clashes with another's)."""
-    from tinygrad_cnn.cuda import kernel as kernel_module
-
-    source = kernel_module.module_source(np.dtype(dtype))
-    for k in kernel_module.registered_kernels():
-        assert source.count(f"__global__ void {k.name}(") == 1, k.name
-    ok, log = nvrtc_compile(source)
-    assert ok, f"the module of all kernels ({dtype}) does not compile:\n{log}"
-
-
 class _RecordingCuPy:
-    """Just enough of CuPy for Kernel._launch_cupy: records each RawModule it compiles."""
+    """Just enough of CuPy for Kernel._launch_cupy: records each RawModule it compiles (from
+    any thread) and each launch."""
 
     def __init__(self):
-        self.compiled, self.calls = [], []
-        self.dtype, self.int64 = np.dtype, np.int64
+        import threading
+
+        self.compiled, self.calls, self.threads = [], [], set()
         recording = self
 
         class RawModule:
             def __init__(self, code, options):
                 recording.compiled.append(code)
+                recording.threads.add(threading.current_thread().name)
 
             def get_function(self, name):
                 return lambda grid, block, args: recording.calls.append(name)
 
+        class Device:
+            def __init__(self, device=0):
+                pass
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return False
+
         self.RawModule = RawModule
+        self.cuda = type("cuda", (), {"Device": Device,
+                                      "runtime": type("runtime", (), {"getDevice": lambda: 0})})
 
 
-def test_a_gpu_compiles_one_module_for_every_kernel_of_a_dtype(monkeypatch):
+def test_a_gpu_compiles_every_kernel_of_a_dtype_on_threads_at_the_first_launch(monkeypatch):
     from tinygrad_cnn.cuda import activation, bias
     from tinygrad_cnn.cuda import kernel as kernel_module
 
     fake = _RecordingCuPy()
     monkeypatch.setitem(__import__("sys").modules, "cupy", fake)
-    monkeypatch.setattr(kernel_module, "_modules", {})
-    for k in (activation.RELU, activation.RELU_GRAD, bias.ADD_BIAS):
+    monkeypatch.setattr(kernel_module, "_compiling", {})
+    monkeypatch.setattr(kernel_module, "_runtime", None)
+    registered = kernel_module.registered_kernels()
+    for k in registered:
         monkeypatch.setattr(k, "_functions", {})
+
+    def all_compiled():  # the compiles a launch did not wait for go on in the background
+        for futures in kernel_module._compiling.values():
+            for future in futures.values():
+                future.result()
+
     for k in (activation.RELU, activation.RELU_GRAD, bias.ADD_BIAS, activation.RELU):
         k._launch_cupy(np.float32, 10, ())
-    assert len(fake.compiled) == 1 and "tc_add_bias" in fake.compiled[0]
-    activation.RELU._launch_cupy(np.float64, 10, ())  # another scalar type: its own module
-    assert len(fake.compiled) == 2 and "typedef double T;" in fake.compiled[1]
+    all_compiled()
+    assert len(fake.compiled) == len(registered)  # every kernel, each compiled on its own
+    assert all(code.count("__global__") == 1 and "typedef float T;" in code
+               for code in fake.compiled)
+    assert fake.threads and all(t.startswith("tinygrad_cnn-nvrtc") for t in fake.threads)
+    activation.RELU._launch_cupy(np.float64, 10, ())  # another scalar type: compiled again
+    all_compiled()
+    assert len(fake.compiled) == 2 * len(registered)
+    assert sum("typedef double T;" in code for code in fake.compiled) == len(registered)
     late = Kernel("tc_test_late", AXPY.body.replace("tc_test_axpy", "tc_test_late"),
                   register=False)
-    late._launch_cupy(np.float32, 10, ())  # not in the module: compiled on its own
-    assert len(fake.compiled) == 3 and fake.compiled[2].count("__global__") == 1
+    late._launch_cupy(np.float32, 10, ())  # not registered: compiled on its own, here
+    assert len(fake.compiled) == 2 * len(registered) + 1 and "tc_test_late" in fake.compiled[-1]
     assert fake.calls == ["tc_relu", "tc_relu_grad", "tc_add_bias", "tc_relu", "tc_relu",
                           "tc_test_late"]
 

@@ -7,10 +7,10 @@ memory, ``__syncthreads`` or warp intrinsics. That subset keeps each kernel's lo
 lets the test suite run the very same source on the CPU (compiled by a C++ compiler, one thread
 walking all items: ``tests/cuda_host.py``) and compile it with NVRTC, without a GPU.
 
-On a GPU every registered kernel of one scalar type is compiled as **one module**, on the first
-launch of any of them (:func:`module_source`): a fresh process's first step pays one NVRTC
-compile instead of one per kernel (CuPy caches the module on disk by its source, as it does
-every kernel). A kernel registered after that module was built compiles on its own.
+On a GPU the first launch of any kernel for a scalar type starts compiling every registered
+kernel for that type, each on its own, on a few threads (NVRTC releases the GIL; CuPy caches
+each compiled kernel on disk by its source): a fresh process's first step then waits about as
+long as the slowest compile instead of their sum.
 
 Argument conventions, so that one launcher serves CuPy and the host runner alike: arrays are
 passed as pointers and must be C-contiguous; Python ints are passed as ``long long``; Python
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -62,7 +63,7 @@ class Kernel:
     def __init__(self, name: str, source: str, *, register: bool = True):
         self.name = name
         self.body = source
-        self._functions: dict[str, object] = {}  # dtype.char: CuPy function
+        self._functions: dict[tuple, object] = {}  # (dtype.char, device id): CuPy function
         if register:
             ALL_KERNELS.append(self)
 
@@ -94,14 +95,10 @@ class Kernel:
 
     def _launch_cupy(self, dtype, n: int, args) -> None:
         dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
-        function = self._functions.get(dtype.char)
+        key = (dtype.char, _current_device())
+        function = self._functions.get(key)
         if function is None:
-            import cupy  # noqa: PLC0415 - only reached with CuPy arrays
-
-            module, names = _cupy_module(dtype)
-            if self.name not in names:  # registered after the module was built
-                module = cupy.RawModule(code=self.source(dtype), options=_NVRTC_OPTIONS)
-            function = self._functions[dtype.char] = module.get_function(self.name)
+            function = self._functions[key] = _cupy_function(self, dtype, key[1])
         scalar = dtype.type  # kernel scalars as NumPy scalars: int64 for long long, else T
         converted = tuple(a if hasattr(a, "shape") else
                           np.int64(a) if isinstance(a, int) else scalar(a) for a in args)
@@ -110,7 +107,18 @@ class Kernel:
 
 
 _NVRTC_OPTIONS = ("--std=c++14",)
-_modules: dict[str, tuple[object, frozenset]] = {}  # dtype name: (CuPy RawModule, kernel names)
+_COMPILE_THREADS = 8
+_compiling: dict[tuple, dict[int, Future]] = {}  # (dtype.char, device): {id(kernel): future}
+_runtime = None  # cupy.cuda.runtime, once a kernel has run on CuPy
+
+
+def _current_device() -> int:
+    global _runtime
+    if _runtime is None:
+        import cupy  # noqa: PLC0415 - only reached with CuPy arrays
+
+        _runtime = cupy.cuda.runtime
+    return _runtime.getDevice()
 
 
 def registered_kernels() -> list[Kernel]:
@@ -120,23 +128,30 @@ def registered_kernels() -> list[Kernel]:
     return list(ALL_KERNELS)
 
 
-def module_source(dtype) -> str:
-    """One translation unit holding every registered kernel for ``dtype`` (float32 or
-    float64): what the GPU compiles once per process and scalar type."""
-    kernels = registered_kernels()
-    return kernels[0].source(dtype) + "".join(k.body for k in kernels[1:])
+def _compile(kernel: Kernel, dtype, device: int):
+    """``kernel``'s CuPy function for ``dtype`` on CUDA device ``device``: compiled by NVRTC,
+    or loaded from CuPy's kernel cache."""
+    import cupy  # noqa: PLC0415
+
+    with cupy.cuda.Device(device):  # a compile thread has no current device of its own
+        module = cupy.RawModule(code=kernel.source(dtype), options=_NVRTC_OPTIONS)
+        return module.get_function(kernel.name)
 
 
-def _cupy_module(dtype):
-    """(CuPy module of every registered kernel for ``dtype``, their names), built once."""
-    entry = _modules.get(dtype.char)
-    if entry is None:
-        import cupy  # noqa: PLC0415
-
-        names = frozenset(k.name for k in registered_kernels())
-        module = cupy.RawModule(code=module_source(dtype), options=_NVRTC_OPTIONS)
-        entry = _modules[dtype.char] = (module, names)
-    return entry
+def _cupy_function(kernel: Kernel, dtype, device: int):
+    """``kernel``'s CuPy function for ``dtype`` on ``device``. The first call for a (dtype,
+    device) starts compiling every registered kernel for it on a thread pool, ``kernel`` first;
+    a kernel registered later compiles on its own."""
+    futures = _compiling.get((dtype.char, device))
+    if futures is None:
+        kernels = sorted(registered_kernels(), key=lambda k: k is not kernel)
+        pool = ThreadPoolExecutor(max_workers=min(_COMPILE_THREADS, os.cpu_count() or 1),
+                                  thread_name_prefix="tinygrad_cnn-nvrtc")
+        futures = _compiling[dtype.char, device] = {
+            id(k): pool.submit(_compile, k, dtype, device) for k in kernels}
+        pool.shutdown(wait=False)  # the threads finish their compiles, then end
+    future = futures.get(id(kernel))
+    return _compile(kernel, dtype, device) if future is None else future.result()
 
 
 def enabled_for(xp) -> bool:
