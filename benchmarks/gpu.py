@@ -225,10 +225,14 @@ def theirs(name, device, dry, weights):
 
 
 def median_ms(step, sync, warmup, repeats):
-    """Median wall time of one synchronised step, after ``warmup`` steps."""
+    """Median wall time of one synchronised step, after ``warmup`` steps (and after our
+    kernels' background compiles have finished)."""
     for _ in range(warmup):
         step()
     sync()
+    from tinygrad_cnn.cuda import wait_for_compiles  # noqa: PLC0415 - ROOT is on the path here
+
+    wait_for_compiles()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()

@@ -29,6 +29,9 @@ def _warm_step(name):
     for _ in range(5):
         step()
     sync()
+    from tinygrad_cnn.cuda import wait_for_compiles  # noqa: PLC0415 - after the path set-up
+
+    wait_for_compiles()  # no compile thread beside the profiled steps
     return step, sync
 
 

@@ -91,11 +91,7 @@ def test_a_gpu_compiles_every_kernel_of_a_dtype_on_threads_at_the_first_launch(m
     for k in registered:
         monkeypatch.setattr(k, "_functions", {})
 
-    def all_compiled():  # the compiles a launch did not wait for go on in the background
-        for futures in kernel_module._compiling.values():
-            for future in futures.values():
-                future.result()
-
+    all_compiled = cuda.wait_for_compiles  # the compiles a launch did not wait for go on
     for k in (activation.RELU, activation.RELU_GRAD, bias.ADD_BIAS, activation.RELU):
         k._launch_cupy(np.float32, 10, ())
     all_compiled()

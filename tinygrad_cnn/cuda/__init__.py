@@ -6,6 +6,14 @@ from this package instead of the generic array-module code. ``TINYGRAD_CNN_CUDA_
 turns the kernels off (the generic CuPy path is then used, e.g. to compare the two).
 """
 
-from .kernel import ALL_KERNELS, ENV_SWITCH, Kernel, enabled_for, running_on_host
+from .kernel import (
+    ALL_KERNELS,
+    ENV_SWITCH,
+    Kernel,
+    enabled_for,
+    running_on_host,
+    wait_for_compiles,
+)
 
-__all__ = ["ALL_KERNELS", "ENV_SWITCH", "Kernel", "enabled_for", "running_on_host"]
+__all__ = ["ALL_KERNELS", "ENV_SWITCH", "Kernel", "enabled_for", "running_on_host",
+           "wait_for_compiles"]

@@ -154,6 +154,14 @@ def _cupy_function(kernel: Kernel, dtype, device: int):
     return _compile(kernel, dtype, device) if future is None else future.result()
 
 
+def wait_for_compiles() -> None:
+    """Return once every kernel compile started in the background has finished (for timings:
+    compile threads running beside a timed step take CPU time and the GIL from it)."""
+    for futures in list(_compiling.values()):
+        for future in futures.values():
+            future.exception()  # waits; a failed compile raises where that kernel launches
+
+
 def enabled_for(xp) -> bool:
     """True when ops on ``xp``'s arrays should use these kernels.
 
