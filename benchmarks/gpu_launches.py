@@ -27,8 +27,8 @@ recorded call is classified as:
 
 Launches are counted in the second step; kernels compiled are the distinct CuPy compile keys
 over the first two steps, what a fresh process compiles before its third step (per dtype). Our
-kernels used are counted too, but all of ours of one dtype compile as one module
-(``tinygrad_cnn/cuda/kernel.py``): one compile per dtype however many a step uses.
+kernels used are counted too; they compile side by side on a thread pool
+(``tinygrad_cnn/cuda/kernel.py``), not one after another as CuPy's do.
 
 The counts are an estimate of a real GPU's (CuPy may fuse or split some calls), but they move
 exactly with the code: a change that removes a launch here removes it there.
@@ -190,7 +190,7 @@ def main(argv=None) -> int:
         print(f"benchmarks/gpu_launches.py: {NO_COMPILER_REASON}; nothing counted")
         return 0
     print("| workload | launches | ours | cuDNN | cuBLAS | CuPy kernels | memsets | "
-          "device-to-host syncs | CuPy kernels compiled | our kernels used (1 compile) |")
+          "device-to-host syncs | CuPy kernels compiled | our kernels used |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     results = {}
     for name in args.only:
