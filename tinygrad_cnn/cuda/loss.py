@@ -152,7 +152,8 @@ def backward(xp, x, target, stats, coef, g, reduction):
     coef = xp.ascontiguousarray(coef, dtype=x.dtype)
     if reduction == "mean" and denominator is None:
         denominator = xp.ascontiguousarray(coef.sum().reshape(1))
-    g = xp.ascontiguousarray(g, dtype=x.dtype)
+    # a 0-d g as a one-element view: ascontiguousarray may copy it to make it 1-d
+    g = g.reshape(1) if g.ndim == 0 and g.dtype == x.dtype else xp.ascontiguousarray(g, x.dtype)
     BACKWARD(x.dtype, x.size, x, _indices(xp, target), row_max, log_sum, coef, g,
              g if denominator is None else denominator, dx, _MODES[reduction], classes, x.size)
     return dx
