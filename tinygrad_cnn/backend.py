@@ -330,8 +330,10 @@ def full(xp, shape, value, dtype=None):
     """``xp.full(shape, value, dtype)`` that keeps a -0.0 fill value's sign on CuPy too, whose
     fill with a zero is a memset (+0.0 bits; chainer/chainer#1435). A Python or NumPy scalar
     ``value``; shape ``()`` gives a 0-d array, as for scalar operands."""
+    if xp is np:  # a scalar operand of every `tensor * 2.0`: asarray is 5x faster than full
+        return np.asarray(value, dtype=dtype) if shape == () else np.full(shape, value, dtype)
     out = xp.full(shape, value, dtype=dtype)
-    if xp is not np and out.dtype.kind == "f" and value == 0 and np.signbit(value):
+    if out.dtype.kind == "f" and value == 0 and np.signbit(value):
         # copied from the host: a CuPy kernel that flips the sign gave +0.0 on an H200
         out = to_device(np.full(out.shape, value, dtype=out.dtype), GPU)
     return out
