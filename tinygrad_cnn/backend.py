@@ -332,11 +332,9 @@ def full(xp, shape, value, dtype=None):
     ``value``; shape ``()`` gives a 0-d array, as for scalar operands."""
     if xp is np:  # a scalar operand of every `tensor * 2.0`: asarray is 5x faster than full
         return np.asarray(value, dtype=dtype) if shape == () else np.full(shape, value, dtype)
-    out = xp.full(shape, value, dtype=dtype)
-    if out.dtype.kind == "f" and value == 0 and np.signbit(value):
-        # copied from the host: a CuPy kernel that flips the sign gave +0.0 on an H200
-        out = to_device(np.full(out.shape, value, dtype=out.dtype), GPU)
-    return out
+    if value == 0 and np.signbit(value):  # copied from the host: a CuPy kernel that flips
+        return to_device(np.full(shape, value, dtype), GPU)  # the sign gave +0.0 on an H200
+    return xp.full(shape, value, dtype=dtype)
 
 
 def as_strided(xp, array, shape, strides):

@@ -39,9 +39,10 @@ import os
 import warnings
 from dataclasses import dataclass
 
+from .kernel import FLOAT_CHARS
+
 ENV_SWITCH = "TINYGRAD_CNN_CUDNN"
 
-_DTYPES = ("float32", "float64")
 _frontend = None          # the imported ``cudnn`` module, once imported
 _unavailable: str | None = None   # why it cannot be used, once known
 _handles: dict[int, list] = {}  # CUDA device id -> [cuDNN handle, the stream it is bound to]
@@ -78,7 +79,7 @@ def unavailable_reason() -> str | None:
 
 def usable(xp, dtype) -> bool:
     """Whether a convolution on ``xp``'s arrays of ``dtype`` should try cuDNN."""
-    if getattr(xp, "__name__", "") != "cupy" or getattr(dtype, "name", str(dtype)) not in _DTYPES:
+    if getattr(xp, "__name__", "") != "cupy" or getattr(dtype, "char", None) not in FLOAT_CHARS:
         return False
     from tinygrad_cnn.backends import cudnn as switches  # noqa: PLC0415 - import cycle
 
