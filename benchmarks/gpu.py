@@ -361,14 +361,30 @@ def first_step(name, dry):
     sync()
     done = time.perf_counter()
     print(json.dumps({"import_s": imported - t0, "first_step_s": done - imported,
-                      "total_s": done - t0}))
+                      "total_s": done - t0, "convolutions": convolution_path()}))
+
+
+def convolution_path() -> str:
+    """Which path this process's GPU convolutions take: cuDNN, or im2col and why."""
+    from tinygrad_cnn.cuda import cudnn_conv
+
+    reason = cudnn_conv.unavailable_reason()
+    return "through cuDNN" if reason is None else f"by im2col (no cuDNN: {reason})"
+
+
+def child_env(**extra) -> dict:
+    """The environment of a child process: this one's plus ``extra``, with the project first on
+    PYTHONPATH and the entries already there kept (packages installed beside the project, such
+    as the cuDNN frontend, must stay importable: a child without them measures another path)."""
+    path = [ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return {**os.environ, **extra, "PYTHONPATH": os.pathsep.join(path)}
 
 
 def cold_start(name, dry):
     """First step in a fresh process with an empty kernel cache, then with that cache warm."""
     results = {}
     with tempfile.TemporaryDirectory(prefix="tc_cupy_cache_") as cache:
-        env = {**os.environ, "CUPY_CACHE_DIR": cache, "PYTHONPATH": ROOT}
+        env = child_env(CUPY_CACHE_DIR=cache)
         cmd = [sys.executable, os.path.abspath(__file__), "--first-step", name]
         if dry:
             cmd.append("--dry-run")
@@ -413,7 +429,8 @@ def table(rows, cold, header):
                       f"{result['cold']['total_s']:.2f} s with an empty kernel cache "
                       f"(import {result['cold']['import_s']:.2f} s, "
                       f"{result['cold']['cached_kernels']} kernels compiled and cached), "
-                      f"{result['warm']['total_s']:.2f} s with it warm."]
+                      f"{result['warm']['total_s']:.2f} s with it warm; convolutions "
+                      f"{result['cold']['convolutions']}."]
     return "\n".join(lines)
 
 

@@ -67,7 +67,8 @@ def _child(workload: str) -> None:
     tinygrad_cnn.cuda.wait_for_compiles()  # the compiles the step did not wait for, listed too
     print(json.dumps({"import_s": imported - t0, "context_s": context - imported,
                       "build_s": built - context, "first_step_s": done - built,
-                      "total_s": done - t0, "compiles": compiles}))
+                      "total_s": done - t0, "compiles": compiles,
+                      "convolutions": gpu.convolution_path()}))
 
 
 def main(argv=None) -> int:
@@ -80,12 +81,13 @@ def main(argv=None) -> int:
         return 0
     sys.path.insert(0, ROOT)
     import tinygrad_cnn as tc
+    from benchmarks import gpu
 
     if not tc.gpu_available():
         print(f"benchmarks/gpu_first_step.py: no GPU: {tc.backend.gpu_unavailable_reason()}")
         return 0
     with tempfile.TemporaryDirectory(prefix="tc_cupy_cache_") as cache:
-        env = {**os.environ, "CUPY_CACHE_DIR": cache, "PYTHONPATH": ROOT}
+        env = gpu.child_env(CUPY_CACHE_DIR=cache)
         done = subprocess.run([sys.executable, os.path.abspath(__file__), "--child",
                                "--workload", args.workload], env=env, capture_output=True,
                               text=True)
@@ -97,7 +99,7 @@ def main(argv=None) -> int:
     print(f"{args.workload}, fresh process, empty kernel cache: {r['total_s']:.2f} s = import "
           f"{r['import_s']:.2f} + CUDA context {r['context_s']:.2f} + build {r['build_s']:.2f} "
           f"+ first step {r['first_step_s']:.2f}; {len(compiles)} compiles, "
-          f"{total:.2f} s summed")
+          f"{total:.2f} s summed; convolutions {r['convolutions']}")
     print("Compiles on threads other than the main one run side by side (our kernels, on a "
           "thread pool): their seconds overlap.")
     print("| seconds | thread | kernels | first names |\n|---:|---|---:|---|")

@@ -35,6 +35,16 @@ def test_dry_run_prints_a_row_per_workload_and_the_cold_start():
         assert len(cells) == 11
         assert all(float(c) > 0 for c in cells[1:6])  # our five timings
     assert "with an empty kernel cache" in out and "with it warm" in out
+    assert "; convolutions through cuDNN." in out or "; convolutions by im2col (no cuDNN: " in out
+
+
+def test_child_processes_keep_the_pythonpath_entries_already_there(monkeypatch):
+    # the cold-start children once ran with PYTHONPATH=ROOT alone: the cuDNN frontend installed
+    # beside the project (scripts/gpu-check.sh) was gone, and they timed the im2col path
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(["/opt/site", "", "/x"]))
+    env = gpu_benchmark.child_env(CUPY_CACHE_DIR="/tmp/cache")
+    assert env["PYTHONPATH"].split(os.pathsep) == [gpu_benchmark.ROOT, "/opt/site", "/x"]
+    assert env["CUPY_CACHE_DIR"] == "/tmp/cache" and env["PATH"] == os.environ["PATH"]
 
 
 def test_dry_run_sizes_are_small_and_real_sizes_are_the_issues():
