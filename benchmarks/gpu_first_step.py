@@ -20,9 +20,19 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 _GLOBAL = re.compile(r"__global__\s+void\s+(\w+)")
+
+
+def _call_site() -> str:
+    """The innermost frame of this project that led to a compile ("" on a compile thread)."""
+    for frame in reversed(traceback.extract_stack()[:-1]):
+        path = os.path.abspath(frame.filename)
+        if path.startswith(os.path.abspath(ROOT)) and not path.endswith("gpu_first_step.py"):
+            return f"{os.path.relpath(path, ROOT)}:{frame.lineno} {frame.name}"
+    return ""
 
 
 def _child(workload: str) -> None:
@@ -50,7 +60,8 @@ def _child(workload: str) -> None:
                     names = _GLOBAL.findall(source)
                     compiles.append({"seconds": round(time.perf_counter() - start, 4),
                                      "via": name, "thread": threading.current_thread().name,
-                                     "kernels": len(names), "names": names[:4]})
+                                     "kernels": len(names), "names": names[:4],
+                                     "site": _call_site()})
         return wrapper
 
     # every compile entry point CuPy's Python layer has (names differ between versions)
@@ -102,10 +113,10 @@ def main(argv=None) -> int:
           f"{total:.2f} s summed; convolutions {r['convolutions']}")
     print("Compiles on threads other than the main one run side by side (our kernels, on a "
           "thread pool): their seconds overlap.")
-    print("| seconds | thread | kernels | first names |\n|---:|---|---:|---|")
+    print("| seconds | thread | kernels | first names | called from |\n|---:|---|---:|---|---|")
     for c in compiles:
         print(f"| {c['seconds']:.3f} | {c['thread']} | {c['kernels']} | "
-              f"{', '.join(c['names'])} |")
+              f"{', '.join(c['names'])} | {c['site']} |")
     return 0
 
 

@@ -36,10 +36,19 @@ def test_linear_bias_kernel_matches_the_generic_path(lead, inputs, outputs, dtyp
     got, launches = on_host(linear_and_grads, x, w, b, g)
     expected = linear_and_grads(x, w, b, g)
     assert launches == ["tc_add_bias"]
-    for a, e in zip(got, expected, strict=True):
+    for a, e in zip(got[:3], expected[:3], strict=True):
         assert a.dtype == e.dtype
         np.testing.assert_array_equal(a, e)  # the same products, the same single add
+    # the bias gradient is a product with ones there (cuda/sums.py): equal up to the order of
+    # its additions
+    _assert_sums_agree(got[3], expected[3], g.reshape(-1, outputs))
     np.testing.assert_allclose(got[0], x @ w.T + b, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def _assert_sums_agree(got, expected, rows):
+    """got and expected are both rows.sum(0), in two orders: within eps * rows * sum |rows|."""
+    bound = 2 * np.finfo(rows.dtype).eps * len(rows) * np.abs(rows).sum(0)
+    assert got.dtype == expected.dtype and np.all(np.abs(got - expected) <= bound)
 
 
 def test_conv_bias_kernel_adds_each_channels_bias_to_its_plane():
@@ -94,5 +103,6 @@ def test_gpu_kernel_matches_the_generic_cupy_path(dtype, monkeypatch):
     got = linear_and_grads(*args, device="gpu")
     monkeypatch.setenv(cuda.ENV_SWITCH, "0")
     expected = linear_and_grads(*args, device="gpu")
-    for a, e in zip(got, expected, strict=True):
+    for a, e in zip(got[:3], expected[:3], strict=True):
         np.testing.assert_array_equal(a, e)
+    _assert_sums_agree(got[3], expected[3], args[3])  # cuBLAS products vs CuPy's reduction

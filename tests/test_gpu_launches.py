@@ -16,8 +16,10 @@ from tests.cuda_host import COMPILER, NO_COMPILER_REASON
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "benchmarks", "gpu_launches.py")
 
-# workload: (launches, CuPy kernels per step, device-to-host syncs, CuPy kernels compiled)
-BOUNDS = {"lenet5": (52, 6, 1, 3), "article_cnn": (23, 3, 1, 3), "mlp": (21, 3, 1, 2)}
+# workload: (launches, CuPy kernels per step, device-to-host syncs, CuPy kernels compiled).
+# LeNet-5 went from 52 to 53 launches when its five bias-gradient sums and the backward's seed
+# (six CuPy kernels, three to compile) became seven cuBLAS products and a host copy.
+BOUNDS = {"lenet5": (53, 0, 1, 0), "article_cnn": (23, 0, 1, 0), "mlp": (20, 0, 1, 0)}
 
 
 def _rows(*args):

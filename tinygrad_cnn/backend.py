@@ -326,6 +326,12 @@ def to_device(array, device: str):
     return array.get()
 
 
+def ones_from_host(shape, dtype, device: str):
+    """Ones of ``shape`` on ``device``, made by NumPy and copied there: for a few elements (the
+    seed of a backward pass), where CuPy's ``ones`` is a fill kernel to compile on first use."""
+    return to_device(np.ones(shape, dtype), device)
+
+
 def full(xp, shape, value, dtype=None):
     """``xp.full(shape, value, dtype)`` that keeps a -0.0 fill value's sign on CuPy too, whose
     fill with a zero is a memset (+0.0 bits; chainer/chainer#1435). A Python or NumPy scalar

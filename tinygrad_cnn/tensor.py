@@ -738,7 +738,8 @@ def _initial_gradient(output: Tensor, gradient, caller: str) -> Tensor:
                 f"{caller}: grad can be created implicitly only for one-element outputs, this "
                 f"output has shape {output.shape}; pass gradient= (a tensor of that shape)"
             )
-        return Tensor._from_array(backend.array_module(output.data).ones_like(output.data))
+        return Tensor._from_array(backend.ones_from_host(output.shape, output.dtype,
+                                                         output.device))
     if not isinstance(gradient, Tensor):
         gradient = Tensor(gradient, dtype=output.dtype, device=output.device)
     if gradient.shape != output.shape:

@@ -95,7 +95,7 @@ class Kernel:
 
     def _launch_cupy(self, dtype, n: int, args) -> None:
         dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
-        key = (dtype.char, _current_device())
+        key = (dtype.char, current_device())
         function = self._functions.get(key)
         if function is None:
             function = self._functions[key] = _cupy_function(self, dtype, key[1])
@@ -112,7 +112,7 @@ _compiling: dict[tuple, dict[int, Future]] = {}  # (dtype.char, device): {id(ker
 _runtime = None  # cupy.cuda.runtime, once a kernel has run on CuPy
 
 
-def _current_device() -> int:
+def current_device() -> int:
     global _runtime
     if _runtime is None:
         import cupy  # noqa: PLC0415 - only reached with CuPy arrays

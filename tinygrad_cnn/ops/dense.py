@@ -64,7 +64,7 @@ def _linear_grad_arrays(ctx, x, w, grad):
     rows = grad.reshape(-1, w.shape[0])                                     # (M, out)
     grad_x = ctx.xp.matmul(grad, w) if ctx.needs_input_grad[0] else None    # (*, in)
     grad_w = rows.T @ x.reshape(-1, w.shape[1]) if ctx.needs_input_grad[1] else None
-    grad_b = rows.sum(axis=0) if ctx.needs_input_grad[2] else None          # (out,)
+    grad_b = reduction.sum_array(ctx.xp, rows, (0,)) if ctx.needs_input_grad[2] else None
     return grad_x, grad_w, grad_b
 
 

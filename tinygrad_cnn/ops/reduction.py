@@ -6,6 +6,7 @@ import numbers
 
 from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.function import Function
+from tinygrad_cnn.cuda import sums as cuda_sums
 from tinygrad_cnn.ops import elementwise
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.tensor import Tensor, ValuesIndices
@@ -15,12 +16,20 @@ def _keepdim_shape(shape, dims):
     return tuple(1 if i in dims else n for i, n in enumerate(shape))
 
 
+def sum_array(xp, x, dims, keepdim: bool = False):
+    """``x.sum(axis=dims, keepdims=keepdim)`` on an array (dims sorted): on the GPU a sum over
+    leading and trailing axes (a bias gradient) runs as cuBLAS products (cuda/sums.py)."""
+    if cuda_sums.usable(xp, x, dims):
+        return cuda_sums.sum_outer(xp, x, dims, keepdim)
+    return xp.sum(x, axis=dims, keepdims=keepdim)
+
+
 class Sum(Function):
     @staticmethod
     def forward(ctx, x, dims, keepdim):
         ctx.shape_in = x.shape
         ctx.dims = dims
-        return ctx.xp.sum(x, axis=dims, keepdims=keepdim)
+        return sum_array(ctx.xp, x, dims, keepdim)
 
     @staticmethod
     def backward(ctx, grad):
