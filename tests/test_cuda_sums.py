@@ -67,8 +67,12 @@ def test_which_sums_take_the_products():
             assert sums.usable(np, x.astype(np.float64), (0,))
         finally:
             tc.backends.cuda.matmul.allow_tf32 = False
-    assert not sums.usable(np, x, (0,))             # NumPy outside the host runner: np.sum
     assert sums.outer_split((2, 3, 4, 5), (0, 3)) == (2, 12, 5)
+
+
+@needs_generic_path
+def test_numpy_sums_keep_numpy_outside_the_host_runner():
+    assert not sums.usable(np, np.ones((2, 3), np.float32), (0,))
 
 
 def test_matrices_beyond_cublas_int_sizes_keep_the_reduction(monkeypatch):
