@@ -5,7 +5,8 @@ from __future__ import annotations
 import numbers
 
 from tinygrad_cnn import backend
-from tinygrad_cnn.tensor import Tensor, _shape_args
+from tinygrad_cnn.tensor import Tensor
+from tinygrad_cnn.tensor_methods import _shape_args
 
 
 def _prepare(shape, dtype, device, default_dtype=backend.DEFAULT_FLOAT):

@@ -8,6 +8,7 @@ from collections import namedtuple
 from tinygrad_cnn import backend
 from tinygrad_cnn.autograd import engine
 from tinygrad_cnn.autograd.grad_mode import is_grad_enabled
+from tinygrad_cnn.tensor_methods import TensorMethods
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 
@@ -94,7 +95,7 @@ def _why_not_numbers(data) -> str | None:
     return None
 
 
-class Tensor:
+class Tensor(TensorMethods):
     """An n-dimensional array on the CPU (NumPy) or GPU (CuPy) that can record its gradient.
 
     ``Tensor(data, requires_grad=False, dtype=None, device=None)``: ``data`` is Python numbers or
@@ -343,92 +344,7 @@ class Tensor:
 
     __hash__ = object.__hash__
 
-    # ------------------------------------------------------------------ arithmetic
-
-    def __add__(self, other):
-        return elementwise.add(self, other)
-
-    def __radd__(self, other):
-        return elementwise.add(other, self)
-
-    def __sub__(self, other):
-        return elementwise.sub(self, other)
-
-    def __rsub__(self, other):
-        return elementwise.sub(other, self)
-
-    def __mul__(self, other):
-        return elementwise.mul(self, other)
-
-    def __rmul__(self, other):
-        return elementwise.mul(other, self)
-
-    def __truediv__(self, other):
-        return elementwise.div(self, other)
-
-    def __rtruediv__(self, other):
-        return elementwise.div(other, self)
-
-    def __pow__(self, exponent):
-        return elementwise.pow(self, exponent)
-
-    def __rpow__(self, base):
-        return elementwise.pow(base, self)
-
-    def __floordiv__(self, other):
-        return elementwise_math.floor_divide(self, other)
-
-    def __rfloordiv__(self, other):
-        return elementwise_math.floor_divide(other, self)
-
-    def __mod__(self, other):
-        return elementwise_math.remainder(self, other)
-
-    def __rmod__(self, other):
-        return elementwise_math.remainder(other, self)
-
-    def __matmul__(self, other):
-        return linalg.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return linalg.matmul(other, self)
-
-    def __neg__(self):
-        return elementwise.neg(self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return elementwise.abs(self)
-
-    # comparisons give bool tensors that carry no gradient
-    def __eq__(self, other):
-        return elementwise.eq(self, other)
-
-    def __ne__(self, other):
-        return elementwise.ne(self, other)
-
-    def __lt__(self, other):
-        return elementwise.lt(self, other)
-
-    def __le__(self, other):
-        return elementwise.le(self, other)
-
-    def __gt__(self, other):
-        return elementwise.gt(self, other)
-
-    def __ge__(self, other):
-        return elementwise.ge(self, other)
-
-    def __invert__(self):
-        return elementwise.logical_not(self)
-
-    def __and__(self, other):
-        return elementwise.logical_and(self, other)
-
-    def __or__(self, other):
-        return elementwise.logical_or(self, other)
+    # ------------------------------------------------------------------ indexing
 
     def __getitem__(self, index):
         return shape_ops.getitem(self, index)
@@ -441,293 +357,6 @@ class Tensor:
             )
         index = shape_ops.index_to_arrays(index, self.data)
         self.data[index] = value.data if isinstance(value, Tensor) else value
-
-    # ------------------------------------------------------------------ elementwise methods
-
-    def exp(self):
-        return elementwise.exp(self)
-
-    def log(self):
-        return elementwise.log(self)
-
-    def sqrt(self):
-        return elementwise.sqrt(self)
-
-    def abs(self):
-        return elementwise.abs(self)
-
-    def tanh(self):
-        return elementwise.tanh(self)
-
-    def sigmoid(self):
-        return elementwise.sigmoid(self)
-
-    def relu(self):
-        return elementwise.relu(self)
-
-    def leaky_relu(self, negative_slope: float = 0.01):
-        return elementwise.leaky_relu(self, negative_slope)
-
-    def clamp(self, min=None, max=None):
-        return elementwise.clamp(self, min, max)
-
-    clip = clamp
-
-    def maximum(self, other):
-        return elementwise.maximum(self, other)
-
-    def minimum(self, other):
-        return elementwise.minimum(self, other)
-
-    def pow(self, exponent):
-        return elementwise.pow(self, exponent)
-
-    def sign(self):
-        return elementwise.sign(self)
-
-    def isnan(self):
-        return elementwise.isnan(self)
-
-    def isfinite(self):
-        return elementwise.isfinite(self)
-
-    # [ops-bugs] more elementwise math (ops/elementwise_math.py)
-    def floor(self):
-        return elementwise_math.floor(self)
-
-    def ceil(self):
-        return elementwise_math.ceil(self)
-
-    def round(self, decimals: int = 0):
-        return elementwise_math.round(self, decimals)
-
-    def trunc(self):
-        return elementwise_math.trunc(self)
-
-    def remainder(self, other):
-        return elementwise_math.remainder(self, other)
-
-    def fmod(self, other):
-        return elementwise_math.fmod(self, other)
-
-    def floor_divide(self, other):
-        return elementwise_math.floor_divide(self, other)
-
-    def reciprocal(self):
-        return elementwise_math.reciprocal(self)
-
-    def rsqrt(self):
-        return elementwise_math.rsqrt(self)
-
-    def exp2(self):
-        return elementwise_math.exp2(self)
-
-    def log2(self):
-        return elementwise_math.log2(self)
-
-    def log10(self):
-        return elementwise_math.log10(self)
-
-    def log1p(self):
-        return elementwise_math.log1p(self)
-
-    def expm1(self):
-        return elementwise_math.expm1(self)
-
-    def sin(self):
-        return elementwise_math.sin(self)
-
-    def cos(self):
-        return elementwise_math.cos(self)
-
-    def isinf(self):
-        return elementwise_math.isinf(self)
-
-    def isclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
-        return elementwise_math.isclose(self, other, rtol, atol, equal_nan)
-
-    def lerp(self, end, weight):
-        return elementwise_math.lerp(self, end, weight)
-
-    def logaddexp(self, other):
-        return elementwise_math.logaddexp(self, other)
-
-    def erf(self):
-        return activation.erf(self)
-
-    def prelu(self, weight):
-        return activation.prelu(self, weight)
-
-    def eq(self, other):
-        return elementwise.eq(self, other)
-
-    # ------------------------------------------------------------------ reductions
-
-    def sum(self, dim=None, keepdim: bool = False):
-        return reduction.sum(self, dim, keepdim)
-
-    def mean(self, dim=None, keepdim: bool = False):
-        return reduction.mean(self, dim, keepdim)
-
-    def max(self, dim=None, keepdim: bool = False):
-        return reduction.max(self, dim, keepdim)
-
-    def min(self, dim=None, keepdim: bool = False):
-        return reduction.min(self, dim, keepdim)
-
-    def amax(self, dim=None, keepdim: bool = False):
-        return reduction.amax(self, dim, keepdim)
-
-    def amin(self, dim=None, keepdim: bool = False):
-        return reduction.amin(self, dim, keepdim)
-
-    def var(self, dim=None, keepdim: bool = False, correction: int = 1, unbiased=None):
-        return reduction.var(self, dim, keepdim, correction=correction, unbiased=unbiased)
-
-    def std(self, dim=None, keepdim: bool = False, correction: int = 1, unbiased=None):
-        return reduction.std(self, dim, keepdim, correction=correction, unbiased=unbiased)
-
-    def logsumexp(self, dim, keepdim: bool = False):
-        return reduction.logsumexp(self, dim, keepdim)
-
-    def argmax(self, dim=None, keepdim: bool = False):
-        return reduction.argmax(self, dim, keepdim)
-
-    def argmin(self, dim=None, keepdim: bool = False):
-        return reduction.argmin(self, dim, keepdim)
-
-    def any(self, dim=None, keepdim: bool = False):
-        return reduction.any(self, dim, keepdim)
-
-    def all(self, dim=None, keepdim: bool = False):
-        return reduction.all(self, dim, keepdim)
-
-    def softmax(self, dim: int):
-        return loss.softmax(self, dim)
-
-    def log_softmax(self, dim: int):
-        return loss.log_softmax(self, dim)
-
-    # ------------------------------------------------------------------ shape
-
-    def reshape(self, *shape):
-        return shape_ops.reshape(self, _shape_args(shape))
-
-    def view(self, *shape):
-        return shape_ops.reshape(self, _shape_args(shape))
-
-    def flatten(self, start_dim: int = 0, end_dim: int = -1):
-        return shape_ops.flatten(self, start_dim, end_dim)
-
-    def transpose(self, dim0: int, dim1: int):
-        return shape_ops.transpose(self, dim0, dim1)
-
-    def permute(self, *dims):
-        return shape_ops.permute(self, _shape_args(dims))
-
-    def squeeze(self, dim=None):
-        return shape_ops.squeeze(self, dim)
-
-    def unsqueeze(self, dim: int):
-        return shape_ops.unsqueeze(self, dim)
-
-    def expand(self, *shape):
-        return shape_ops.expand(self, _shape_args(shape))
-
-    def broadcast_to(self, shape):
-        return shape_ops.broadcast_to(self, shape)
-
-    def matmul(self, other):
-        return linalg.matmul(self, other)
-
-    # ------------------------------------------------------------------ scans, sorting, norms
-
-    def prod(self, dim=None, keepdim: bool = False, *, dtype=None):
-        return scan.prod(self, dim, keepdim, dtype=dtype)
-
-    def cumsum(self, dim: int, *, dtype=None):
-        return scan.cumsum(self, dim, dtype=dtype)
-
-    def cumprod(self, dim: int, *, dtype=None):
-        return scan.cumprod(self, dim, dtype=dtype)
-
-    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
-        return sort_ops.sort(self, dim, descending, stable)
-
-    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False):
-        return sort_ops.argsort(self, dim, descending, stable)
-
-    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
-        return sort_ops.topk(self, k, dim, largest, sorted)
-
-    def norm(self, p="fro", dim=None, keepdim: bool = False, dtype=None):
-        return vector_norm.norm(self, p, dim, keepdim, dtype)
-
-    # ------------------------------------------------------------------ more shape, indexing
-
-    def flip(self, *dims):
-        return shape_extra.flip(self, _shape_args(dims))
-
-    def roll(self, shifts, dims=None):
-        return shape_extra.roll(self, shifts, dims)
-
-    def repeat(self, *sizes):
-        return shape_extra.repeat(self, *sizes)
-
-    def tile(self, *dims):
-        return shape_extra.tile(self, _shape_args(dims))
-
-    def repeat_interleave(self, repeats, dim=None, *, output_size=None):
-        return shape_extra.repeat_interleave(self, repeats, dim, output_size=output_size)
-
-    def split(self, split_size, dim: int = 0):
-        return shape_extra.split(self, split_size, dim)
-
-    def chunk(self, chunks: int, dim: int = 0):
-        return shape_extra.chunk(self, chunks, dim)
-
-    def unbind(self, dim: int = 0):
-        return shape_extra.unbind(self, dim)
-
-    def unflatten(self, dim: int, sizes):
-        return shape_extra.unflatten(self, dim, sizes)
-
-    def tril(self, diagonal: int = 0):
-        return shape_extra.tril(self, diagonal)
-
-    def triu(self, diagonal: int = 0):
-        return shape_extra.triu(self, diagonal)
-
-    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1):
-        return shape_extra.diagonal(self, offset, dim1, dim2)
-
-    def gather(self, dim: int, index):
-        return indexing.gather(self, dim, index)
-
-    def scatter(self, dim: int, index, src=None, *, value=None, reduce=None):
-        return indexing.scatter(self, dim, index, src, value=value, reduce=reduce)
-
-    def scatter_add(self, dim: int, index, src):
-        return indexing.scatter_add(self, dim, index, src)
-
-    def index_add(self, dim: int, index, source, *, alpha=1):
-        return indexing.index_add(self, dim, index, source, alpha=alpha)
-
-    def index_select(self, dim: int, index):
-        return indexing.index_select(self, dim, index)
-
-    def masked_fill(self, mask, value):
-        return indexing.masked_fill(self, mask, value)
-
-    def take_along_dim(self, indices, dim=None):
-        return indexing.take_along_dim(self, indices, dim)
-
-
-def _shape_args(args) -> tuple:
-    """Accept both t.reshape(2, 3) and t.reshape((2, 3))."""
-    if len(args) == 1 and isinstance(args[0], (tuple, list)):
-        return tuple(args[0])
-    return tuple(args)
 
 
 def _initial_gradient(output: Tensor, gradient, caller: str) -> Tensor:
@@ -798,8 +427,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return tuple(result)
 
 
-# The ops import Tensor from this module, so they are imported after it is defined.
-from tinygrad_cnn.ops import (  # noqa: E402
+# The ops import Tensor from this module, so they are imported after it is defined; the ones
+# TensorMethods calls only need importing (it reaches them as attributes of ``tinygrad_cnn.ops``).
+from tinygrad_cnn.ops import (  # noqa: E402, F401
     activation,
     elementwise,
     elementwise_math,
@@ -809,7 +439,7 @@ from tinygrad_cnn.ops import (  # noqa: E402
     reduction,
     scan,
     shape_extra,
+    sort,
     vector_norm,
 )
 from tinygrad_cnn.ops import shape as shape_ops  # noqa: E402
-from tinygrad_cnn.ops import sort as sort_ops  # noqa: E402
