@@ -111,6 +111,15 @@ def test_a_gpu_compiles_every_kernel_of_a_dtype_on_threads_at_the_first_launch(m
                           "tc_test_late"]
 
 
+def test_compile_threads_one_per_kernel_leaving_a_core(monkeypatch):
+    from tinygrad_cnn.cuda import kernel as kernel_module
+
+    for cores, kernels, threads in [(16, 19, 15), (64, 19, 19), (2, 19, 1), (1, 19, 1),
+                                    (None, 19, 1), (16, 0, 1)]:
+        monkeypatch.setattr(kernel_module.os, "cpu_count", lambda c=cores: c)
+        assert kernel_module.compile_threads(kernels) == threads, (cores, kernels)
+
+
 @needs_nvrtc
 def test_nvrtc_check_can_fail():
     broken = Kernel("tc_test_broken", "extern \"C\" __global__ void tc_test_broken() { nope; }",

@@ -107,7 +107,6 @@ class Kernel:
 
 
 _NVRTC_OPTIONS = ("--std=c++14",)
-_COMPILE_THREADS = 8
 _compiling: dict[tuple, dict[int, Future]] = {}  # (dtype.char, device): {id(kernel): future}
 _runtime = None  # cupy.cuda.runtime, once a kernel has run on CuPy
 
@@ -138,6 +137,12 @@ def _compile(kernel: Kernel, dtype, device: int):
         return module.get_function(kernel.name)
 
 
+def compile_threads(kernels: int) -> int:
+    """Threads compiling ``kernels`` kernels at once: one each, leaving one CPU core to the
+    process's own work (the step waiting for them), at least one."""
+    return max(1, min(kernels, (os.cpu_count() or 2) - 1))
+
+
 def _cupy_function(kernel: Kernel, dtype, device: int):
     """``kernel``'s CuPy function for ``dtype`` on ``device``. The first call for a (dtype,
     device) starts compiling every registered kernel for it on a thread pool, ``kernel`` first;
@@ -145,7 +150,7 @@ def _cupy_function(kernel: Kernel, dtype, device: int):
     futures = _compiling.get((dtype.char, device))
     if futures is None:
         kernels = sorted(registered_kernels(), key=lambda k: k is not kernel)
-        pool = ThreadPoolExecutor(max_workers=min(_COMPILE_THREADS, os.cpu_count() or 1),
+        pool = ThreadPoolExecutor(max_workers=compile_threads(len(kernels)),
                                   thread_name_prefix="tinygrad_cnn-nvrtc")
         futures = _compiling[dtype.char, device] = {
             id(k): pool.submit(_compile, k, dtype, device) for k in kernels}
