@@ -50,18 +50,12 @@ from tinygrad_cnn.ops.elementwise import (
     clamp,
     clip,
     div,
-    eq,
     exp,
-    ge,
-    gt,
-    le,
     leaky_relu,
     log,
-    lt,
     maximum,
     minimum,
     mul,
-    ne,
     neg,
     pow,
     relu,
@@ -71,8 +65,9 @@ from tinygrad_cnn.ops.elementwise import (
     tanh,
     where,
 )
+from tinygrad_cnn.ops.compare import eq, ge, gt, isclose, isfinite, isinf, isnan, le, lt, ne
 # [ops-bugs] more elementwise math
-from tinygrad_cnn.ops.elementwise import isfinite, isnan, sign
+from tinygrad_cnn.ops.elementwise import sign
 from tinygrad_cnn.ops.elementwise_math import (
     ceil,
     cos,
@@ -81,8 +76,6 @@ from tinygrad_cnn.ops.elementwise_math import (
     floor,
     floor_divide,
     fmod,
-    isclose,
-    isinf,
     lerp,
     log1p,
     log2,

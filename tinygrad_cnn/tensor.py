@@ -431,6 +431,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 # TensorMethods calls only need importing (it reaches them as attributes of ``tinygrad_cnn.ops``).
 from tinygrad_cnn.ops import (  # noqa: E402, F401
     activation,
+    compare,
     elementwise,
     elementwise_math,
     indexing,

@@ -77,31 +77,31 @@ class TensorMethods:
 
     # comparisons give bool tensors that carry no gradient
     def __eq__(self, other):
-        return ops.elementwise.eq(self, other)
+        return ops.compare.eq(self, other)
 
     def __ne__(self, other):
-        return ops.elementwise.ne(self, other)
+        return ops.compare.ne(self, other)
 
     def __lt__(self, other):
-        return ops.elementwise.lt(self, other)
+        return ops.compare.lt(self, other)
 
     def __le__(self, other):
-        return ops.elementwise.le(self, other)
+        return ops.compare.le(self, other)
 
     def __gt__(self, other):
-        return ops.elementwise.gt(self, other)
+        return ops.compare.gt(self, other)
 
     def __ge__(self, other):
-        return ops.elementwise.ge(self, other)
+        return ops.compare.ge(self, other)
 
     def __invert__(self):
-        return ops.elementwise.logical_not(self)
+        return ops.compare.logical_not(self)
 
     def __and__(self, other):
-        return ops.elementwise.logical_and(self, other)
+        return ops.compare.logical_and(self, other)
 
     def __or__(self, other):
-        return ops.elementwise.logical_or(self, other)
+        return ops.compare.logical_or(self, other)
 
 
     # ------------------------------------------------------------------ elementwise methods
@@ -148,10 +148,10 @@ class TensorMethods:
         return ops.elementwise.sign(self)
 
     def isnan(self):
-        return ops.elementwise.isnan(self)
+        return ops.compare.isnan(self)
 
     def isfinite(self):
-        return ops.elementwise.isfinite(self)
+        return ops.compare.isfinite(self)
 
     # [ops-bugs] more elementwise math (ops/ops.elementwise_math.py)
     def floor(self):
@@ -203,10 +203,10 @@ class TensorMethods:
         return ops.elementwise_math.cos(self)
 
     def isinf(self):
-        return ops.elementwise_math.isinf(self)
+        return ops.compare.isinf(self)
 
     def isclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
-        return ops.elementwise_math.isclose(self, other, rtol, atol, equal_nan)
+        return ops.compare.isclose(self, other, rtol, atol, equal_nan)
 
     def lerp(self, end, weight):
         return ops.elementwise_math.lerp(self, end, weight)
@@ -221,7 +221,7 @@ class TensorMethods:
         return ops.activation.prelu(self, weight)
 
     def eq(self, other):
-        return ops.elementwise.eq(self, other)
+        return ops.compare.eq(self, other)
 
     # ------------------------------------------------------------------ reductions
 

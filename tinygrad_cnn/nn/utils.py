@@ -10,7 +10,7 @@ import math
 import numbers
 
 from tinygrad_cnn.autograd.grad_mode import no_grad
-from tinygrad_cnn.ops import elementwise, reduction
+from tinygrad_cnn.ops import compare, elementwise, reduction
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.tensor import Tensor
 
@@ -26,7 +26,7 @@ def _vector_norm(t: Tensor, norm_type: float) -> Tensor:
     if norm_type == -math.inf:
         return reduction.amin(elementwise.abs(t))
     if norm_type == 0:
-        return reduction.sum(elementwise.cast(elementwise.ne(t, 0), t.dtype))  # non-zeros
+        return reduction.sum(elementwise.cast(compare.ne(t, 0), t.dtype))  # non-zeros
     if norm_type == 1:
         return reduction.sum(elementwise.abs(t))
     if norm_type == 2:
@@ -49,7 +49,7 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
     with no_grad():
         norms = [_vector_norm(t, norm_type).to(device=device, dtype=dtype) for t in tensors]
         total = _vector_norm(shape_ops.stack(norms), norm_type)
-    if error_if_nonfinite and not bool(elementwise.isfinite(total)):
+    if error_if_nonfinite and not bool(compare.isfinite(total)):
         raise RuntimeError(
             f"the total norm of order {norm_type} of the gradients is non-finite "
             f"({total.item()}), so it cannot be clipped; pass error_if_nonfinite=False to scale "

@@ -164,7 +164,7 @@ class Pow(Function):
             else:
                 grad_x = grad * (p * pow(x, p - 1)) if p != 0 else zeros_like_tensor(grad)
         if ctx.needs_input_grad[1]:
-            flat = logical_and(x == 0, p >= 0)
+            flat = (x == 0) & (p >= 0)
             log_x = log(where(flat, 1.0, x))
             grad_p = unbroadcast(grad * where(flat, 0.0, y * log_x), p.shape)
         return grad_x, grad_p
@@ -607,58 +607,3 @@ def sign(x: Tensor) -> Tensor:
     if x.dtype == bool:
         return clone(x)
     return Sign.apply(x)
-
-
-# comparisons and logic: results are bool tensors with no gradient
-
-
-def _compare(ufunc_name, a, b):
-    a, b = as_tensor_operands(a, b)
-    broadcast_shapes(ufunc_name, a.shape, b.shape)
-    xp = backend.array_module(a.data, b.data)
-    return Tensor._from_array(getattr(xp, ufunc_name)(a.data, b.data))
-
-
-def eq(a, b) -> Tensor:
-    return _compare("equal", a, b)
-
-
-def ne(a, b) -> Tensor:
-    return _compare("not_equal", a, b)
-
-
-def lt(a, b) -> Tensor:
-    return _compare("less", a, b)
-
-
-def le(a, b) -> Tensor:
-    return _compare("less_equal", a, b)
-
-
-def gt(a, b) -> Tensor:
-    return _compare("greater", a, b)
-
-
-def ge(a, b) -> Tensor:
-    return _compare("greater_equal", a, b)
-
-
-def logical_and(a, b) -> Tensor:
-    return _compare("logical_and", a, b)
-
-
-def logical_or(a, b) -> Tensor:
-    return _compare("logical_or", a, b)
-
-
-def logical_not(x: Tensor) -> Tensor:
-    return Tensor._from_array(backend.array_module(x.data).logical_not(x.data))
-
-
-def isnan(x: Tensor) -> Tensor:
-    return Tensor._from_array(backend.array_module(x.data).isnan(x.data))
-
-
-def isfinite(x: Tensor) -> Tensor:
-    return Tensor._from_array(backend.array_module(x.data).isfinite(x.data))
-

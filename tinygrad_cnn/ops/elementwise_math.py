@@ -1,5 +1,6 @@
 """More elementwise math, PyTorch's everyday vocabulary: rounding, remainders, reciprocal
-and roots, exp2/log2/log10/log1p/expm1, sin/cos, isinf/isclose, lerp, logaddexp.
+and roots, exp2/log2/log10/log1p/expm1, sin/cos, lerp, logaddexp
+(the bool-valued tests are in compare.py).
 
 The float-valued ones follow the one promotion rule (``elementwise.floating``: integer and bool
 inputs give float32). Rounding and ``floor_divide`` are piecewise constant (as is ``sign``, in
@@ -12,7 +13,6 @@ from __future__ import annotations
 import math
 import numbers
 
-from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.function import Function
 from tinygrad_cnn.ops import elementwise
 from tinygrad_cnn.ops.elementwise import floating, unbroadcast, zeros_like_tensor
@@ -330,23 +330,6 @@ def sin(x: Tensor) -> Tensor:
 def cos(x: Tensor) -> Tensor:
     """Cosine (radians); integer and bool inputs give float32."""
     return Cos.apply(floating(x))
-
-
-# ---------------------------------------------------------------------- tests (bool, no gradient)
-
-
-def isinf(x: Tensor) -> Tensor:
-    """True where x is +inf or -inf (bool tensor, no gradient)."""
-    return Tensor._from_array(backend.array_module(x.data).isinf(x.data))
-
-
-def isclose(a, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
-    """|a - b| <= atol + rtol * |b| elementwise (bool tensor, no gradient), broadcasting."""
-    a, b = elementwise.as_tensor_operands(a, b)
-    elementwise.broadcast_shapes("isclose", a.shape, b.shape)
-    xp = backend.array_module(a.data, b.data)
-    return Tensor._from_array(xp.isclose(a.data, b.data, rtol=rtol, atol=atol,
-                                         equal_nan=equal_nan))
 
 
 # ---------------------------------------------------------------------- binary float ops

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from tinygrad_cnn import backend, parallel
 from tinygrad_cnn.autograd.function import Function
 from tinygrad_cnn.cuda import pool as cuda_pool
-from tinygrad_cnn.ops import elementwise, linalg, windows
+from tinygrad_cnn.ops import compare, elementwise, linalg, windows
 from tinygrad_cnn.ops.windows import Axis
 from tinygrad_cnn.tensor import Tensor
 
@@ -294,7 +294,7 @@ class LpRoot(Function):
     @staticmethod
     def backward(ctx, grad):
         s, y = ctx.saved_tensors
-        nonzero = elementwise.ne(s, 0.0)
+        nonzero = compare.ne(s, 0.0)
         safe_s = elementwise.where(nonzero, s, 1.0)
         return elementwise.where(nonzero, grad * y / (safe_s * ctx.p), 0.0), None
 
