@@ -6,8 +6,8 @@ import numpy as np
 
 from tinygrad_cnn.distributed import process_group as pg
 from tinygrad_cnn.distributed.collectives import differentiable_all_reduce
-from tinygrad_cnn.nn.layers import _BatchNorm
 from tinygrad_cnn.nn.module import Module
+from tinygrad_cnn.nn.normalization import _BatchNorm
 from tinygrad_cnn.ops import normalization
 
 

@@ -29,8 +29,6 @@ from tinygrad_cnn.nn.layers import (
     AdaptiveAvgPool2d,
     AdaptiveMaxPool2d,
     AvgPool2d,
-    BatchNorm1d,
-    BatchNorm2d,
     Conv2d,
     ConvTranspose2d,
     Dropout,
@@ -48,14 +46,8 @@ from tinygrad_cnn.nn.losses import (
     NLLLoss,
     SmoothL1Loss,
 )
-from tinygrad_cnn.nn.module import (
-    Identity,
-    Module,
-    ModuleDict,
-    ModuleList,
-    Parameter,
-    Sequential,
-)
+from tinygrad_cnn.nn.containers import Identity, ModuleDict, ModuleList, Sequential
+from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.nn import utils
 
 # [layers-vocab] 1-D conv and pools, padding layers, pixel shuffle
@@ -81,6 +73,8 @@ from tinygrad_cnn.nn.upsampling import (
 )
 from tinygrad_cnn.nn.fold import Fold, Unfold
 from tinygrad_cnn.nn.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
     Dropout2d,
     GroupNorm,
     InstanceNorm1d,

@@ -1,5 +1,6 @@
-"""Layers with parameters or geometry: Linear, Conv2d, ConvTranspose2d, pools, Flatten, Dropout,
-BatchNorm1d/2d. PyTorch's names, arguments, defaults and default initialisation.
+"""Layers with parameters or geometry: Linear, Conv2d, ConvTranspose2d, pools, Flatten, Dropout
+(BatchNorm is with the other normalization layers, in nn/normalization.py). PyTorch's names,
+arguments, defaults and default initialisation.
 
 Shapes: N batch, C_in/C_out channels, H, W input size, KH, KW kernel, OH, OW output size.
 """
@@ -533,86 +534,3 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
-
-
-def register_running_stats(module: Module, num_features: int, track: bool, device, dtype) -> None:
-    """The buffers of BatchNorm and InstanceNorm: running_mean (C,) zeros, running_var (C,) ones
-    and num_batches_tracked () int64 when ``track``, else the three registered as None."""
-    if track:
-        module.register_buffer("running_mean", creation.zeros(num_features, dtype=dtype,
-                                                              device=device))
-        module.register_buffer("running_var", creation.ones(num_features, dtype=dtype,
-                                                            device=device))
-        module.register_buffer("num_batches_tracked", creation.zeros((), dtype="int64",
-                                                                     device=device))
-    else:
-        for name in ("running_mean", "running_var", "num_batches_tracked"):
-            module.register_buffer(name, None)
-
-
-def reset_running_stats(module: Module) -> None:
-    """Running statistics back to mean 0, variance 1, no batches tracked (when tracked)."""
-    if module.track_running_stats:
-        init.zeros_(module.running_mean)
-        init.ones_(module.running_var)
-        module.num_batches_tracked.data[...] = 0
-
-
-class _BatchNorm(Module):
-    _ndims: tuple[int, ...] = ()
-    _layout = ""
-
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True, track_running_stats: bool = True, device=None, dtype=None):
-        super().__init__()
-        self.num_features = int(num_features)
-        self.eps = eps
-        self.momentum = momentum
-        self.affine = affine
-        self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(creation.ones(num_features, dtype=dtype, device=device))
-            self.bias = _new_parameter((num_features,), device, dtype)
-        else:
-            self.weight = None
-            self.bias = None
-        register_running_stats(self, num_features, track_running_stats, device, dtype)
-
-    def reset_running_stats(self) -> None:
-        reset_running_stats(self)
-
-    def forward(self, x: Tensor) -> Tensor:
-        _check_ndim(self, x, self._ndims, self._layout)
-        if x.shape[1] != self.num_features:
-            raise backend.ShapeError(f"{self!r}: expected {self.num_features} channels, got "
-                                     f"{x.shape[1]} (input shape {x.shape})")
-        factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.data[...] += 1
-            if self.momentum is None:  # cumulative moving average
-                factor = 1.0 / float(self.num_batches_tracked.item())
-        use_batch_stats = self.training or self.running_mean is None
-        keep_running = not self.training or self.track_running_stats
-        return normalization.batch_norm(
-            x, self.running_mean if keep_running else None,
-            self.running_var if keep_running else None, self.weight, self.bias,
-            use_batch_stats, factor, self.eps,
-        )
-
-    def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
-
-
-class BatchNorm1d(_BatchNorm):
-    """Batch normalization of (N, C) or (N, C, L) inputs over every dim but C."""
-
-    _ndims = (2, 3)
-    _layout = "(N, C) or (N, C, L)"
-
-
-class BatchNorm2d(_BatchNorm):
-    """Batch normalization of (N, C, H, W) inputs per channel, over N, H and W."""
-
-    _ndims = (4,)
-    _layout = "(N, C, H, W)"

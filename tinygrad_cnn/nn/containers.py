@@ -1,0 +1,187 @@
+"""Containers: Identity, Sequential, ModuleList and ModuleDict (PyTorch's), Modules that hold
+other Modules in order under names ``"0"``, ``"1"``, ... (or the given keys), so their
+parameters and ``state_dict`` keys (``features.0.weight``) follow that order.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from tinygrad_cnn.nn.module import Module
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder layer); accepts and ignores any arguments."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x):
+        return x
+
+
+class _Container(Module):
+    """Shared storage of Sequential / ModuleList / ModuleDict: an ordered name -> module dict."""
+
+    def __init__(self):
+        super().__init__()
+        object.__setattr__(self, "_modules", OrderedDict())
+
+    def _members(self):
+        return list(self._modules.items()) + super()._members()
+
+    def _check(self, module, where: str) -> Module:
+        if not isinstance(module, Module):
+            raise TypeError(
+                f"{type(self).__name__}{where}: expected an nn.Module, got {type(module).__name__}"
+            )
+        return module
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+
+class _ModuleSequence(_Container):
+    """What Sequential and ModuleList share: iteration over modules, append and extend."""
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module: Module):
+        """Add ``module`` at the end (named by its position)."""
+        self._modules[str(len(self._modules))] = self._check(module, ".append")
+        return self
+
+    def extend(self, modules):
+        for module in modules:
+            self.append(module)
+        return self
+
+
+class Sequential(_ModuleSequence):
+    """Modules applied in order: ``Sequential(m0, m1, ...)`` or ``Sequential(OrderedDict(...))``
+    (named children). Supports ``seq[i]``, ``seq[a:b]`` (a Sequential), ``len``, iteration,
+    ``append``."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], (dict, OrderedDict)):
+            for key, module in modules[0].items():
+                self._modules[str(key)] = self._check(module, f"[{key!r}]")
+        else:
+            for i, module in enumerate(modules):
+                self._modules[str(i)] = self._check(module, f" argument {i}")
+
+    def forward(self, x):
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def __getitem__(self, index):
+        items = list(self._modules.items())
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(items[index]))
+        try:
+            return items[index][1]
+        except IndexError:
+            raise IndexError(
+                f"Sequential index {index} is out of range for {len(items)} modules"
+            ) from None
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        key = list(self._modules)[index]
+        self._modules[key] = self._check(module, f"[{index}]")
+
+
+class ModuleList(_ModuleSequence):
+    """A list of modules whose parameters the parent module sees (no forward of its own)."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def _renumber(self, modules) -> None:
+        self._modules.clear()
+        for i, module in enumerate(modules):
+            self._modules[str(i)] = module
+
+    def __getitem__(self, index):
+        values = list(self._modules.values())
+        if isinstance(index, slice):
+            return ModuleList(values[index])
+        try:
+            return values[index]
+        except IndexError:
+            raise IndexError(
+                f"ModuleList index {index} is out of range for {len(values)} modules"
+            ) from None
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        values = list(self._modules.values())
+        values[index] = self._check(module, f"[{index}]")
+        self._renumber(values)
+
+    def __delitem__(self, index) -> None:
+        values = list(self._modules.values())
+        del values[index]
+        self._renumber(values)
+
+    def insert(self, index: int, module: Module) -> None:
+        values = list(self._modules.values())
+        values.insert(index, self._check(module, ".insert"))
+        self._renumber(values)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleList has no forward(); iterate over it in your forward")
+
+
+class ModuleDict(_Container):
+    """A dict of modules (string keys, insertion order) whose parameters the parent sees."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        try:
+            return self._modules[key]
+        except KeyError:
+            raise KeyError(
+                f"ModuleDict has no key {key!r}; keys are {list(self._modules)}"
+            ) from None
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        if not isinstance(key, str) or "." in key or not key:
+            raise KeyError(f"ModuleDict keys must be non-empty strings without '.', got {key!r}")
+        self._modules[key] = self._check(module, f"[{key!r}]")
+
+    def __delitem__(self, key: str) -> None:
+        del self._modules[key]
+
+    def __contains__(self, key) -> bool:
+        return key in self._modules
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
+
+    def pop(self, key: str) -> Module:
+        return self._modules.pop(key)
+
+    def update(self, modules) -> None:
+        items = modules.items() if hasattr(modules, "items") else modules
+        for key, module in items:
+            self[key] = module
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleDict has no forward(); index it in your forward")
