@@ -3,8 +3,6 @@ bias gradients of Conv2d and Linear on the GPU. On the CPU they run on NumPy arr
 host runner (the same code, np.matmul for cuBLAS); on a GPU against ``TINYGRAD_CNN_CUDA_KERNELS=0``
 (CuPy's reduction kernel)."""
 
-import math
-
 import numpy as np
 import pytest
 from hypothesis import given
@@ -20,32 +18,35 @@ from tinygrad_cnn.cuda import sums
 from tinygrad_cnn.ops import reduction
 
 
-def _tol(dtype, x, axis):
-    """A bound on the rounding of a sum in any order: eps * (terms) * sum of |terms|."""
-    eps = np.finfo(dtype).eps
-    terms = x.size // max(1, math.prod(x.shape[i] for i in range(x.ndim) if i not in axis))
-    return 2 * eps * terms * np.abs(x.astype(np.float64)).sum(axis=axis) + np.finfo(dtype).tiny
-
-
 @st.composite
-def outer_sums(draw):
+def outer_sums(draw, elements):
     """(x, dims): a float array and dims that are a prefix and a suffix of its axes."""
     shape = draw(hnp.array_shapes(min_dims=1, max_dims=5, min_side=1, max_side=6))
     lead = draw(st.integers(0, len(shape) - 1))
     trail = draw(st.integers(0, len(shape) - lead - 1))
     dims = tuple(range(lead)) + tuple(range(len(shape) - trail, len(shape)))
     dtype = draw(st.sampled_from([np.float32, np.float64]))
-    x = draw(hnp.arrays(dtype, shape, elements=st.floats(-1e3, 1e3, width=32)))
-    return x, dims
+    return draw(hnp.arrays(dtype, shape, elements=elements)), dims
 
 
-@given(case=outer_sums(), keepdim=st.booleans())
-def test_sum_matches_numpy_within_rounding(case, keepdim):
+@given(case=outer_sums(st.integers(-1000, 1000).map(float)), keepdim=st.booleans())
+def test_sum_of_integer_values_is_exact(case, keepdim):
+    # every partial sum is an integer below 2**24: exact in any order, so any slip shows
     x, dims = case
     got, _ = on_host(reduction.sum_array, np, x, dims, keepdim)
-    expected = x.sum(axis=dims, keepdims=keepdim)
+    expected = x.astype(np.float64).sum(axis=dims, keepdims=keepdim)
     assert got.shape == expected.shape and got.dtype == x.dtype
-    assert np.all(np.abs(got - expected) <= _tol(x.dtype, x, dims).reshape(expected.shape))
+    np.testing.assert_array_equal(got, expected)
+
+
+@given(case=outer_sums(st.floats(-1e3, 1e3, width=32)))
+def test_sum_of_floats_is_within_rounding(case):
+    x, dims = case
+    got, _ = on_host(reduction.sum_array, np, x, dims)
+    exact = x.astype(np.float64).sum(axis=dims)
+    terms = x.size // exact.size
+    bound = 2 * np.finfo(x.dtype).eps * terms * np.abs(x.astype(np.float64)).sum(axis=dims)
+    assert np.all(np.abs(got - exact) <= bound + np.finfo(x.dtype).tiny)
 
 
 def test_which_sums_take_the_products():
@@ -151,11 +152,17 @@ def test_gpu_products_match_cupys_reduction(dtype, monkeypatch):
     rng = np.random.default_rng(4)
     for shape, dims in [((64, 6, 28, 28), (0, 2, 3)), ((64, 120), (0,)), ((128, 64, 56, 56),
                                                                           (0, 2, 3))]:
-        x = cupy.asarray(rng.normal(size=shape).astype(dtype))
-        assert sums.usable(cupy, x, dims)
-        got = reduction.sum_array(cupy, x, dims).get()
-        expected = x.sum(axis=dims).get()
-        bound = _tol(dtype, x.get(), dims)
-        assert np.all(np.abs(got - expected) <= bound), (shape, np.abs(got - expected).max())
+        # integer values (partial sums below 2**24): exact in any order, so equal to CuPy's
+        ints = cupy.asarray(rng.integers(-8, 9, size=shape).astype(dtype))
+        assert sums.usable(cupy, ints, dims)
+        np.testing.assert_array_equal(reduction.sum_array(cupy, ints, dims).get(),
+                                      ints.sum(axis=dims).get())
+        # normal values: both within float32 rounding of the float64 sum
+        x = rng.normal(size=shape).astype(dtype)
+        got = reduction.sum_array(cupy, cupy.asarray(x), dims).get()
+        exact = x.astype(np.float64).sum(axis=dims)
+        scale = np.abs(x.astype(np.float64)).sum(axis=dims)
+        np.testing.assert_array_less(np.abs(got - exact), 1e-5 * scale if dtype == np.float32
+                                     else 1e-13 * scale)
     monkeypatch.setenv(cuda.ENV_SWITCH, "0")
-    assert not sums.usable(cupy, x, dims)
+    assert not sums.usable(cupy, ints, dims)
