@@ -46,10 +46,11 @@ def _child(workload: str) -> None:
 
     imported = time.perf_counter()
     compiles, local = [], threading.local()  # our kernels compile on threads, CuPy's here
+    phase = ["context"]  # the part of the run a compile started in: context, build, step, after
 
     def timed(name, function):
         def wrapper(*args, **kwargs):
-            start = time.perf_counter()
+            start, started_in = time.perf_counter(), phase[0]
             local.depth = getattr(local, "depth", 0) + 1
             try:
                 return function(*args, **kwargs)
@@ -61,7 +62,7 @@ def _child(workload: str) -> None:
                     compiles.append({"seconds": round(time.perf_counter() - start, 4),
                                      "via": name, "thread": threading.current_thread().name,
                                      "kernels": len(names), "names": names[:4],
-                                     "site": _call_site()})
+                                     "site": _call_site(), "phase": started_in})
         return wrapper
 
     # every compile entry point CuPy's Python layer has (names differ between versions)
@@ -70,11 +71,14 @@ def _child(workload: str) -> None:
         setattr(compiler, name, timed(name, getattr(compiler, name)))
     cupy.zeros(1).sum()  # the CUDA context and CuPy's first kernel
     context = time.perf_counter()
+    phase[0] = "build"
     step, sync, _ = gpu.ours(workload, "gpu", False)
     built = time.perf_counter()
+    phase[0] = "step"
     step()
     sync()
     done = time.perf_counter()
+    phase[0] = "after"
     tinygrad_cnn.cuda.wait_for_compiles()  # the compiles the step did not wait for, listed too
     print(json.dumps({"import_s": imported - t0, "context_s": context - imported,
                       "build_s": built - context, "first_step_s": done - built,
@@ -113,9 +117,12 @@ def main(argv=None) -> int:
           f"{total:.2f} s summed; convolutions {r['convolutions']}")
     print("Compiles on threads other than the main one run side by side (our kernels, on a "
           "thread pool): their seconds overlap.")
-    print("| seconds | thread | kernels | first names | called from |\n|---:|---|---:|---|---|")
+    print("Phase (where a compile started): context (CuPy's first kernel, this script's own), "
+          "build, step, or after it.")
+    print("| seconds | phase | thread | kernels | first names | called from |\n"
+          "|---:|---|---|---:|---|---|")
     for c in compiles:
-        print(f"| {c['seconds']:.3f} | {c['thread']} | {c['kernels']} | "
+        print(f"| {c['seconds']:.3f} | {c['phase']} | {c['thread']} | {c['kernels']} | "
               f"{', '.join(c['names'])} | {c['site']} |")
     return 0
 
