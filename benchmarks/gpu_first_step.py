@@ -5,8 +5,9 @@
 Runs the workload's first step (benchmarks/gpu.py's ``ours``) in a fresh process with an empty
 CuPy kernel cache, wrapping CuPy's compile entry points (the functions of ``cupy.cuda.compiler``
 whose names say compile; the outermost call of each compile is timed) to name the kernels each
-compile holds; then prints import, CUDA context, set-up and first-step times and the compiles,
-longest first. Needs a GPU; prints why and exits 0 otherwise.
+compile holds; then prints import, CUDA context, set-up and first-step times, the convolution
+path (cuDNN or im2col) and the compiles, longest first, each with the phase it started in and the
+project line that called it. Needs a GPU; prints why and exits 0 otherwise.
 """
 
 from __future__ import annotations
