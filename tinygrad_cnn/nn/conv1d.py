@@ -10,6 +10,7 @@ import math
 
 from tinygrad_cnn import creation
 from tinygrad_cnn.nn import init
+from tinygrad_cnn.nn.layers import conv_extra_repr
 from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.ops import conv1d as conv1d_ops
 from tinygrad_cnn.ops import padding as padding_ops
@@ -100,19 +101,7 @@ class Conv1d(Module):
                                  self.dilation, self.groups)
 
     def extra_repr(self) -> str:
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
-        if self.padding != (0,):
-            s += f", padding={self.padding}"   # PyTorch: padding=same, no quotes
-        if self.dilation != (1,):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        if self.padding_mode != "zeros":
-            s += f", padding_mode={self.padding_mode}"
-        return s
+        return conv_extra_repr(self, 1)
 
 
 class MaxPool1d(Module):

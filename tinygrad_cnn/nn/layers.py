@@ -155,6 +155,26 @@ def _conv_padding(name: str, padding, allow_strings: bool):
     return (top, left) if top == bottom and left == right else ((top, bottom), (left, right))
 
 
+def conv_extra_repr(layer: Module, ndim: int) -> str:
+    """PyTorch's repr arguments of an ``ndim``-D conv layer: channels, kernel and stride, then
+    each other argument that differs from its default."""
+    s = (f"{layer.in_channels}, {layer.out_channels}, kernel_size={layer.kernel_size}, "
+         f"stride={layer.stride}")
+    if layer.padding != (0,) * ndim:
+        s += f", padding={layer.padding}"   # PyTorch: padding=same, no quotes
+    if layer.dilation != (1,) * ndim:
+        s += f", dilation={layer.dilation}"
+    if getattr(layer, "output_padding", (0,) * ndim) != (0,) * ndim:
+        s += f", output_padding={layer.output_padding}"
+    if layer.groups != 1:
+        s += f", groups={layer.groups}"
+    if layer.bias is None:
+        s += ", bias=False"
+    if layer.padding_mode != "zeros":
+        s += f", padding_mode={layer.padding_mode}"
+    return s
+
+
 class _ConvNd(Module):
     """Shared arguments, parameters and repr of Conv2d and ConvTranspose2d."""
 
@@ -207,21 +227,7 @@ class _ConvNd(Module):
         return kernel, stride, pads, dilation
 
     def extra_repr(self) -> str:
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"   # PyTorch: padding=same, no quotes
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.output_padding != (0, 0):
-            s += f", output_padding={self.output_padding}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        if self.padding_mode != "zeros":
-            s += f", padding_mode={self.padding_mode}"
-        return s
+        return conv_extra_repr(self, 2)
 
 
 class Conv2d(_ConvNd):
