@@ -12,8 +12,8 @@ no compiling, where CuPy's reduction kernel is compiled by NVRTC in a fresh proc
 each, one kernel per layout: the two bias gradients of a LeNet-5 step were two of the compiles
 of its first step). cuBLAS's products are deterministic, like CuPy's reduction.
 
-The products run in the array's own dtype with exact float32 arithmetic: while TF32 matrix
-products are allowed (``tc.backends.cuda.matmul.allow_tf32``), float32 sums keep CuPy's
+The products run in the array's own dtype, float32 ones in float32 arithmetic: while TF32
+matrix products are allowed (``tc.backends.cuda.matmul.allow_tf32``), float32 sums keep CuPy's
 reduction, since TF32 would round every summand to a 10-bit mantissa.
 """
 
