@@ -2,6 +2,8 @@
 reference, float64 gradients (and second gradients where they exist) on Hypothesis inputs,
 values and gradients against PyTorch when it is installed, and dtype behaviour."""
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -12,6 +14,7 @@ import tinygrad_cnn.nn.functional as F
 from tests import core_references as core
 from tests import references_activations as ref
 from tests import references_nn as ref_nn
+from tests.module_checks import check_module
 from tinygrad_cnn import nn
 from tinygrad_cnn.testing import strategies as tst
 
@@ -233,3 +236,60 @@ def test_top_level_names_as_pytorch():
     np.testing.assert_array_equal(x.prelu(w).numpy(), F.prelu(x, w).numpy())
     np.testing.assert_array_equal(tc.erf(x).numpy(), F.erf(x).numpy())
     np.testing.assert_array_equal(x.erf().numpy(), F.erf(x).numpy())
+
+
+# ---------------------------------------------------------------------- activations
+
+
+def test_erf_matches_math_erf():
+    xs = np.concatenate([np.linspace(-7, 7, 20001), np.logspace(-300, 1, 500),
+                         -np.logspace(-20, 0.8, 200), [0.0, 2.5, -2.5, 30.0]])
+    ours = F.erf(tc.Tensor(xs)).numpy()
+    expected = np.array([math.erf(v) for v in xs])
+    np.testing.assert_allclose(ours, expected, rtol=2e-15, atol=1e-300)
+    assert np.abs(ours - expected).max() < 1e-14
+    assert F.erf(tc.Tensor(xs.astype(np.float32))).dtype == np.float32
+    assert tc.gradcheck(F.erf, (np.array([-3.0, -0.7, 0.0, 0.4, 2.49, 2.51, 4.0]),))
+    assert tc.gradgradcheck(F.erf, (np.array([-1.3, 0.2, 2.6]),))
+
+
+@given(seed=st.integers(0, 2**31))
+def test_activation_layers(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-4, 4, size=(3, 5))
+    x[np.abs(x) < 0.02] = 0.05          # off the kink at 0
+    cases = [
+        (nn.ReLU(), np.maximum(x, 0)),
+        (nn.LeakyReLU(0.2), np.where(x > 0, x, 0.2 * x)),
+        (nn.Sigmoid(), 1 / (1 + np.exp(-x))),
+        (nn.Tanh(), np.tanh(x)),
+        (nn.Softmax(dim=1), np.exp(x) / np.exp(x).sum(1, keepdims=True)),
+        (nn.LogSoftmax(dim=0), x - np.log(np.exp(x).sum(0, keepdims=True))),
+        (nn.GELU(), ref_nn.gelu(x)),
+        (nn.GELU("tanh"), ref_nn.gelu(x, "tanh")),
+    ]
+    for layer, expected in cases:
+        np.testing.assert_allclose(layer(tc.Tensor(x)).numpy(), expected, rtol=1e-12, atol=1e-14)
+        assert check_module(layer, x)
+    for approximate in ("none", "tanh"):
+        assert tc.gradgradcheck(lambda v, a=approximate: F.gelu(v, a), (x[:1],))
+
+
+def test_activation_repr_and_errors():
+    assert repr(nn.ReLU()) == "ReLU()"
+    assert repr(nn.LeakyReLU()) == "LeakyReLU(negative_slope=0.01)"
+    assert repr(nn.GELU("tanh")) == "GELU(approximate='tanh')"
+    assert repr(nn.Softmax(dim=1)) == "Softmax(dim=1)"
+    with pytest.raises(ValueError, match="approximate must be"):
+        nn.GELU("fast")
+    with pytest.warns(UserWarning, match="no dim given"):
+        out = nn.Softmax()(tc.Tensor(np.zeros((2, 3))))
+    np.testing.assert_allclose(out.numpy(), np.full((2, 3), 1 / 3))
+
+
+def test_softplus():
+    x = np.array([-800.0, -3.0, 0.0, 2.0, 30.0, 800.0])
+    out = F.softplus(tc.Tensor(x)).numpy()
+    np.testing.assert_allclose(out, [0.0, math.log1p(math.exp(-3)), math.log(2),
+                                     math.log1p(math.exp(2)), 30.0, 800.0], rtol=1e-12)
+    assert tc.gradgradcheck(lambda v: F.softplus(v, beta=2.0), (np.array([-1.0, 0.3, 2.0]),))

@@ -11,39 +11,9 @@ from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
-from tests.devices import to_default
+from tests.module_checks import check_module, functional_call
 from tinygrad_cnn import nn
 from tinygrad_cnn.tensor import Tensor
-
-
-def functional_call(module, params, *args):
-    """Run ``module`` with its parameters replaced by the given tensors (test-only: bypasses
-    Module.__setattr__ so gradients flow to the tensors gradcheck perturbs)."""
-    saved = []
-    for name, value in params.items():
-        *path, attr = name.split(".")
-        owner = module
-        for part in path:
-            owner = owner[int(part)] if part.isdigit() else getattr(owner, part)
-        saved.append((owner, attr, getattr(owner, attr)))
-        object.__setattr__(owner, attr, value)
-    try:
-        return module(*args)
-    finally:
-        for owner, attr, value in saved:
-            object.__setattr__(owner, attr, value)
-
-
-def check_module(module, x, fast_mode=False, atol=1e-5):
-    """gradcheck of module(x) with respect to x and every parameter (float64)."""
-    module.double()
-    names = [n for n, _ in module.named_parameters()]
-    arrays = [p.numpy().copy() for _, p in module.named_parameters()]
-
-    def fn(x, *ps):
-        return functional_call(module, dict(zip(names, ps, strict=False)), x)
-
-    return tc.gradcheck(fn, (x, *arrays), fast_mode=fast_mode, atol=atol, seed=0)
 
 
 def _rng(seed=0):
@@ -539,124 +509,6 @@ def test_dropout_reproducible_and_gradient():
     assert tc.gradgradcheck(fn, (x,))
     with pytest.raises(ValueError, match="between 0 and 1, got 1.5"):
         nn.Dropout(1.5)
-
-
-# ---------------------------------------------------------------------- BatchNorm
-
-
-@pytest.mark.parametrize("cls,shape", [(nn.BatchNorm1d, (6, 3)), (nn.BatchNorm1d, (4, 3, 5)),
-                                       (nn.BatchNorm2d, (4, 3, 2, 3))])
-def test_batchnorm_train_eval_and_running_stats(cls, shape):
-    rng = _rng(2)
-    bn = cls(3).double()
-    bn.weight.data[...] = to_default(rng.uniform(0.5, 2, size=3))
-    bn.bias.data[...] = to_default(rng.normal(size=3))
-    x = rng.normal(size=shape) * 2 + 1
-    y = bn(Tensor(x))
-    expected, mean, var = ref.batch_norm_train(x, bn.weight.numpy(), bn.bias.numpy(), 1e-5)
-    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(bn.running_mean.numpy(), 0.1 * mean, rtol=1e-12)
-    np.testing.assert_allclose(bn.running_var.numpy(), 0.9 + 0.1 * var, rtol=1e-12)
-    assert bn.num_batches_tracked.item() == 1
-    bn(Tensor(x))
-    np.testing.assert_allclose(bn.running_mean.numpy(), 0.1 * mean + 0.9 * 0.1 * mean)
-    bn.eval()
-    y_eval = bn(Tensor(x))
-    np.testing.assert_allclose(
-        y_eval.numpy(),
-        ref.batch_norm_eval(x, bn.running_mean.numpy(), bn.running_var.numpy(),
-                            bn.weight.numpy(), bn.bias.numpy(), 1e-5), rtol=1e-10)
-    assert bn.num_batches_tracked.item() == 2   # eval leaves the statistics alone
-    assert check_module(bn, x)                  # eval: running stats are constants
-    bn.train()
-    assert check_module(bn, x)                  # train: gradients flow through batch stats
-
-
-def test_batchnorm_options():
-    x = _rng(3).normal(size=(5, 2, 3, 3))
-    bn = nn.BatchNorm2d(2, momentum=None).double()
-    bn(Tensor(x))
-    bn(Tensor(x * 3))
-    means = [ref.batch_norm_train(v, np.ones(2), np.zeros(2), 1e-5)[1] for v in (x, 3 * x)]
-    np.testing.assert_allclose(bn.running_mean.numpy(), (means[0] + means[1]) / 2, rtol=1e-12)
-    plain = nn.BatchNorm2d(2, affine=False, track_running_stats=False).double()
-    assert list(plain.parameters()) == [] and list(plain.state_dict()) == []
-    plain.eval()   # no running statistics: batch statistics even in eval
-    np.testing.assert_allclose(plain(Tensor(x)).numpy(),
-                               ref.batch_norm_train(x, np.ones(2), np.zeros(2), 1e-5)[0],
-                               rtol=1e-10, atol=1e-12)
-    assert tc.gradgradcheck(lambda x: F.batch_norm(x, None, None, training=True), (x[:3, :, :2],))
-    assert list(nn.BatchNorm2d(2).state_dict()) == [
-        "weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
-    assert repr(nn.BatchNorm2d(4)) == (
-        "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)")
-
-
-def test_batchnorm_errors():
-    with pytest.raises(ValueError, match=r"BatchNorm2d\(3.*\): expected 3 channels, got 4 "
-                                         r"\(input shape \(2, 4, 5, 5\)\)"):
-        nn.BatchNorm2d(3)(tc.zeros(2, 4, 5, 5))
-    with pytest.raises(ValueError, match=r"expected a 4-D input \(N, C, H, W\)"):
-        nn.BatchNorm2d(3)(tc.zeros(2, 3))
-    with pytest.raises(ValueError, match="more than 1 value per channel"):
-        nn.BatchNorm1d(3)(tc.zeros(1, 3))
-
-
-# ---------------------------------------------------------------------- activations
-
-
-def test_erf_matches_math_erf():
-    xs = np.concatenate([np.linspace(-7, 7, 20001), np.logspace(-300, 1, 500),
-                         -np.logspace(-20, 0.8, 200), [0.0, 2.5, -2.5, 30.0]])
-    ours = F.erf(Tensor(xs)).numpy()
-    expected = np.array([math.erf(v) for v in xs])
-    np.testing.assert_allclose(ours, expected, rtol=2e-15, atol=1e-300)
-    assert np.abs(ours - expected).max() < 1e-14
-    assert F.erf(Tensor(xs.astype(np.float32))).dtype == np.float32
-    assert tc.gradcheck(F.erf, (np.array([-3.0, -0.7, 0.0, 0.4, 2.49, 2.51, 4.0]),))
-    assert tc.gradgradcheck(F.erf, (np.array([-1.3, 0.2, 2.6]),))
-
-
-@given(seed=st.integers(0, 2**31))
-def test_activation_layers(seed):
-    rng = _rng(seed)
-    x = rng.uniform(-4, 4, size=(3, 5))
-    x[np.abs(x) < 0.02] = 0.05          # off the kink at 0
-    cases = [
-        (nn.ReLU(), np.maximum(x, 0)),
-        (nn.LeakyReLU(0.2), np.where(x > 0, x, 0.2 * x)),
-        (nn.Sigmoid(), 1 / (1 + np.exp(-x))),
-        (nn.Tanh(), np.tanh(x)),
-        (nn.Softmax(dim=1), np.exp(x) / np.exp(x).sum(1, keepdims=True)),
-        (nn.LogSoftmax(dim=0), x - np.log(np.exp(x).sum(0, keepdims=True))),
-        (nn.GELU(), ref.gelu(x)),
-        (nn.GELU("tanh"), ref.gelu(x, "tanh")),
-    ]
-    for layer, expected in cases:
-        np.testing.assert_allclose(layer(Tensor(x)).numpy(), expected, rtol=1e-12, atol=1e-14)
-        assert check_module(layer, x)
-    for approximate in ("none", "tanh"):
-        assert tc.gradgradcheck(lambda v, a=approximate: F.gelu(v, a), (x[:1],))
-
-
-def test_activation_repr_and_errors():
-    assert repr(nn.ReLU()) == "ReLU()"
-    assert repr(nn.LeakyReLU()) == "LeakyReLU(negative_slope=0.01)"
-    assert repr(nn.GELU("tanh")) == "GELU(approximate='tanh')"
-    assert repr(nn.Softmax(dim=1)) == "Softmax(dim=1)"
-    with pytest.raises(ValueError, match="approximate must be"):
-        nn.GELU("fast")
-    with pytest.warns(UserWarning, match="no dim given"):
-        out = nn.Softmax()(Tensor(np.zeros((2, 3))))
-    np.testing.assert_allclose(out.numpy(), np.full((2, 3), 1 / 3))
-
-
-def test_softplus():
-    x = np.array([-800.0, -3.0, 0.0, 2.0, 30.0, 800.0])
-    out = F.softplus(Tensor(x)).numpy()
-    np.testing.assert_allclose(out, [0.0, math.log1p(math.exp(-3)), math.log(2),
-                                     math.log1p(math.exp(2)), 30.0, 800.0], rtol=1e-12)
-    assert tc.gradgradcheck(lambda v: F.softplus(v, beta=2.0), (np.array([-1.0, 0.3, 2.0]),))
 
 
 # ---------------------------------------------------------------------- a whole model

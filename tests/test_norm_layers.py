@@ -1,6 +1,6 @@
-"""LayerNorm, GroupNorm, InstanceNorm1d/2d and Dropout2d: naive references, float64 gradcheck and
-gradgradcheck (input, weight, bias), running statistics, PyTorch's values, gradients and
-defaults, and errors that name the layer or op."""
+"""BatchNorm1d/2d, LayerNorm, GroupNorm, InstanceNorm1d/2d and Dropout2d: naive references,
+float64 gradcheck and gradgradcheck (input, weight, bias), running statistics, PyTorch's values,
+gradients and defaults, and errors that name the layer or op."""
 
 import inspect
 import re
@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
+from tests import references_nn as ref_nn
 from tests import references_vocab as ref
 from tests.devices import to_default
+from tests.module_checks import check_module
 from tinygrad_cnn import nn
 from tinygrad_cnn.testing import strategies as tst
 
@@ -320,3 +322,64 @@ def test_dropout2d_errors_and_3d_input():
     with pytest.warns(UserWarning, match=r"read as \(N, C, L\)"):
         out = F.dropout2d(tc.ones(6, 4, 5), 0.5).numpy()
     assert np.all((out == 0).all(-1) | (out == 2).all(-1))   # whole (N, C) rows
+
+
+# ---------------------------------------------------------------------- BatchNorm
+
+
+@pytest.mark.parametrize("cls,shape", [(nn.BatchNorm1d, (6, 3)), (nn.BatchNorm1d, (4, 3, 5)),
+                                       (nn.BatchNorm2d, (4, 3, 2, 3))])
+def test_batchnorm_train_eval_and_running_stats(cls, shape):
+    rng = np.random.default_rng(2)
+    bn = cls(3).double()
+    bn.weight.data[...] = to_default(rng.uniform(0.5, 2, size=3))
+    bn.bias.data[...] = to_default(rng.normal(size=3))
+    x = rng.normal(size=shape) * 2 + 1
+    y = bn(tc.Tensor(x))
+    expected, mean, var = ref_nn.batch_norm_train(x, bn.weight.numpy(), bn.bias.numpy(), 1e-5)
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(bn.running_mean.numpy(), 0.1 * mean, rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var.numpy(), 0.9 + 0.1 * var, rtol=1e-12)
+    assert bn.num_batches_tracked.item() == 1
+    bn(tc.Tensor(x))
+    np.testing.assert_allclose(bn.running_mean.numpy(), 0.1 * mean + 0.9 * 0.1 * mean)
+    bn.eval()
+    y_eval = bn(tc.Tensor(x))
+    np.testing.assert_allclose(
+        y_eval.numpy(),
+        ref_nn.batch_norm_eval(x, bn.running_mean.numpy(), bn.running_var.numpy(),
+                            bn.weight.numpy(), bn.bias.numpy(), 1e-5), rtol=1e-10)
+    assert bn.num_batches_tracked.item() == 2   # eval leaves the statistics alone
+    assert check_module(bn, x)                  # eval: running stats are constants
+    bn.train()
+    assert check_module(bn, x)                  # train: gradients flow through batch stats
+
+
+def test_batchnorm_options():
+    x = np.random.default_rng(3).normal(size=(5, 2, 3, 3))
+    bn = nn.BatchNorm2d(2, momentum=None).double()
+    bn(tc.Tensor(x))
+    bn(tc.Tensor(x * 3))
+    means = [ref_nn.batch_norm_train(v, np.ones(2), np.zeros(2), 1e-5)[1] for v in (x, 3 * x)]
+    np.testing.assert_allclose(bn.running_mean.numpy(), (means[0] + means[1]) / 2, rtol=1e-12)
+    plain = nn.BatchNorm2d(2, affine=False, track_running_stats=False).double()
+    assert list(plain.parameters()) == [] and list(plain.state_dict()) == []
+    plain.eval()   # no running statistics: batch statistics even in eval
+    np.testing.assert_allclose(plain(tc.Tensor(x)).numpy(),
+                               ref_nn.batch_norm_train(x, np.ones(2), np.zeros(2), 1e-5)[0],
+                               rtol=1e-10, atol=1e-12)
+    assert tc.gradgradcheck(lambda x: F.batch_norm(x, None, None, training=True), (x[:3, :, :2],))
+    assert list(nn.BatchNorm2d(2).state_dict()) == [
+        "weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
+    assert repr(nn.BatchNorm2d(4)) == (
+        "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)")
+
+
+def test_batchnorm_errors():
+    with pytest.raises(ValueError, match=r"BatchNorm2d\(3.*\): expected 3 channels, got 4 "
+                                         r"\(input shape \(2, 4, 5, 5\)\)"):
+        nn.BatchNorm2d(3)(tc.zeros(2, 4, 5, 5))
+    with pytest.raises(ValueError, match=r"expected a 4-D input \(N, C, H, W\)"):
+        nn.BatchNorm2d(3)(tc.zeros(2, 3))
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        nn.BatchNorm1d(3)(tc.zeros(1, 3))
