@@ -37,6 +37,9 @@ static inline int __float_as_int(float f) { int v; std::memcpy(&v, &f, sizeof v)
 static inline long long __double_as_longlong(double f) {
     long long v; std::memcpy(&v, &f, sizeof v); return v;
 }
+static inline unsigned long long __umul64hi(unsigned long long a, unsigned long long b) {
+    return (unsigned long long)(((unsigned __int128)a * b) >> 64);
+}
 template <typename V> static inline V atomicAdd(V* p, V v) { V old = *p; *p += v; return old; }
 """
 

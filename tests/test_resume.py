@@ -2,7 +2,8 @@
 checkpoints; its own file says where training stopped; resuming from any checkpoint (an epoch
 boundary, a raw KeyboardInterrupt, a real SIGINT in a subprocess) continues bit for bit as the
 uninterrupted run, with Dropout, shuffling from the library's generator, augmentation and a
-scheduler, whatever the callbacks' order."""
+scheduler, whatever the callbacks' order; on either default device (the GPU's generator is in the
+checkpoint too)."""
 
 import os
 import signal
@@ -98,8 +99,6 @@ class _Snapshots(Callback):
         self.weights[epoch] = _params(trainer.model)
 
 
-@pytest.mark.cpu_only("a checkpoint holds the CPU generator's state only "
-                      "(backend.get_rng_state): GPU draws after a resume are not bit-identical")
 @pytest.mark.parametrize("order", ["ckpt-first", "scheduler-first"])
 def test_resume_at_an_epoch_boundary_is_bit_identical(tmp_path, straight, order):
     ref_model, ref_history = straight
@@ -128,8 +127,6 @@ def test_interrupt_leaves_epoch_and_best_files_alone(tmp_path):
     assert (stopped["epoch"], stopped["batch"], stopped["batches"]) == (3, 2, 8)
 
 
-@pytest.mark.cpu_only("a checkpoint holds the CPU generator's state only "
-                      "(backend.get_rng_state): GPU draws after a resume are not bit-identical")
 @pytest.mark.parametrize("epoch,batch", [(1, 1), (3, 5), (2, 7)])
 def test_resume_from_an_interrupt_continues_with_the_next_batch(tmp_path, straight, epoch, batch):
     ref_model, ref_history = straight
@@ -159,6 +156,11 @@ def test_resume_keeps_the_best_so_far(tmp_path):
 CHILD = SETUP + textwrap.dedent('''
     import os, signal, sys, time
     from tinygrad_cnn.train import Callback
+
+    if os.environ.get("TINYGRAD_CNN_HOST_KERNELS", "0") != "0":  # as the parent's session:
+        from tests.cuda_host import shared_runner  # the CUDA kernels on the host runner
+        HOST = tc.cuda.running_on_host(shared_runner())  # kept: its exit would undo it
+        HOST.__enter__()
 
     class SelfSignal(Callback):  # a real SIGINT, delivered in the forward pass of a batch
         def __init__(self, epoch, batch):
@@ -194,8 +196,6 @@ def _child(tmp_path, mode):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-@pytest.mark.cpu_only("a checkpoint holds the CPU generator's state only "
-                      "(backend.get_rng_state): GPU draws after a resume are not bit-identical")
 def test_sigint_in_a_subprocess_then_resume_is_bit_identical(tmp_path, straight):
     proc = _child(tmp_path, "self")
     out, err = proc.communicate(timeout=300)
@@ -207,8 +207,6 @@ def test_sigint_in_a_subprocess_then_resume_is_bit_identical(tmp_path, straight)
     _assert_same_run(model, history, *straight)
 
 
-@pytest.mark.cpu_only("a checkpoint holds the CPU generator's state only "
-                      "(backend.get_rng_state): GPU draws after a resume are not bit-identical")
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_sigint_from_outside_at_any_moment_then_resume_is_bit_identical(tmp_path):
     proc = _child(tmp_path, "outside")
@@ -233,8 +231,6 @@ class _InterruptOnEpochBegin(Callback):
         raise KeyboardInterrupt
 
 
-@pytest.mark.cpu_only("a checkpoint holds the CPU generator's state only "
-                      "(backend.get_rng_state): GPU draws after a resume are not bit-identical")
 def test_interrupt_right_after_resuming_keeps_the_position(tmp_path, straight):
     run(4, tmp_path, extra=[_InterruptAt(epoch=2, batch=3)])
     again = tmp_path / "again"

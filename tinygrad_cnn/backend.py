@@ -369,59 +369,87 @@ def scatter_add(xp, target, index, values) -> None:
 
 _seed: int | None = None
 _np_generator = np.random.default_rng()
-_cupy_generator = None
+_gpu_generator = None  # a cuda.random.PhiloxGenerator, made on first use
 
 
 def manual_seed(seed: int) -> None:
     """Seed every random draw of the library (factories, init, dropout, shuffling)."""
-    global _seed, _np_generator, _cupy_generator
+    global _seed, _np_generator, _gpu_generator
     if int(seed) < 0:  # NumPy's generators take no negative seed
         raise ValueError(f"manual_seed: seed must be a non-negative integer, got {seed!r}")
     _seed = int(seed)
     _np_generator = np.random.default_rng(_seed)
-    _cupy_generator = None  # re-created from the seed on its next use
+    _gpu_generator = None  # re-created from the seed on its next use
+
+
+def _new_gpu_generator():
+    from tinygrad_cnn.cuda.random import PhiloxGenerator  # noqa: PLC0415 - GPU use only
+
+    return PhiloxGenerator(_seed if _seed is not None else int(_np_generator.integers(2**63)))
 
 
 def generator(device: str = CPU):
-    """The library's random generator for ``device`` (a NumPy or CuPy Generator)."""
-    global _cupy_generator
+    """The library's random generator for ``device``: a NumPy ``Generator`` on the CPU; on the
+    GPU a counter-based one with NumPy's methods (``random``, ``standard_normal``,
+    ``integers``) and a state a checkpoint can hold (``cuda.random.PhiloxGenerator``)."""
+    global _gpu_generator
     if normalize_device(device) == CPU:
         return _np_generator
-    cupy = require_gpu()
-    if _cupy_generator is None:
-        seed = _seed if _seed is not None else int(_np_generator.integers(2**63))
-        _cupy_generator = cupy.random.default_rng(seed)
-    return _cupy_generator
+    require_gpu()
+    if _gpu_generator is None:
+        _gpu_generator = _new_gpu_generator()
+    return _gpu_generator
 
 
 def permutation(generator, n: int):
     """A random permutation of 0..n-1, shape (n,), drawn from ``generator``.
 
-    NumPy's Generator has ``permutation``; CuPy's has not (CuPy 14), so there it is the order
-    that sorts n uniform draws (ties in float64 draws are vanishingly rare, and harmless: argsort
+    NumPy's Generator has ``permutation``; the GPU's has not, so there it is the order that
+    sorts n uniform draws (ties in float64 draws are vanishingly rare, and harmless: argsort
     still returns a permutation)."""
     if hasattr(generator, "permutation"):
         return generator.permutation(n)
     return generator.random(n).argsort()
 
 
+def keep_mask(device: str, shape, p: float, dtype):
+    """Dropout's mask of ``shape`` in ``dtype``: ``1 / (1 - p)`` where a uniform draw from the
+    library's generator for ``device`` is at least ``p``, else 0 (0 <= p < 1). On the GPU one
+    kernel launch; the same values as the expression below on either device."""
+    gen = generator(device)
+    if hasattr(gen, "keep_mask"):
+        return gen.keep_mask(shape, p, dtype)
+    dtype = np.dtype(dtype)
+    return (gen.random(shape) >= p).astype(dtype) * dtype.type(1.0 / (1.0 - p))
+
+
 def get_rng_state() -> dict:
-    """The state of the library's CPU generator (and its seed) as plain data, for a checkpoint;
-    ``set_rng_state`` puts it back, so the draws that follow repeat exactly (as
-    ``torch.get_rng_state``). The GPU generator's state is not included: after a restore it is
-    re-created from the seed."""
-    return {"seed": _seed, "cpu": _np_generator.bit_generator.state}
+    """The state of the library's generators (and its seed) as plain data, for a checkpoint;
+    ``set_rng_state`` puts it back, so the draws that follow repeat exactly on either device (as
+    ``torch.get_rng_state`` with ``torch.cuda.get_rng_state``). ``"gpu"`` is None until the GPU
+    generator is first used (it is then made from the seed, or from the CPU generator)."""
+    return {"seed": _seed, "cpu": _np_generator.bit_generator.state,
+            "gpu": None if _gpu_generator is None else _gpu_generator.state()}
 
 
 def set_rng_state(state: dict) -> None:
-    """Restore what ``get_rng_state`` returned, in place (holders of the generator see it)."""
-    global _seed, _cupy_generator
+    """Restore what ``get_rng_state`` returned, in place (holders of the CPU generator see it).
+    A state without ``"gpu"`` (written before the GPU's was saved) re-creates the GPU generator
+    from the seed on its next use."""
+    global _seed, _gpu_generator
     if not isinstance(state, dict) or "cpu" not in state:
         raise TypeError(f"set_rng_state: expected the dict get_rng_state returns, "
                         f"got {state!r:.80}")
+    gpu = state.get("gpu")
+    restored = None
+    if gpu is not None:
+        from tinygrad_cnn.cuda.random import PhiloxGenerator  # noqa: PLC0415
+
+        restored = PhiloxGenerator(0)
+        restored.set_state(gpu)  # checked before anything changes
     _np_generator.bit_generator.state = state["cpu"]
     _seed = state.get("seed")
-    _cupy_generator = None
+    _gpu_generator = restored
 
 
 def is_random_generator(obj) -> bool:

@@ -122,7 +122,7 @@ def current_device() -> int:
 
 def registered_kernels() -> list[Kernel]:
     """Every kernel of this package (its modules imported), and any registered before."""
-    from . import activation, bias, loss, optim, pool, scatter, windows  # noqa: F401, PLC0415
+    from . import activation, bias, loss, optim, pool, random, scatter, windows  # noqa: F401, PLC0415
 
     return list(ALL_KERNELS)
 

@@ -202,6 +202,5 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     xp = backend.array_module(input.data)
     if p == 1.0:
         return input * Tensor._from_array(xp.zeros(input.shape, dtype=input.dtype))
-    draws = backend.generator(input.device).random(input.shape)          # uniform [0, 1)
-    mask = (draws >= p).astype(input.dtype) * input.dtype.type(1.0 / (1.0 - p))
+    mask = backend.keep_mask(input.device, input.shape, p, input.dtype)  # scale or 0
     return input * Tensor._from_array(mask)

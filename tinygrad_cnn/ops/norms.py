@@ -173,6 +173,5 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
     mask_shape = input.shape[:2] + (1,) * (input.ndim - 2)
     if p == 1.0:
         return input * Tensor._from_array(xp.zeros(mask_shape, dtype=input.dtype))
-    draws = backend.generator(input.device).random(mask_shape)            # uniform [0, 1)
-    mask = (draws >= p).astype(input.dtype) * input.dtype.type(1.0 / (1.0 - p))
+    mask = backend.keep_mask(input.device, mask_shape, p, input.dtype)  # scale or 0
     return input * Tensor._from_array(mask)
