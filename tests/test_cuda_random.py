@@ -265,7 +265,7 @@ def test_gpu_draws_repeat_after_restoring_the_state(device):
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(CUDA_SKIP_REASON is not None, reason=f"no GPU: {CUDA_SKIP_REASON}")
+@pytest.mark.skipif(CUDA_SKIP_REASON is not None, reason=f"no CUDA: {CUDA_SKIP_REASON}")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_cupy_draws_are_numpys_philox(dtype):
     gen = PhiloxGenerator(77)

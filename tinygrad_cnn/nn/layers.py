@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 import numbers
 
-from tinygrad_cnn import backend, creation
+from tinygrad_cnn import backend
 from tinygrad_cnn.nn import init
+from tinygrad_cnn.nn.layer_helpers import check_channels, check_ndim, zeros_parameter
 from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.ops import conv, dense, normalization, pool
 from tinygrad_cnn.ops import padding as padding_ops
@@ -27,25 +28,6 @@ from tinygrad_cnn.ops.windows import (
     resolve_padding,
 )
 from tinygrad_cnn.tensor import Tensor
-
-
-def _new_parameter(shape, device, dtype) -> Parameter:
-    return Parameter(creation.zeros(shape, dtype=dtype, device=device))
-
-
-def _check_ndim(layer: Module, x: Tensor, ndims: tuple[int, ...], layout: str) -> None:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{layer!r}: expected a Tensor input, got {type(x).__name__}")
-    if x.ndim not in ndims:
-        raise backend.ShapeError(f"{layer!r}: expected a "
-                                 f"{' or '.join(f'{n}-D' for n in ndims)} input {layout}, got "
-                                 f"shape {x.shape}")
-
-
-def _check_channels(layer: Module, x: Tensor, expected: int) -> None:
-    if x.shape[1] != expected:
-        raise backend.ShapeError(f"{layer!r}: expected {expected} input channels, got "
-                                 f"{x.shape[1]} (input shape {x.shape})")
 
 
 def _window_args(name: str, kernel_size, stride, dilation):
@@ -105,8 +87,8 @@ class Linear(Module):
         super().__init__()
         self.in_features = int(in_features)
         self.out_features = int(out_features)
-        self.weight = _new_parameter((out_features, in_features), device, dtype)
-        self.bias = _new_parameter((out_features,), device, dtype) if bias else None
+        self.weight = zeros_parameter((out_features, in_features), device, dtype)
+        self.bias = zeros_parameter((out_features,), device, dtype) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -206,8 +188,8 @@ class _ConvNd(Module):
             shape = (in_channels, out_channels // groups) + self.kernel_size
         else:                  # (C_out, C_in/groups, KH, KW)
             shape = (out_channels, in_channels // groups) + self.kernel_size
-        self.weight = _new_parameter(shape, device, dtype)
-        self.bias = _new_parameter((out_channels,), device, dtype) if bias else None
+        self.weight = zeros_parameter(shape, device, dtype)
+        self.bias = zeros_parameter((out_channels,), device, dtype) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -248,8 +230,8 @@ class Conv2d(_ConvNd):
                          groups, bias, padding_mode, 0, device, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_ndim(self, x, (4,), "(N, C, H, W)")
-        _check_channels(self, x, self.in_channels)
+        check_ndim(self, x, (4,), "(N, C, H, W)")
+        check_channels(self, x, self.in_channels)
         kernel, stride, pads, dilation = self._geometry(x)
         _check_output_size(self, x, kernel, stride, pads, dilation)
         if self.padding_mode != "zeros":   # F.pad's mode first, then an unpadded convolution
@@ -286,8 +268,8 @@ class ConvTranspose2d(_ConvNd):
     def forward(self, x: Tensor, output_size=None) -> Tensor:
         """x (N, C_in, H, W) -> (N, C_out, OH, OW); ``output_size`` (OH, OW) or (N, C_out, OH, OW)
         chooses output_padding (then ignoring the layer's own) so the output has that size."""
-        _check_ndim(self, x, (4,), "(N, C, H, W)")
-        _check_channels(self, x, self.in_channels)
+        check_ndim(self, x, (4,), "(N, C, H, W)")
+        check_channels(self, x, self.in_channels)
         name = type(self).__name__
         kernel, stride, pads, dilation = self._geometry(x)
         if output_size is None:
@@ -351,7 +333,7 @@ class _Pool2d(Module):
 
     def _check(self, x: Tensor):
         """Checked (kernel, stride, (pad_h, pad_w), dilation) pairs of plain ints for input x."""
-        _check_ndim(self, x, (4,), "(N, C, H, W)")
+        check_ndim(self, x, (4,), "(N, C, H, W)")
         kernel, stride, pads, dilation = self._geometry()
         _check_output_size(self, x, kernel, stride, pads, dilation, self.ceil_mode)
         return kernel, stride, (pads[0][0], pads[1][0]), dilation
@@ -476,7 +458,7 @@ class AdaptiveAvgPool2d(Module):
         _adaptive_size(type(self).__name__, output_size)
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_ndim(self, x, (4,), "(N, C, H, W)")
+        check_ndim(self, x, (4,), "(N, C, H, W)")
         size = _adaptive_size(type(self).__name__, self.output_size)
         return pool.adaptive_avg_pool2d(x, size)
 
@@ -498,7 +480,7 @@ class AdaptiveMaxPool2d(Module):
         _adaptive_size(type(self).__name__, output_size)
 
     def forward(self, x: Tensor):
-        _check_ndim(self, x, (4,), "(N, C, H, W)")
+        check_ndim(self, x, (4,), "(N, C, H, W)")
         size = _adaptive_size(type(self).__name__, self.output_size)
         return pool.adaptive_max_pool2d(x, size, self.return_indices)
 

@@ -12,7 +12,7 @@ import warnings
 
 from tinygrad_cnn import backend, creation
 from tinygrad_cnn.nn import init
-from tinygrad_cnn.nn.layers import _check_ndim, _new_parameter
+from tinygrad_cnn.nn.layer_helpers import check_ndim, zeros_parameter
 from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.ops import normalization as normalization_ops
 from tinygrad_cnn.ops import norms
@@ -58,7 +58,7 @@ class _BatchNorm(Module):
         self.track_running_stats = track_running_stats
         if affine:
             self.weight = Parameter(creation.ones(num_features, dtype=dtype, device=device))
-            self.bias = _new_parameter((num_features,), device, dtype)
+            self.bias = zeros_parameter((num_features,), device, dtype)
         else:
             self.weight = None
             self.bias = None
@@ -68,7 +68,7 @@ class _BatchNorm(Module):
         reset_running_stats(self)
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_ndim(self, x, self._ndims, self._layout)
+        check_ndim(self, x, self._ndims, self._layout)
         if x.shape[1] != self.num_features:
             raise backend.ShapeError(f"{self!r}: expected {self.num_features} channels, got "
                                      f"{x.shape[1]} (input shape {x.shape})")
