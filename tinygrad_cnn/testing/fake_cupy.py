@@ -27,6 +27,8 @@ import types
 
 import numpy as np
 
+from tinygrad_cnn.testing import fake_cuda_runtime
+
 __version__ = "0.0-fake (NumPy " + np.__version__ + ")"
 
 _IMPLICIT = ("Implicit conversion to a NumPy array is not allowed. "
@@ -290,7 +292,7 @@ class ndarray:  # noqa: N801 - CuPy's name
 
     @property
     def device(self):
-        return _Device(0)
+        return fake_cuda_runtime.Device(0)
 
     @property
     def T(self):  # noqa: N802 - NumPy's name
@@ -530,79 +532,7 @@ class _Random(_Namespace):
 random = _Random(np.random)
 
 
-class _Device:
-    def __init__(self, device_id=0):
-        self.id = device_id
-
-    def use(self):
-        pass
-
-    def synchronize(self):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-class _Event:
-    def synchronize(self):
-        pass
-
-
-class _Stream:
-    """A CUDA stream: copies and kernels run at once here, so waiting is a no-op."""
-
-    ptr = 0
-
-    def __init__(self, null=False, non_blocking=False, ptds=False):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def synchronize(self):
-        pass
-
-    def record(self, event=None):
-        return event or _Event()
-
-    def wait_event(self, event):
-        pass
-
-
-class _Runtime:
-    @staticmethod
-    def getDeviceCount():  # noqa: N802 - CUDA's name
-        return 1
-
-    @staticmethod
-    def getDeviceProperties(device_id):  # noqa: N802 - CUDA's name
-        return {"name": b"fake GPU (NumPy, tinygrad_cnn.testing.fake_cupy)",
-                "totalGlobalMem": 1 << 30, "major": 0, "minor": 0}
-
-
-class _Cuda:
-    runtime = _Runtime()
-    Device = _Device
-    Stream = _Stream
-    Event = _Event
-
-    @staticmethod
-    def alloc_pinned_memory(nbytes):
-        return bytearray(nbytes)  # host memory NumPy can view with frombuffer
-
-    @staticmethod
-    def get_current_stream():
-        return _Stream()
-
-
-cuda = _Cuda()
+cuda = fake_cuda_runtime.cuda
 
 
 def __getattr__(name):

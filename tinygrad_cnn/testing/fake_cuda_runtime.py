@@ -1,0 +1,87 @@
+"""The fake CuPy's ``cupy.cuda``: one device, streams and events on which copies and kernels
+have already finished, and pinned host memory as a bytearray (tests only; see fake_cupy.py)."""
+
+from __future__ import annotations
+
+
+class Device:
+    """``cupy.cuda.Device``: a context manager that selects nothing (there is one device)."""
+
+    def __init__(self, device_id=0):
+        self.id = device_id
+
+    def use(self):
+        pass
+
+    def synchronize(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class Event:
+    """``cupy.cuda.Event``: already complete."""
+
+    def synchronize(self):
+        pass
+
+
+class Stream:
+    """A CUDA stream: copies and kernels run at once here, so waiting is a no-op."""
+
+    ptr = 0
+
+    def __init__(self, null=False, non_blocking=False, ptds=False):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def synchronize(self):
+        pass
+
+    def record(self, event=None):
+        return event or Event()
+
+    def wait_event(self, event):
+        pass
+
+
+class Runtime:
+    """``cupy.cuda.runtime``: one device and its properties."""
+
+    @staticmethod
+    def getDeviceCount():  # noqa: N802 - CUDA's name
+        return 1
+
+    @staticmethod
+    def getDeviceProperties(device_id):  # noqa: N802 - CUDA's name
+        return {"name": b"fake GPU (NumPy, tinygrad_cnn.testing.fake_cupy)",
+                "totalGlobalMem": 1 << 30, "major": 0, "minor": 0}
+
+
+class Cuda:
+    """``cupy.cuda``: the runtime, devices, streams, events and pinned memory."""
+
+    runtime = Runtime()
+    Device = Device
+    Stream = Stream
+    Event = Event
+
+    @staticmethod
+    def alloc_pinned_memory(nbytes):
+        return bytearray(nbytes)  # host memory NumPy can view with frombuffer
+
+    @staticmethod
+    def get_current_stream():
+        return Stream()
+
+
+cuda = Cuda()
