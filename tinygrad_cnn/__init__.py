@@ -67,8 +67,8 @@ from tinygrad_cnn.ops.elementwise import (
 )
 from tinygrad_cnn.ops.compare import eq, ge, gt, isclose, isfinite, isinf, isnan, le, lt, ne
 # [ops-bugs] more elementwise math
-from tinygrad_cnn.ops.elementwise import sign
 from tinygrad_cnn.ops.elementwise_math import (
+    sign,
     ceil,
     cos,
     exp2,

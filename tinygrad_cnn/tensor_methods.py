@@ -145,7 +145,7 @@ class TensorMethods:
         return ops.elementwise.pow(self, exponent)
 
     def sign(self):
-        return ops.elementwise.sign(self)
+        return ops.elementwise_math.sign(self)
 
     def isnan(self):
         return ops.compare.isnan(self)

@@ -591,19 +591,3 @@ def to_device(x: Tensor, device: str) -> Tensor:
 def zeros_like_tensor(x: Tensor) -> Tensor:
     return Tensor._from_array(backend.array_module(x.data).zeros_like(x.data))
 
-
-class Sign(Function):
-    @staticmethod
-    def forward(ctx, x):
-        return ctx.xp.sign(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return zeros_like_tensor(grad)                          # piecewise constant
-
-
-def sign(x: Tensor) -> Tensor:
-    """-1, 0 or 1 in x's dtype (bool stays bool); its gradient is 0, as PyTorch's."""
-    if x.dtype == bool:
-        return clone(x)
-    return Sign.apply(x)

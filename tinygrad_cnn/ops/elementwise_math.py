@@ -3,8 +3,8 @@ and roots, exp2/log2/log10/log1p/expm1, sin/cos, lerp, logaddexp
 (the bool-valued tests are in compare.py).
 
 The float-valued ones follow the one promotion rule (``elementwise.floating``: integer and bool
-inputs give float32). Rounding and ``floor_divide`` are piecewise constant (as is ``sign``, in
-elementwise.py): their gradient is zero, PyTorch's rule for all but ``floor_divide``, which
+inputs give float32). Rounding, ``sign`` and ``floor_divide`` are piecewise constant: their
+gradient is zero, PyTorch's rule for all but ``floor_divide``, which
 PyTorch does not differentiate at all.
 """
 
@@ -51,6 +51,12 @@ class Trunc(_StepFunction):
         return ctx.xp.trunc(x)
 
 
+class Sign(_StepFunction):
+    @staticmethod
+    def forward(ctx, x):
+        return ctx.xp.sign(x)
+
+
 class Round(_StepFunction):
     """Round half to even (NumPy's and PyTorch's rule), to ``decimals`` places."""
 
@@ -79,6 +85,13 @@ def ceil(x: Tensor) -> Tensor:
 def trunc(x: Tensor) -> Tensor:
     """x rounded toward zero; integer tensors come back unchanged. Gradient 0."""
     return elementwise.clone(x) if _integer_passthrough(x, "trunc") else Trunc.apply(x)
+
+
+def sign(x: Tensor) -> Tensor:
+    """-1, 0 or 1 in x's dtype (bool stays bool); its gradient is 0, as PyTorch's."""
+    if x.dtype == bool:
+        return elementwise.clone(x)
+    return Sign.apply(x)
 
 
 def round(x: Tensor, decimals: int = 0) -> Tensor:

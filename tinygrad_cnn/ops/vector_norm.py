@@ -12,7 +12,7 @@ import numbers
 import warnings
 
 from tinygrad_cnn.autograd.function import Function
-from tinygrad_cnn.ops import elementwise, loss, reduction
+from tinygrad_cnn.ops import elementwise, elementwise_math, loss, reduction
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.tensor import Tensor
 
@@ -49,7 +49,8 @@ class PNorm(Function):
         abs_x = elementwise.abs(x)
         safe_abs = elementwise.where(x == 0, 1.0, abs_x)   # |x|^(p-1) is inf at 0 for p < 1
         scale = grad / elementwise.pow(safe_y, ctx.p - 1)
-        return elementwise.sign(x) * elementwise.pow(safe_abs, ctx.p - 1) * scale, None, None, None
+        direction = elementwise_math.sign(x) * elementwise.pow(safe_abs, ctx.p - 1)
+        return direction * scale, None, None, None
 
 
 def _norm_dims(dim, x: Tensor, op: str):
