@@ -111,6 +111,37 @@ def test_a_gpu_compiles_every_kernel_of_a_dtype_on_threads_at_the_first_launch(m
                           "tc_test_late"]
 
 
+def test_the_first_launch_queues_the_deferred_kernels_last(monkeypatch):
+    from concurrent.futures import Future
+
+    from tinygrad_cnn.cuda import kernel as kernel_module
+    from tinygrad_cnn.cuda import optim
+
+    submitted = []
+
+    class RecordingPool:  # runs nothing: records the order of the compiles submitted
+        def __init__(self, max_workers, thread_name_prefix):
+            pass
+
+        def submit(self, fn, kernel, dtype, device):
+            submitted.append(kernel)
+            future = Future()
+            future.set_result(None)
+            return future
+
+        def shutdown(self, wait):
+            pass
+
+    monkeypatch.setattr(kernel_module, "ThreadPoolExecutor", RecordingPool)
+    monkeypatch.setattr(kernel_module, "_compiling", {})
+    kernel_module._cupy_function(optim.SGD_KERNEL, np.dtype(np.float32), 0)
+    deferred = [k.deferred for k in submitted]
+    assert submitted[0] is optim.SGD_KERNEL and len(submitted) == len(
+        kernel_module.registered_kernels())
+    assert any(deferred) and deferred == sorted(deferred)  # every common kernel, then the rest
+    assert {k.name for k in submitted if k.deferred} >= {"tc_bn_normalize", "tc_philox_uniform"}
+
+
 def test_compile_threads_one_per_kernel_leaving_a_core(monkeypatch):
     from tinygrad_cnn.cuda import kernel as kernel_module
 

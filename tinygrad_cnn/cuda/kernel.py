@@ -21,6 +21,7 @@ scalar as ``T``.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -53,16 +54,21 @@ _MAX_BLOCKS = 65535 * 32
 
 ENV_SWITCH = "TINYGRAD_CNN_CUDA_KERNELS"
 
+_KERNEL_MODULES = ("activation", "bias", "loss", "optim", "pool", "scatter", "windows",
+                   "batchnorm", "random")
 ALL_KERNELS: list[Kernel] = []  # every kernel defined, so a test can compile each one
 _host_runner = None
 
 
 class Kernel:
-    """One CUDA C kernel named ``name`` in ``source``; call it as ``kernel(dtype, n, *args)``."""
+    """One CUDA C kernel named ``name`` in ``source``; call it as ``kernel(dtype, n, *args)``.
+    ``deferred``: a kernel only some models use (batch norm, random draws), queued after the
+    others when the first launch compiles them all, so it does not hold up a common one."""
 
-    def __init__(self, name: str, source: str, *, register: bool = True):
+    def __init__(self, name: str, source: str, *, register: bool = True, deferred: bool = False):
         self.name = name
         self.body = source
+        self.deferred = deferred
         self._functions: dict[tuple, object] = {}  # (dtype.char, device id): CuPy function
         if register:
             ALL_KERNELS.append(self)
@@ -122,7 +128,8 @@ def current_device() -> int:
 
 def registered_kernels() -> list[Kernel]:
     """Every kernel of this package (its modules imported), and any registered before."""
-    from . import activation, bias, loss, optim, pool, random, scatter, windows  # noqa: F401, PLC0415
+    for module in _KERNEL_MODULES:
+        importlib.import_module(f"{__package__}.{module}")
 
     return list(ALL_KERNELS)
 
@@ -149,7 +156,7 @@ def _cupy_function(kernel: Kernel, dtype, device: int):
     a kernel registered later compiles on its own."""
     futures = _compiling.get((dtype.char, device))
     if futures is None:
-        kernels = sorted(registered_kernels(), key=lambda k: k is not kernel)
+        kernels = sorted(registered_kernels(), key=lambda k: (k is not kernel, k.deferred))
         pool = ThreadPoolExecutor(max_workers=compile_threads(len(kernels)),
                                   thread_name_prefix="tinygrad_cnn-nvrtc")
         futures = _compiling[dtype.char, device] = {

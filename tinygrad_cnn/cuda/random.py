@@ -98,7 +98,7 @@ extern "C" __global__ void tc_philox_uniform(T* out, long long n, TC_PHILOX_ARGS
         }
     }
 }
-""")
+""", deferred=True)
 
 NORMAL = Kernel("tc_philox_normal", _PHILOX + r"""
 extern "C" __global__ void tc_philox_normal(T* out, long long n, TC_PHILOX_ARGS) {
@@ -114,7 +114,7 @@ extern "C" __global__ void tc_philox_normal(T* out, long long n, TC_PHILOX_ARGS)
         }
     }
 }
-""")
+""", deferred=True)
 
 INTEGERS = Kernel("tc_philox_integers", _PHILOX + r"""
 extern "C" __global__ void tc_philox_integers(long long* out, long long n, TC_PHILOX_ARGS,
@@ -127,7 +127,7 @@ extern "C" __global__ void tc_philox_integers(long long* out, long long n, TC_PH
         }
     }
 }
-""")
+""", deferred=True)
 
 KEEP_MASK = Kernel("tc_philox_keep_mask", _PHILOX + r"""
 extern "C" __global__ void tc_philox_keep_mask(T* out, long long n, TC_PHILOX_ARGS,
@@ -140,7 +140,7 @@ extern "C" __global__ void tc_philox_keep_mask(T* out, long long n, TC_PHILOX_AR
         }
     }
 }
-""")
+""", deferred=True)
 
 
 def _signed(word: int) -> int:

@@ -27,7 +27,7 @@ from tinygrad_cnn import backend
 
 from .kernel import FLOAT_CHARS, current_device, enabled_for
 
-_CUBLAS_INT = 2**31
+CUBLAS_INT = 2**31  # cuBLAS takes 32-bit matrix sizes
 _ONES: dict[tuple, object] = {}  # (module, dtype.char, CUDA device or None): longest yet
 
 
@@ -53,19 +53,25 @@ def usable(xp, x, dims) -> bool:
     if split is None:
         return False
     a, k, b = split
-    return a * b > 1 and a * k < _CUBLAS_INT  # cuBLAS takes 32-bit matrix sizes
+    return a * b > 1 and a * k < CUBLAS_INT
 
 
 def sum_outer(xp, x, dims, keepdim: bool = False):
     """``x.sum(axis=dims, keepdims=keepdim)`` for a call ``usable`` accepts, as one or two
     products with ones: x (A, K, B) -> (K,), reshaped to the kept axes."""
     a, k, b = outer_split(x.shape, dims)
-    rows = x.reshape(a * k, b)
-    col = xp.matmul(rows, _ones(xp, b, x.dtype)) if b > 1 else rows.reshape(a * k)
+    col = row_sums(xp, x.reshape(a * k, b))
     out = xp.matmul(_ones(xp, a, x.dtype), col.reshape(a, k)) if a > 1 else col
     shape = (tuple(1 if i in dims else n for i, n in enumerate(x.shape)) if keepdim
              else tuple(n for i, n in enumerate(x.shape) if i not in dims))
     return out if out.shape == shape else out.reshape(shape)  # a new array, not a view: .grad
+
+
+def row_sums(xp, rows):
+    """The (R,) sums of a C-contiguous (R, B) float array's rows in its dtype: one product with
+    ones (cuBLAS on the GPU), or the array itself when B is 1."""
+    r, b = rows.shape
+    return xp.matmul(rows, _ones(xp, b, rows.dtype)) if b > 1 else rows.reshape(r)
 
 
 def _ones(xp, n: int, dtype):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.function import Function
 from tinygrad_cnn.autograd.grad_mode import is_grad_enabled
+from tinygrad_cnn.cuda import batchnorm as cuda_batchnorm
 from tinygrad_cnn.ops import elementwise, reduction
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.tensor import Tensor
@@ -31,6 +32,12 @@ class BatchNormBatchStats(Function):
     def forward(ctx, x, weight, bias, mean, var, eps, mean_shift=None):
         xp = ctx.xp
         shape = mean.shape
+        ctx.eps, ctx.mean, ctx.mean_shift = eps, mean, mean_shift
+        ctx.save_for_backward(x, weight)
+        if cuda_batchnorm.usable(xp, x, weight, bias, mean, var):       # GPU: two launches
+            invstd = cuda_batchnorm.invstd(xp, var.reshape(-1), eps)
+            ctx.invstd = invstd.reshape(shape)
+            return cuda_batchnorm.normalize(xp, x, mean.reshape(-1), invstd, weight, bias)
         scale = 1.0 / xp.sqrt(var + eps)                                  # (1, C, 1, ...)
         if weight is not None:
             scale = scale * weight.reshape(shape)
@@ -38,9 +45,7 @@ class BatchNormBatchStats(Function):
         out *= scale
         if bias is not None:
             out += bias.reshape(shape)
-        ctx.eps, ctx.mean, ctx.invstd = eps, mean, 1.0 / xp.sqrt(var + eps)
-        ctx.mean_shift = mean_shift
-        ctx.save_for_backward(x, weight)
+        ctx.invstd = 1.0 / xp.sqrt(var + eps)
         return out
 
     @staticmethod
@@ -101,6 +106,11 @@ def _batch_norm_grad_arrays(ctx, x, weight, grad):
     4e-6; now 7e-7.)"""
     xp, (needs_x, needs_w, needs_b) = ctx.xp, ctx.needs_input_grad[:3]
     shape, dtype = ctx.mean.shape, x.dtype                                     # (1, C, 1, ...)
+    if grad.dtype == dtype and cuda_batchnorm.usable(xp, x, weight):         # GPU: five launches
+        grad_x, grad_w, grad_b = cuda_batchnorm.backward(
+            xp, x, grad, ctx.mean.reshape(-1), ctx.invstd.reshape(-1), weight, ctx.mean_shift,
+            needs_x)
+        return grad_x, grad_w if needs_w else None, grad_b if needs_b else None
     x_hat = x - ctx.mean
     x_hat *= ctx.invstd
     sum_g = _channel_sums(xp, grad)                                            # (C,) float64
@@ -150,6 +160,17 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             )
         x, xp = input.data, backend.array_module(input.data)
         shape = (1, channels) + (1,) * (input.ndim - 2)
+        if cuda_batchnorm.usable(xp, x):  # the same statistics in three kernels, no CuPy kernel
+            mean, var, shift = cuda_batchnorm.batch_stats(xp, x)
+            if training and running_mean is not None and running_var is not None:
+                if cuda_batchnorm.usable(xp, x, running_mean.data, running_var.data):
+                    cuda_batchnorm.update_running(running_mean.data, running_var.data, mean, var,
+                                                  count, momentum)
+                else:
+                    _update_running(running_mean, running_var, Tensor._from_array(mean),
+                                    Tensor._from_array(var), count, momentum)
+            return BatchNormBatchStats.apply(input, weight, bias, mean.reshape(shape),
+                                             var.reshape(shape), eps, shift)
         # Two passes, corrected (Chan, Golub and LeVeque): the mean in x's dtype, then the
         # mean of the values centred on it (near zero, so summed almost exactly), the shift to
         # the exact mean, and the variance about the exact mean (on maps of <= 16 values the
