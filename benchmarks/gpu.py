@@ -1,4 +1,5 @@
-"""Time tinygrad_cnn on the GPU next to PyTorch CUDA: the eight workloads of the GPU issue.
+"""Time tinygrad_cnn on the GPU next to PyTorch CUDA: the eight workloads of the GPU issue, and
+a BatchNorm-and-dropout train step.
 
     python benchmarks/gpu.py                    # every workload, a markdown table (about a minute)
     python benchmarks/gpu.py --only conv3x3_56  # some workloads
@@ -52,6 +53,7 @@ WORKLOADS = {
     "lenet5": "LeNet-5 b64 train step (SGD momentum)",
     "article_cnn": "article CNN 3x64x64 b32 train step (Adam)",
     "mlp": "MLP 784-256-10 b32 train step (SGD momentum)",
+    "bn_cnn": "conv-BN-ReLU x2, dropout 3x32x32 b64 train step (SGD momentum)",
     "conv3x3": "conv 64->64 3x3 32² b32 fwd+bwd",
     "conv5x5s2": "conv 32->64 5x5 s2 64² b16 fwd+bwd",
     "maxpool": "max-pool 2x2 64ch 32² b32 fwd+bwd",
@@ -73,6 +75,9 @@ def spec(name: str, dry: bool) -> dict:
         return {"batch": b, "input": (3, max(s, 16), max(s, 16)), "classes": 2}
     if name == "mlp":
         return {"batch": 2 if dry else 32, "input": (784,), "classes": 10}
+    if name == "bn_cnn":
+        b, s = size(64, 32)
+        return {"batch": b, "input": (3, s, s), "classes": 10}
     conv = {
         "conv3x3": (32, 64, 32, 64, 3, 1, 1),
         "conv5x5s2": (16, 32, 64, 64, 5, 2, 2),
@@ -140,6 +145,7 @@ def ours(name, device, dry):
         "lenet5": lambda: models.lenet5(),
         "article_cnn": lambda: models.article_cnn(s["input"], 2),
         "mlp": lambda: nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10)),
+        "bn_cnn": lambda: _bn_cnn(nn, s["input"]),
     }[name]().to(device)
     opt = (tc.optim.Adam(model.parameters(), lr=1e-3) if name == "article_cnn"
            else tc.optim.SGD(model.parameters(), lr=0.01, momentum=0.9))
@@ -152,6 +158,16 @@ def ours(name, device, dry):
         opt.step()
 
     return step, sync, [p.numpy().copy() for p in model.parameters()]
+
+
+def _bn_cnn(nn, input_shape):
+    """Two conv-BatchNorm-ReLU blocks, a 2x2 max pool, dropout and a linear classifier: the
+    layers of the zoo's larger models, built from ``nn`` (ours or PyTorch's, same order)."""
+    c, h, w = input_shape
+    return nn.Sequential(
+        nn.Conv2d(c, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Dropout(0.25), nn.Flatten(), nn.Linear(64 * (h // 2) * (w // 2), 10))
 
 
 def _sync_ours(device):
@@ -201,6 +217,8 @@ def theirs(name, device, dry, weights):
         c, h, w_ = s["input"]
         model = nn.Sequential(nn.Conv2d(c, 32, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                               nn.Linear(32 * ((h - 4) // 2) * ((w_ - 4) // 2), 2))
+    elif name == "bn_cnn":
+        model = _bn_cnn(nn, s["input"])
     else:
         model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
     with torch.no_grad():  # the same weights as ours

@@ -42,7 +42,7 @@ import os
 import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-TRAIN_STEPS = ("lenet5", "article_cnn", "mlp")
+TRAIN_STEPS = ("lenet5", "article_cnn", "mlp", "bn_cnn")
 
 CUBLAS = {"matmul", "dot", "tensordot", "vdot", "inner"}
 NO_KERNEL = {"empty", "empty_like", "host_to_device"}
