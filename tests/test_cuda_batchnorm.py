@@ -112,6 +112,45 @@ def test_a_far_off_float32_batch_keeps_float32_accuracy():
     np.testing.assert_allclose(grad_b, grad.sum(axis=(0, 2, 3)), rtol=16 * eps)
 
 
+def eval_step(x, w, b, requires_grad, no_grad):
+    """batch_norm in evaluation mode (running statistics) as NumPy, and x's gradient or None."""
+    dtype = x.dtype
+    c = x.shape[1]
+    rm = tc.tensor(np.linspace(-1, 1, c).astype(dtype))
+    rv = tc.tensor(np.linspace(0.5, 2, c).astype(dtype))
+    xt = tc.tensor(x, requires_grad=requires_grad)
+    wt = None if w is None else tc.tensor(w)
+    bt = None if b is None else tc.tensor(b)
+    if no_grad:
+        with tc.no_grad():
+            return F.batch_norm(xt, rm, rv, wt, bt, training=False).numpy(), None
+    y = F.batch_norm(xt, rm, rv, wt, bt, training=False)
+    if requires_grad:
+        y.sum().backward()
+    return y.numpy(), None if xt.grad is None else xt.grad.numpy()
+
+
+@needs_generic_path
+@given(batch=batches(), no_grad=st.booleans())
+def test_evaluation_without_a_gradient_takes_two_launches(batch, no_grad):
+    x, w, b, _, _ = batch
+    (expected, _), ((got, _), launches) = eval_step(x, w, b, False, no_grad), on_host(
+        eval_step, x, w, b, False, no_grad)
+    assert [n for n in launches if n.startswith("tc_bn_")] == ["tc_bn_invstd", "tc_bn_normalize"]
+    assert_close([got], [expected], x)
+
+
+@needs_generic_path
+def test_evaluation_with_a_gradient_keeps_the_differentiable_ops():
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((3, 2, 4)), rng.standard_normal(2)
+    (y, grad), launches = on_host(eval_step, x, w, None, True, False)
+    assert not [n for n in launches if n.startswith("tc_bn_")]
+    np.testing.assert_allclose(grad, np.broadcast_to((w / np.sqrt(np.linspace(0.5, 2, 2) + 1e-5))
+                                                     [None, :, None], x.shape), rtol=1e-12)
+    np.testing.assert_allclose(y, eval_step(x, w, None, True, False)[0], rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("shape", [(5, 3), (2, 3, 5, 5), (3, 2, 4)])
 def test_float64_gradients_through_the_kernels_pass_gradcheck(shape):
     rng = np.random.default_rng(7)

@@ -191,6 +191,9 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                             Tensor._from_array(var), count, momentum)
         return BatchNormBatchStats.apply(input, weight, bias, mean, var, eps, shift)
     else:
+        out = _normalize_by_running_kernels(input, running_mean, running_var, weight, bias, eps)
+        if out is not None:
+            return out
         mean = _per_channel(running_mean.detach(), input.ndim)
         var = _per_channel(running_var.detach(), input.ndim)
         out = (input - mean) / elementwise.sqrt(var + eps)
@@ -199,6 +202,21 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if bias is not None:
         out = out + _per_channel(bias, input.ndim)
     return out
+
+
+def _normalize_by_running_kernels(input, running_mean, running_var, weight, bias, eps):
+    """Evaluation-mode batch norm in two kernel launches where no gradient is wanted (validation,
+    inference) and the kernels take the arrays; else None (the Tensor ops above then run)."""
+    if is_grad_enabled() and any(t is not None and t.requires_grad
+                                 for t in (input, weight, bias)):
+        return None
+    arrays = [None if t is None else t.data for t in (running_mean, running_var, weight, bias)]
+    xp = backend.array_module(input.data)
+    if not cuda_batchnorm.usable(xp, input.data, *arrays):
+        return None
+    invstd = cuda_batchnorm.invstd(xp, arrays[1], eps)
+    return Tensor._from_array(cuda_batchnorm.normalize(xp, input.data, arrays[0], invstd,
+                                                       arrays[2], arrays[3]))
 
 
 def _update_running(running_mean, running_var, mean, var, count, momentum) -> None:
