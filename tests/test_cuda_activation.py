@@ -1,4 +1,4 @@
-"""ReLU's CUDA kernels (tinygrad_cnn/cuda/activation.py) against the generic path.
+"""ReLU's and Hardtanh's CUDA kernels (tinygrad_cnn/cuda/activation.py) against the generic path.
 
 On the CPU the kernels run through the g++ host runner (tests/cuda_host.py): forward and
 backward must give NumPy's bits (signed zeros, NaN, infinities included), one launch each, and
@@ -15,6 +15,7 @@ from hypothesis.extra import numpy as hnp
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.cuda as cuda
+import tinygrad_cnn.nn.functional as F
 from tests.conftest import CUDA_SKIP_REASON, needs_generic_path
 from tests.cuda_host import COMPILER, NO_COMPILER_REASON, on_host
 from tinygrad_cnn.tensor import Tensor
@@ -93,6 +94,72 @@ def test_a_kernel_bug_would_be_caught(monkeypatch):
     x = np.array([-1.0, 2.0])
     (_, grad), _ = on_host(relu_and_grad, x, np.ones(2))
     assert not np.array_equal(grad, relu_and_grad(x, np.ones(2))[1])
+
+
+def hardtanh_and_grad(x, g, lo, hi, device="cpu"):
+    t = tc.tensor(x, device=device, requires_grad=True)
+    y = F.hardtanh(t, lo, hi)
+    y.backward(tc.tensor(g, device=device))
+    return y.numpy(), t.grad.numpy()
+
+
+@given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]),
+       bounds=st.sampled_from([(0.0, 6.0), (-1.0, 1.0), (-3.0, -3.0), (-0.0, 0.0), (2.5, 1e30)]))
+def test_hardtanh_kernels_match_the_generic_path_and_a_reference(data, dtype, bounds):
+    lo, hi = bounds
+    x = data.draw(arrays(dtype), label="x")
+    g = data.draw(hnp.arrays(dtype, x.shape, elements=st.floats(-10, 10, width=32)), label="g")
+    (y, grad), launches = on_host(hardtanh_and_grad, x, g, lo, hi)
+    y_ref, grad_ref = hardtanh_and_grad(x, g, lo, hi)
+    assert launches == (["tc_hardtanh", "tc_hardtanh_grad"] if x.size else [])
+    assert y.dtype == dtype and grad.dtype == dtype
+    np.testing.assert_array_equal(y, y_ref)      # -0.0 == +0.0 here: NumPy's clip keeps x's
+    np.testing.assert_array_equal(grad, grad_ref)  # sign at x == lo, depending on its SIMD path
+    lo_t, hi_t = dtype(lo), dtype(hi)
+    np.testing.assert_array_equal(y, np.where(np.isnan(x), x, np.where(x < lo_t, lo_t, np.where(
+        x > hi_t, hi_t, x))))
+    np.testing.assert_array_equal(grad, np.where((x > lo_t) & (x < hi_t), g, 0 * g))
+
+
+def test_relu6_keeps_subnormals_and_its_gradient_passes_them():
+    x = np.array([1e-45, -1e-45, 0.0, 6.0, 5.9999995, np.nan], np.float32)
+    g = np.ones(6, np.float32)
+    (y, grad), _ = on_host(hardtanh_and_grad, x, g, 0.0, 6.0)
+    np.testing.assert_array_equal(y[:5], x[[0, 2, 2, 3, 4]])  # 1e-45 kept, -1e-45 to 0
+    assert np.isnan(y[5])
+    np.testing.assert_array_equal(grad, [1, 0, 0, 0, 1, 0])
+
+
+@pytest.mark.cpu_only("CUDA kernels run on NumPy arrays through the host runner")
+def test_hardtanh_gradcheck_and_gradgradcheck_on_the_kernels():
+    x = np.random.default_rng(0).normal(size=(3, 4)) * 2
+    x[np.abs(np.abs(x) - 1) < 0.1] = 0.5  # away from the kinks at -1 and 1
+
+    def fn(t):
+        return F.hardtanh(t, -1.0, 1.0) * t  # a second derivative that is not zero everywhere
+
+    (first, second), launches = on_host(
+        lambda: (tc.gradcheck(fn, (x,)), tc.gradgradcheck(fn, (x,))))
+    assert first and second
+    assert "tc_hardtanh" in launches and "tc_hardtanh_grad" in launches
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(CUDA_SKIP_REASON is not None, reason=f"no CUDA: {CUDA_SKIP_REASON}")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gpu_hardtanh_kernels_match_the_generic_cupy_path(dtype, monkeypatch):
+    rng = np.random.default_rng(1)
+    x = (rng.normal(size=(32, 16, 14, 14)) * 4).astype(dtype)
+    x.reshape(-1)[:8] = SPECIAL[:8]
+    g = rng.normal(size=x.shape).astype(dtype)
+    y, grad = hardtanh_and_grad(x, g, 0.0, 6.0, device="gpu")
+    np.testing.assert_array_equal(y, np.where(np.isnan(x), x, np.clip(x, 0, 6)))
+    np.testing.assert_array_equal(grad, np.where((x > 0) & (x < 6), g, 0 * g))
+    monkeypatch.setenv(cuda.ENV_SWITCH, "0")
+    y_ref, grad_ref = hardtanh_and_grad(x, g, 0.0, 6.0, device="gpu")
+    same = ~((x != 0) & (np.abs(x) < np.finfo(dtype).tiny))  # CuPy's kernels flush subnormals
+    np.testing.assert_array_equal(y[same], y_ref[same])
+    np.testing.assert_array_equal(grad[same], grad_ref[same])
 
 
 @pytest.mark.gpu

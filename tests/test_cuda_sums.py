@@ -80,7 +80,7 @@ def test_matrices_beyond_cublas_int_sizes_keep_the_reduction(monkeypatch):
     x = np.ones((2, 3, 4), np.float32)
     with cuda.running_on_host(object()):
         assert sums.usable(np, x, (2,))               # (A*K, B) = (6, 4)
-        monkeypatch.setattr(sums, "_CUBLAS_INT", 6)   # as if 6 were 2**31
+        monkeypatch.setattr(sums, "CUBLAS_INT", 6)    # as if 6 were 2**31
         assert not sums.usable(np, x, (2,)) and not sums.usable(np, x, (0, 2))
         assert sums.usable(np, x, (1, 2))             # (A*K, B) = (2, 12)
 

@@ -45,6 +45,21 @@ __device__ __forceinline__ bool tc_positive(double v) {
     const long long bits = __double_as_longlong(v);
     return bits > 0 && bits <= 0x7ff0000000000000LL;
 }
+// a < b read from the bits (sign and magnitude as one ordered integer, -0.0 == +0.0, false
+// with a NaN): exact for subnormals under any flush-to-zero setting
+__device__ __forceinline__ long long tc_order(float v) {
+    const int bits = __float_as_int(v);
+    const long long magnitude = bits & 0x7fffffff;
+    return bits < 0 ? -magnitude : magnitude;
+}
+__device__ __forceinline__ long long tc_order(double v) {
+    const long long bits = __double_as_longlong(v);
+    const long long magnitude = bits & 0x7fffffffffffffffLL;
+    return bits < 0 ? -magnitude : magnitude;
+}
+template <typename F> __device__ __forceinline__ bool tc_less(F a, F b) {
+    return a == a && b == b && tc_order(a) < tc_order(b);
+}
 """
 
 _CTYPE = {"float32": "float", "float64": "double"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from tinygrad_cnn.autograd.function import Function
+from tinygrad_cnn.cuda import activation as cuda_activation
 from tinygrad_cnn.ops import elementwise
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.tensor import Tensor
@@ -107,13 +108,35 @@ class Hardtanh(Function):
     @staticmethod
     def forward(ctx, x, min_val, max_val):
         xp = ctx.xp
-        ctx.save_for_backward(((x > min_val) & (x < max_val)).astype(x.dtype))
+        ctx.bounds = (min_val, max_val)
+        ctx.save_for_backward(x)          # the backward's mask comes from x: no mask array kept
+        if cuda_activation.usable(xp, x):
+            return cuda_activation.hardtanh(xp, x, min_val, max_val)               # one kernel
         return xp.clip(x, min_val, max_val).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
-        (inside,) = ctx.saved_tensors     # piecewise linear: the mask is a constant
-        return grad * inside, None, None
+        (x,) = ctx.saved_tensors
+        return HardtanhGrad.apply(grad, x, *ctx.bounds), None, None
+
+
+class HardtanhGrad(Function):
+    """g * (min_val < x < max_val): Hardtanh's backward. The mask is piecewise constant, so
+    the derivative in x is 0 and in g the same mask."""
+
+    @staticmethod
+    def forward(ctx, g, x, min_val, max_val):
+        xp = ctx.xp
+        ctx.bounds = (min_val, max_val)
+        ctx.save_for_backward(x)
+        if cuda_activation.usable(xp, g, x):
+            return cuda_activation.hardtanh_grad(xp, g, x, min_val, max_val)       # one kernel
+        return g * ((x > min_val) & (x < max_val))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return HardtanhGrad.apply(grad, x, *ctx.bounds), None, None, None
 
 
 def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
