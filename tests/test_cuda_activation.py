@@ -104,7 +104,8 @@ def hardtanh_and_grad(x, g, lo, hi, device="cpu"):
 
 
 @given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]),
-       bounds=st.sampled_from([(0.0, 6.0), (-1.0, 1.0), (-3.0, -3.0), (-0.0, 0.0), (2.5, 1e30)]))
+       bounds=st.sampled_from([(0.0, 6.0), (0, 6), (-1.0, 1.0), (-3.0, -3.0), (-0.0, 0.0),
+                               (2.5, 1e30)]))  # (0, 6): ints, as relu6 passes them
 def test_hardtanh_kernels_match_the_generic_path_and_a_reference(data, dtype, bounds):
     lo, hi = bounds
     x = data.draw(arrays(dtype), label="x")

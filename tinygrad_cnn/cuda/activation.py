@@ -79,12 +79,14 @@ def relu_grad(xp, g, y):
 def hardtanh(xp, x, lo: float, hi: float):
     """clip(x, lo, hi) of a C-contiguous float array, as NumPy's ``clip``."""
     y = xp.empty_like(x)
-    HARDTANH(x.dtype, x.size, x, y, lo, hi, x.size)
+    scalar = x.dtype.type  # the bounds as T: a Python int would be passed as a long long
+    HARDTANH(x.dtype, x.size, x, y, scalar(lo), scalar(hi), x.size)
     return y
 
 
 def hardtanh_grad(xp, g, x, lo: float, hi: float):
     """g * (lo < x < hi) for C-contiguous float arrays of one shape and dtype."""
     out = xp.empty_like(g)
-    HARDTANH_GRAD(g.dtype, g.size, g, x, out, lo, hi, g.size)
+    scalar = g.dtype.type
+    HARDTANH_GRAD(g.dtype, g.size, g, x, out, scalar(lo), scalar(hi), g.size)
     return out
