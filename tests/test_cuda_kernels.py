@@ -194,6 +194,38 @@ def test_bad_launches_are_refused_with_the_kernel_name():
         AXPY(np.float32, 4, x, x, 1.0, 4)
     with pytest.raises(TypeError, match="float32 and float64, got int32"):
         AXPY.source(np.dtype(np.int32))
+    # arguments are checked against the kernel's signature (x, y, alpha, n)
+    with pytest.raises(TypeError, match=r"tc_test_axpy.*takes 4 arguments \(x, y, alpha, n\)"):
+        AXPY(np.float32, 4, x, x, 1.0)
+    with pytest.raises(TypeError, match="tc_test_axpy.*n is a long long, got 4.0"):
+        AXPY(np.float32, 4, x, x, 1.0, 4.0)
+    with pytest.raises(TypeError, match="tc_test_axpy.*y must be an array of float32, got float64"):
+        AXPY(np.float32, 4, x, x.astype(np.float64), 1.0, 4)
+    with pytest.raises(TypeError, match="tc_test_axpy.*x must be an array of float32, got float"):
+        AXPY(np.float32, 4, 1.0, x, 1.0, 4)
+
+
+def test_scalars_are_sent_as_their_parameters_type():
+    # a Python int for a T parameter is a T (relu6 passes its bounds 0 and 6 as ints: sent as
+    # the bytes of a long long, the kernel read them as garbage doubles)
+    x = np.arange(4, dtype=np.float64)
+    y = np.zeros(4)
+    with cuda.running_on_host(HostRunner()):
+        AXPY(np.float64, 4, x, y, 2, np.int32(4))
+    np.testing.assert_array_equal(y, 2 * x)
+
+
+@pytest.mark.parametrize("signature,message", [
+    ("float alpha, long long n", "'float alpha' must be T, long long"),
+    ("T* x, int n", "'int n' must be T, long long"),
+    ("short* x, long long n", "'short\\* x' must be T, long long"),
+])
+def test_kernel_signatures_outside_the_conventions_are_refused(signature, message):
+    source = f'extern "C" __global__ void tc_test_sig({signature}) {{ }}'
+    with pytest.raises(ValueError, match=f"tc_test_sig.*{message}"):
+        Kernel("tc_test_sig", source, register=False)
+    with pytest.raises(ValueError, match="found 0"):
+        Kernel("tc_test_other_name", source, register=False)
 
 
 @pytest.mark.gpu

@@ -12,10 +12,13 @@ kernel for that type, each on its own, on a few threads (NVRTC releases the GIL;
 each compiled kernel on disk by its source): a fresh process's first step then waits about as
 long as the slowest compile instead of their sum.
 
-Argument conventions, so that one launcher serves CuPy and the host runner alike: arrays are
-passed as pointers and must be C-contiguous; Python ints are passed as ``long long``; Python
-floats as ``T``. Write every integer parameter of a kernel as ``long long`` and every floating
-scalar as ``T``.
+Arguments, so that one launcher serves CuPy and the host runner alike: every scalar parameter
+of a kernel is ``T`` or ``long long`` and every array parameter a pointer to ``T``, ``double``,
+``long long`` or ``int``. The launcher reads the kernel's signature and converts each scalar to
+its parameter's type (a Python ``0`` for a ``T`` bound is sent as a ``T``, never as the 8 bytes
+of a ``long long``); it refuses a float for a ``long long``, an array of another dtype than its
+pointer's, a non-contiguous array or a wrong number of arguments, naming the kernel and the
+parameter.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import re
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -75,6 +79,35 @@ ALL_KERNELS: list[Kernel] = []  # every kernel defined, so a test can compile ea
 _host_runner = None
 
 
+_SIGNATURE = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(([^)]*)\)')
+_POINTEE = {"T": None, "double": np.dtype(np.float64), "long long": np.dtype(np.int64),
+            "int": np.dtype(np.int32)}
+
+
+def parameters(name: str, source: str) -> tuple[tuple[str, str, object], ...]:
+    """The parameters of kernel ``name`` in ``source``: (parameter name, kind, pointee dtype)
+    with kind "T" or "int" for scalars and "array" for pointers (pointee None: the launch's T)."""
+    found = [params for kernel, params in _SIGNATURE.findall(source) if kernel == name]
+    if len(found) != 1:
+        raise ValueError(f"CUDA kernel {name!r}: expected one extern \"C\" __global__ function "
+                         f"of that name in its source, found {len(found)}")
+    out = []
+    for parameter in found[0].split(","):
+        if not parameter.strip():  # a kernel without parameters
+            continue
+        words = parameter.replace("*", " * ").split()
+        if words and words[0] == "const":
+            words = words[1:]
+        pointer = "*" in words
+        base = " ".join(w for w in words[:-1] if w != "*")
+        if base not in _POINTEE or (not pointer and base not in ("T", "long long")):
+            raise ValueError(f"CUDA kernel {name!r}: parameter {parameter.strip()!r} must be T, "
+                             "long long, or a pointer to T, double, long long or int")
+        kind = "array" if pointer else ("T" if base == "T" else "int")
+        out.append((words[-1], kind, _POINTEE[base] if pointer else None))
+    return tuple(out)
+
+
 class Kernel:
     """One CUDA C kernel named ``name`` in ``source``; call it as ``kernel(dtype, n, *args)``.
     ``deferred``: a kernel only some models use (batch norm, random draws), queued after the
@@ -84,6 +117,7 @@ class Kernel:
         self.name = name
         self.body = source
         self.deferred = deferred
+        self.parameters = parameters(name, source)
         self._functions: dict[tuple, object] = {}  # (dtype.char, device id): CuPy function
         if register:
             ALL_KERNELS.append(self)
@@ -99,20 +133,42 @@ class Kernel:
         """Run the kernel over ``n`` independent work items on the arrays' device."""
         if n <= 0:
             return
-        first = None
-        for a in args:
-            if hasattr(a, "shape"):
-                if not a.flags.c_contiguous:
-                    raise ValueError(f"CUDA kernel {self.name!r} needs C-contiguous arrays")
-                if first is None:
-                    first = a
-        on_device = first is not None and backend.is_gpu_type(type(first))
-        if on_device and not hasattr(first, "_a"):  # CuPy's (the tests' fake has ``_a``)
-            self._launch_cupy(dtype, int(n), args)
+        dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
+        converted = self._arguments(dtype, args)
+        first = next((a for a, (_, kind, _) in zip(converted, self.parameters, strict=True)
+                      if kind == "array"), None)
+        if first is not None and backend.is_gpu_type(type(first)) and not hasattr(first, "_a"):
+            # CuPy's arrays (the tests' fake CuPy has ``_a``: it goes to the host runner)
+            self._launch_cupy(dtype, int(n), converted)
         elif _host_runner is not None:  # tests: NumPy arrays, or the fake CuPy's device arrays
-            _host_runner.launch(self, dtype, int(n), args)
+            _host_runner.launch(self, dtype, int(n), converted)
         else:
             raise TypeError(f"CUDA kernel {self.name!r} needs CuPy arrays")
+
+    def _arguments(self, dtype, args) -> tuple:
+        """``args`` as the signature's types: scalars as NumPy T or int64, arrays checked."""
+        if len(args) != len(self.parameters):
+            raise TypeError(f"CUDA kernel {self.name!r} takes {len(self.parameters)} arguments "
+                            f"({', '.join(p[0] for p in self.parameters)}), got {len(args)}")
+        scalar, out = dtype.type, []
+        for a, (name, kind, pointee) in zip(args, self.parameters, strict=True):
+            if kind == "array":
+                if getattr(a, "dtype", None) != (dtype if pointee is None else pointee):
+                    raise TypeError(f"CUDA kernel {self.name!r}: {name} must be an array of "
+                                    f"{dtype if pointee is None else pointee}, got "
+                                    f"{getattr(a, 'dtype', type(a).__name__)}")
+                if not a.flags.c_contiguous:
+                    raise ValueError(f"CUDA kernel {self.name!r} needs C-contiguous arrays "
+                                     f"({name} is not)")
+                out.append(a)
+            elif kind == "int":
+                if not isinstance(a, (int, np.integer)) or isinstance(a, (bool, np.bool_)):
+                    raise TypeError(f"CUDA kernel {self.name!r}: {name} is a long long, got "
+                                    f"{a!r}")
+                out.append(np.int64(a))
+            else:
+                out.append(scalar(a))
+        return tuple(out)
 
     def _launch_cupy(self, dtype, n: int, args) -> None:
         dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
@@ -120,11 +176,8 @@ class Kernel:
         function = self._functions.get(key)
         if function is None:
             function = self._functions[key] = _cupy_function(self, dtype, key[1])
-        scalar = dtype.type  # kernel scalars as NumPy scalars: int64 for long long, else T
-        converted = tuple(a if hasattr(a, "shape") else
-                          np.int64(a) if isinstance(a, int) else scalar(a) for a in args)
         blocks = max(1, min(-(-n // _THREADS), _MAX_BLOCKS))
-        function((blocks,), (_THREADS,), converted)
+        function((blocks,), (_THREADS,), args)
 
 
 _NVRTC_OPTIONS = ("--std=c++14",)

@@ -73,14 +73,14 @@ __device__ __forceinline__ void tc_philox(unsigned long long w[4], long long k0,
     }
     for (int j = 0; j < 4; ++j) w[j] = c[j];
 }
-#define TC_PHILOX_ARGS long long k0, long long k1, long long c0, long long c1, long long c2, \
-                       long long c3, long long blocks
 #define TC_PHILOX_BLOCK(w, b) unsigned long long w[4]; tc_philox(w, k0, k1, c0, c1, c2, c3, b)
 #define TC_TWO_TO_MINUS_53 1.1102230246251565e-16
 """
 
 UNIFORM = Kernel("tc_philox_uniform", _PHILOX + r"""
-extern "C" __global__ void tc_philox_uniform(T* out, long long n, TC_PHILOX_ARGS) {
+extern "C" __global__ void tc_philox_uniform(T* out, long long n,
+        long long k0, long long k1, long long c0, long long c1, long long c2, long long c3,
+        long long blocks) {
     TC_GRID_STRIDE(b, blocks) {
         TC_PHILOX_BLOCK(w, b);
         if (sizeof(T) == 8) {                   // four float64 a block
@@ -101,7 +101,9 @@ extern "C" __global__ void tc_philox_uniform(T* out, long long n, TC_PHILOX_ARGS
 """, deferred=True)
 
 NORMAL = Kernel("tc_philox_normal", _PHILOX + r"""
-extern "C" __global__ void tc_philox_normal(T* out, long long n, TC_PHILOX_ARGS) {
+extern "C" __global__ void tc_philox_normal(T* out, long long n,
+        long long k0, long long k1, long long c0, long long c1, long long c2, long long c3,
+        long long blocks) {
     TC_GRID_STRIDE(b, blocks) {
         TC_PHILOX_BLOCK(w, b);
         for (int q = 0; q < 2; ++q) {           // Box-Muller on two pairs of uniforms
@@ -117,8 +119,9 @@ extern "C" __global__ void tc_philox_normal(T* out, long long n, TC_PHILOX_ARGS)
 """, deferred=True)
 
 INTEGERS = Kernel("tc_philox_integers", _PHILOX + r"""
-extern "C" __global__ void tc_philox_integers(long long* out, long long n, TC_PHILOX_ARGS,
-                                              long long low, long long range) {
+extern "C" __global__ void tc_philox_integers(long long* out, long long n,
+        long long k0, long long k1, long long c0, long long c1, long long c2, long long c3,
+        long long blocks, long long low, long long range) {
     TC_GRID_STRIDE(b, blocks) {                 // T unused: int64 results for any launch dtype
         TC_PHILOX_BLOCK(w, b);
         for (int j = 0; j < 4; ++j) {
@@ -130,8 +133,9 @@ extern "C" __global__ void tc_philox_integers(long long* out, long long n, TC_PH
 """, deferred=True)
 
 KEEP_MASK = Kernel("tc_philox_keep_mask", _PHILOX + r"""
-extern "C" __global__ void tc_philox_keep_mask(T* out, long long n, TC_PHILOX_ARGS,
-                                               long long threshold, T scale) {
+extern "C" __global__ void tc_philox_keep_mask(T* out, long long n,
+        long long k0, long long k1, long long c0, long long c1, long long c2, long long c3,
+        long long blocks, long long threshold, T scale) {
     TC_GRID_STRIDE(b, blocks) {                 // keep where the float64 uniform is >= p
         TC_PHILOX_BLOCK(w, b);
         for (int j = 0; j < 4; ++j) {
