@@ -150,7 +150,7 @@ extern "C" __global__ void tc_rmsprop_step(
         }
     }
 }
-""")
+""", deferred=True)
 
 
 def rmsprop_step(p, g, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps, weight_decay,
@@ -176,7 +176,7 @@ extern "C" __global__ void tc_adagrad_step(
         p[i] = p[i] - clr * (g / (sqrt(s) + eps));
     }
 }
-""")
+""", deferred=True)
 
 
 def adagrad_step(p, g, sum_, *, clr, eps, weight_decay, maximize) -> None:

@@ -84,7 +84,7 @@ extern "C" __global__ void tc_max_pool_gather(const T* v, const int* offsets, T*
         out[idx] = (h >= 0 && h < H && w >= 0 && w < W) ? v[(p * H + h) * W + w] : (T)0;
     }
 }
-""")
+""", deferred=True)
 
 # out (planes, OH, OW): window sums (padding and past-the-end positions add nothing) divided by
 # divisor[oh, ow] when per_window, else by the number ``value``

@@ -25,7 +25,7 @@ extern "C" __global__ void tc_segment_sum(const T* values, const long long* orde
         target[i] = acc;
     }
 }
-""")
+""", deferred=True)
 
 
 def usable(xp, dtype) -> bool:
