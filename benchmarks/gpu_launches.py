@@ -2,6 +2,7 @@
 
     python benchmarks/gpu_launches.py                 # the train steps of benchmarks/gpu.py
     python benchmarks/gpu_launches.py --only lenet5 --list
+    python benchmarks/gpu_launches.py --only resnet18 mobilenet_v2   # zoo models, slower
 
 Small GPU training steps are bound by the host: every kernel launch costs some microseconds of
 Python and driver time, and every CuPy kernel is compiled on its first use in a fresh process
@@ -43,6 +44,9 @@ import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 TRAIN_STEPS = ("lenet5", "article_cnn", "mlp", "bn_cnn")
+# larger models of tinygrad_cnn.models, counted only (batch 2, 3x64x64, 10 classes, SGD
+# momentum): what a zoo model's step still hands to CuPy
+ZOO = ("resnet18", "mobilenet_v2")
 
 CUBLAS = {"matmul", "dot", "tensordot", "vdot", "inner"}
 NO_KERNEL = {"empty", "empty_like", "host_to_device"}
@@ -128,6 +132,31 @@ def _fake_cudnn(counts):
     cudnn_conv.conv_weight_grad = call(lambda x, g, geo, kernel_shape: tuple(kernel_shape))
 
 
+def zoo_step(name):
+    """(step, sync, None) of one SGD step of zoo model ``name`` on the GPU (batch 2, 64x64)."""
+    import numpy as np
+
+    import tinygrad_cnn as tc
+    from tinygrad_cnn import models, nn
+
+    tc.manual_seed(0)
+    model = {"resnet18": lambda: models.resnet18(num_classes=10),
+             "mobilenet_v2": lambda: models.mobilenet_v2(num_classes=10, width_mult=0.25),
+             }[name]().to("gpu")
+    opt = tc.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x = tc.tensor(np.random.default_rng(0).standard_normal((2, 3, 64, 64), dtype=np.float32),
+                  device="gpu")
+    y = tc.tensor(np.arange(2), device="gpu")
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+
+    return step, lambda: None, None
+
+
 def census(name, cudnn=True):
     """Counts for one step of workload ``name`` (after one warm-up step)."""
     sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
@@ -143,7 +172,8 @@ def census(name, cudnn=True):
         _fake_cudnn(counts)
     runner = HostRunner()
     with cuda.running_on_host(runner):
-        step, sync, _ = gpu_benchmark.ours(name, "gpu", dry=False)
+        step, sync, _ = zoo_step(name) if name in ZOO else gpu_benchmark.ours(name, "gpu",
+                                                                             dry=False)
         with fake_cupy.recording() as first:
             step()
         first_ours = set(runner.launches)
@@ -176,7 +206,8 @@ def census(name, cudnn=True):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="+", default=list(TRAIN_STEPS),
-                        help=f"workloads of benchmarks/gpu.py (default: {' '.join(TRAIN_STEPS)})")
+                        help=f"workloads of benchmarks/gpu.py (default: {' '.join(TRAIN_STEPS)})"
+                             f" or zoo models ({' '.join(ZOO)})")
     parser.add_argument("--no-cudnn", action="store_true",
                         help="count convolutions on the im2col path instead of cuDNN")
     parser.add_argument("--list", action="store_true", help="list the CuPy kernels and ours")
