@@ -102,7 +102,26 @@ def test_the_graph_keeps_the_model_s_structure(tmp_path):
     graph = onnx.load(path).graph
     ops = [n.op_type for n in graph.node]
     assert ops.count("Conv") == 20 and ops.count("MaxPool") == 1 and ops.count("Gemm") == 1
+    assert ops.count("BatchNormalization") == 20  # one node per BatchNorm in eval mode
     assert graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+
+
+def test_batchnorm_without_affine_parameters_exports_with_ones_and_zeros(tmp_path):
+    model = _randomize_running_stats(nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3,
+                                                                                   affine=False)))
+    path = tc_onnx.export(model, tc.zeros(1, 2, 6, 6), tmp_path / "bn.onnx")
+    assert [n.op_type for n in onnx.load(path).graph.node] == ["Conv", "BatchNormalization",
+                                                               "Identity"]
+    _check_in_onnxruntime(model, path, (2, 6, 6))
+
+
+def _randomize_running_stats(model, seed=1):
+    rng = np.random.default_rng(seed)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.data[...] = to_default(rng.normal(0, 0.5, m.num_features))
+            m.running_var.data[...] = to_default(rng.uniform(0.5, 2.0, m.num_features))
+    return model
 
 
 def test_fixed_batch_export(tmp_path):

@@ -154,6 +154,16 @@ def _emit(g, call):
             return g.node("Gemm", inputs, transB=1)
         out = g.node("MatMul", [g.value(x), g.constant(Tensor._from_array(w.data.T.copy()))])
         return out if b is None else g.node("Add", [out, g.value(b)])
+    if name == "BatchNormRunningStats":
+        x, eps = args[0], _arg(call, 5, "eps")
+        constants = [args[3], args[4], args[1], args[2]]          # weight, bias, mean, var
+        if any(t is not None and t.dtype != x.dtype for t in constants):
+            raise _unsupported(call, "statistics or affine parameters of another dtype than "
+                                     "the input")
+        defaults = [np.ones(x.shape[1]), np.zeros(x.shape[1])]    # no weight, no bias
+        inputs = [g.value(x)] + [g.value(t) if t is not None else g.constant(defaults[i], x)
+                                 for i, t in enumerate(constants)]
+        return g.node("BatchNormalization", inputs, epsilon=float(eps))
     if name == "MatMul":
         return g.node("MatMul", [g.value(args[0], like), g.value(args[1], like)])
     if name == "Conv2d":

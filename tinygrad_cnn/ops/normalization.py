@@ -76,6 +76,48 @@ class BatchNormBatchStats(Function):
         return grad_x, grad_w, grad_b
 
 
+class BatchNormRunningStats(Function):
+    """Batch norm with given statistics (evaluation), one node: x (N, C, *), mean and var (C,)
+    constants, weight and bias (C,) or None -> (x - mean) / sqrt(var + eps) * weight + bias. On
+    the GPU two kernel launches (1/sqrt(var + eps), then one pass over x); exported to ONNX as
+    one BatchNormalization node. The backward is Tensor ops, so differentiable again."""
+
+    @staticmethod
+    def forward(ctx, x, mean, var, weight, bias, eps):
+        xp = ctx.xp
+        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        ctx.save_for_backward(x, weight)
+        if cuda_batchnorm.usable(xp, x, mean, var, weight, bias):
+            invstd = cuda_batchnorm.invstd(xp, var, eps)
+            ctx.mean, ctx.invstd = mean.reshape(shape), invstd.reshape(shape)
+            return cuda_batchnorm.normalize(xp, x, mean, invstd, weight, bias)
+        mean = mean.reshape(shape)
+        root = xp.sqrt(var.reshape(shape) + eps)
+        ctx.mean, ctx.invstd = mean, 1.0 / root
+        out = (x - mean) / root
+        if weight is not None:
+            out = out * weight.reshape(shape)
+        if bias is not None:
+            out = out + bias.reshape(shape)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        needs_x, needs_w, needs_b = (ctx.needs_input_grad[i] for i in (0, 3, 4))
+        dims = (0,) + tuple(range(2, x.ndim))
+        invstd = Tensor._from_array(ctx.invstd)                               # (1, C, 1, ...)
+        grad_x = grad_w = grad_b = None
+        if needs_x:
+            grad_x = grad * invstd if weight is None else \
+                grad * (_per_channel(weight, x.ndim) * invstd)
+        if needs_w:
+            grad_w = reduction.sum(grad * ((x - Tensor._from_array(ctx.mean)) * invstd), dims)
+        if needs_b:
+            grad_b = reduction.sum(grad, dims)
+        return grad_x, None, None, grad_w, grad_b, None
+
+
 def _channel_sums(xp, a, b=None):
     """(C,) float64 sums over every dim but 1 of a (N, C, ...), or of a * b without the product
     array. Each (n, c) row of contiguous values is summed in a's dtype (einsum, whose SIMD
@@ -190,33 +232,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             _update_running(running_mean, running_var, Tensor._from_array(mean),
                             Tensor._from_array(var), count, momentum)
         return BatchNormBatchStats.apply(input, weight, bias, mean, var, eps, shift)
-    else:
-        out = _normalize_by_running_kernels(input, running_mean, running_var, weight, bias, eps)
-        if out is not None:
-            return out
-        mean = _per_channel(running_mean.detach(), input.ndim)
-        var = _per_channel(running_var.detach(), input.ndim)
-        out = (input - mean) / elementwise.sqrt(var + eps)
-    if weight is not None:
-        out = out * _per_channel(weight, input.ndim)
-    if bias is not None:
-        out = out + _per_channel(bias, input.ndim)
-    return out
-
-
-def _normalize_by_running_kernels(input, running_mean, running_var, weight, bias, eps):
-    """Evaluation-mode batch norm in two kernel launches where no gradient is wanted (validation,
-    inference) and the kernels take the arrays; else None (the Tensor ops above then run)."""
-    if is_grad_enabled() and any(t is not None and t.requires_grad
-                                 for t in (input, weight, bias)):
-        return None
-    arrays = [None if t is None else t.data for t in (running_mean, running_var, weight, bias)]
-    xp = backend.array_module(input.data)
-    if not cuda_batchnorm.usable(xp, input.data, *arrays):
-        return None
-    invstd = cuda_batchnorm.invstd(xp, arrays[1], eps)
-    return Tensor._from_array(cuda_batchnorm.normalize(xp, input.data, arrays[0], invstd,
-                                                       arrays[2], arrays[3]))
+    return BatchNormRunningStats.apply(input, running_mean.detach(), running_var.detach(),
+                                      weight, bias, eps)
 
 
 def _update_running(running_mean, running_var, mean, var, count, momentum) -> None:
