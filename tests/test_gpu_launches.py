@@ -24,6 +24,9 @@ SCRIPT = os.path.join(ROOT, "benchmarks", "gpu_launches.py")
 # batch norm's kernels; what is left is dropout's two products and num_batches_tracked += 1.
 BOUNDS = {"lenet5": (53, 0, 1, 0), "article_cnn": (23, 0, 1, 0), "mlp": (20, 0, 1, 0),
           "bn_cnn": (68, 4, 1, 2)}
+# the zoo's models (batch 2, 64x64): 1,485 and 3,915 launches (1,226 and 3,363 CuPy kernels, 26
+# and 33 to compile) on 27 November, before batch norm's, ReLU6's and dropout's kernels
+ZOO_BOUNDS = {"resnet18": (465, 36, 1, 2), "mobilenet_v2": (1148, 76, 1, 3)}
 
 
 def _rows(*args):
@@ -36,7 +39,7 @@ def _rows(*args):
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if cells[0] == "workload":
             header = cells
-        elif header and len(cells) == len(header) and cells[0] in BOUNDS:
+        elif header and len(cells) == len(header) and cells[0] in {**BOUNDS, **ZOO_BOUNDS}:
             rows[cells[0]] = dict(zip(header[1:], map(int, cells[1:]), strict=True))
     return rows, done.stdout
 
@@ -55,6 +58,20 @@ def test_train_steps_stay_within_their_launch_and_compile_counts():
         assert row["ours"] > 0 and row["cuBLAS"] > 0, (name, row)  # the count sees the kernels
     assert rows["lenet5"]["cuDNN"] == 5  # 2 forward, 1 input gradient, 2 weight gradients
     assert "tc_softmax_xent_forward" in out  # --list names our kernels
+
+
+@pytest.mark.cpu_only("counts the GPU path on the fake CuPy and the host runner")
+@pytest.mark.skipif(COMPILER is None, reason=NO_COMPILER_REASON)
+def test_zoo_models_stay_within_their_launch_and_compile_counts():
+    rows, out = _rows("--only", *ZOO_BOUNDS)
+    assert set(rows) == set(ZOO_BOUNDS), out
+    for name, (launches, cupy, syncs, compiled) in ZOO_BOUNDS.items():
+        row = rows[name]
+        assert row["launches"] <= launches, (name, row)
+        assert row["CuPy kernels"] <= cupy, (name, row)
+        assert row["device-to-host syncs"] <= syncs, (name, row)
+        assert row["CuPy kernels compiled"] <= compiled, (name, row)
+    assert rows["resnet18"]["cuDNN"] == 59  # 20 convs: 20 forward, 19 input and 20 weight grads
 
 
 def test_the_classifier_tells_views_kernels_and_transfers_apart():
