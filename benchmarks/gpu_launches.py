@@ -44,9 +44,11 @@ import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 TRAIN_STEPS = ("lenet5", "article_cnn", "mlp", "bn_cnn")
-# larger models of tinygrad_cnn.models, counted only (batch 2, 3x64x64, 10 classes, SGD
-# momentum): what a zoo model's step still hands to CuPy
-ZOO = ("resnet18", "mobilenet_v2")
+# models of tinygrad_cnn.models, counted only: what a zoo model's step still hands to CuPy.
+# name: (input (C, H, W), batch); ResNet-18 and MobileNetV2 with SGD momentum, the CLI's
+# default digits_cnn with the CLI's defaults (Adam, batch 32)
+ZOO = {"resnet18": ((3, 64, 64), 2), "mobilenet_v2": ((3, 64, 64), 2),
+       "digits_cnn": ((1, 8, 8), 32)}
 
 CUBLAS = {"matmul", "dot", "tensordot", "vdot", "inner"}
 NO_KERNEL = {"empty", "empty_like", "host_to_device"}
@@ -133,20 +135,23 @@ def _fake_cudnn(counts):
 
 
 def zoo_step(name):
-    """(step, sync, None) of one SGD step of zoo model ``name`` on the GPU (batch 2, 64x64)."""
+    """(step, sync, None) of one training step of zoo model ``name`` on the GPU (``ZOO``)."""
     import numpy as np
 
     import tinygrad_cnn as tc
     from tinygrad_cnn import models, nn
 
     tc.manual_seed(0)
+    (channels, h, w), batch = ZOO[name]
     model = {"resnet18": lambda: models.resnet18(num_classes=10),
              "mobilenet_v2": lambda: models.mobilenet_v2(num_classes=10, width_mult=0.25),
+             "digits_cnn": lambda: models.digits_cnn(channels, 10),
              }[name]().to("gpu")
-    opt = tc.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x = tc.tensor(np.random.default_rng(0).standard_normal((2, 3, 64, 64), dtype=np.float32),
-                  device="gpu")
-    y = tc.tensor(np.arange(2), device="gpu")
+    opt = (tc.optim.Adam(model.parameters(), lr=1e-3) if name == "digits_cnn"
+           else tc.optim.SGD(model.parameters(), lr=0.01, momentum=0.9))
+    x = tc.tensor(np.random.default_rng(0).standard_normal((batch, channels, h, w),
+                                                           dtype=np.float32), device="gpu")
+    y = tc.tensor(np.arange(batch) % 10, device="gpu")
     loss_fn = nn.CrossEntropyLoss()
 
     def step():
