@@ -160,6 +160,20 @@ def test_evaluation_with_a_gradient_runs_the_kernels_and_differentiates_twice():
     assert first and second and "tc_bn_normalize" in launches
 
 
+def test_the_layer_counts_its_batches_with_a_kernel():
+    from tinygrad_cnn import nn
+
+    layer = nn.BatchNorm2d(3)
+    x = tc.tensor(np.random.default_rng(6).standard_normal((2, 3, 4, 4)))
+    _, launches = on_host(lambda: (layer(x), layer(x)))
+    assert launches.count("tc_bn_count") == 2 and int(layer.num_batches_tracked.item()) == 2
+    layer(x)                                          # NumPy's in-place add outside the runner
+    assert int(layer.num_batches_tracked.item()) == 3
+    layer.eval()
+    _, launches = on_host(layer, x)
+    assert "tc_bn_count" not in launches and int(layer.num_batches_tracked.item()) == 3
+
+
 @pytest.mark.parametrize("shape", [(5, 3), (2, 3, 5, 5), (3, 2, 4)])
 def test_float64_gradients_through_the_kernels_pass_gradcheck(shape):
     rng = np.random.default_rng(7)

@@ -27,10 +27,14 @@ matrix products); anything else takes the generic path.
 
 from __future__ import annotations
 
+import numpy as np
+
 from tinygrad_cnn import backend
 
 from . import sums
 from .kernel import FLOAT_CHARS, Kernel, enabled_for
+
+_INT_LAUNCH = np.dtype(np.float64)  # the counter kernel's launch type (its T is unused)
 
 # (i / inner) % channels: the channel of element i of a C-contiguous (N, C, L) array
 MEAN = Kernel("tc_bn_mean", r"""
@@ -154,6 +158,22 @@ extern "C" __global__ void tc_bn_grad_input(const T* grad, const T* x, const T* 
     }
 }
 """, deferred=True)
+
+
+INCREMENT = Kernel("tc_bn_count", r"""
+extern "C" __global__ void tc_bn_count(long long* counter, long long n) {
+    TC_GRID_STRIDE(i, n) { counter[i] += 1; }   // T unused: BatchNorm's num_batches_tracked
+}
+""", deferred=True)
+
+
+def count_batch(xp, counter) -> bool:
+    """counter += 1 in place for a 0-d int64 array on the GPU, one launch of ours (CuPy's add
+    is a kernel to compile in a fresh process); False when the kernels do not take it."""
+    if not enabled_for(xp) or counter.dtype != np.int64 or not counter.flags.c_contiguous:
+        return False
+    INCREMENT(_INT_LAUNCH, counter.size, counter, counter.size)
+    return True
 
 
 def usable(xp, x, *per_channel) -> bool:

@@ -74,8 +74,7 @@ class _BatchNorm(Module):
                                      f"{x.shape[1]} (input shape {x.shape})")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            counter = self.num_batches_tracked.data
-            counter += 1  # in place: one launch on the GPU (`data[...] += 1` also copied back)
+            normalization_ops.count_batch(self.num_batches_tracked)
             if self.momentum is None:  # cumulative moving average
                 factor = 1.0 / float(self.num_batches_tracked.item())
         use_batch_stats = self.training or self.running_mean is None

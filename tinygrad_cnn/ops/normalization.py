@@ -236,6 +236,14 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                                       weight, bias, eps)
 
 
+def count_batch(counter: Tensor) -> None:
+    """``counter += 1`` in place (BatchNorm's ``num_batches_tracked``, a 0-d int64 Tensor): one
+    kernel launch of ours on the GPU, NumPy's in-place add on the CPU."""
+    data = counter.data
+    if not cuda_batchnorm.count_batch(backend.array_module(data), data):
+        data += 1
+
+
 def _update_running(running_mean, running_var, mean, var, count, momentum) -> None:
     """In-place exponential average of the batch statistics (no graph is recorded)."""
     m = float(momentum)
