@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.grad_mode import set_grad_enabled
+from tinygrad_cnn.cuda import add as cuda_add
 
 _queued = threading.local()  # .stack: one list of callbacks per backward pass running here
 
@@ -47,7 +48,9 @@ def _accumulate(current, new, create_graph: bool):
         return current + new
     from tinygrad_cnn.tensor import Tensor
 
-    return Tensor._from_array(current.data + new.data)
+    a, b = current.data, new.data
+    xp = backend.array_module(a, b)
+    return Tensor._from_array(cuda_add.add(xp, a, b) if cuda_add.usable(xp, a, b) else a + b)
 
 
 def _as_grad_tensor(grad, like, node, index):
