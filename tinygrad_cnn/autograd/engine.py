@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.grad_mode import set_grad_enabled
-from tinygrad_cnn.cuda import add as cuda_add
+from tinygrad_cnn.cuda import arith as cuda_arith
 
 _queued = threading.local()  # .stack: one list of callbacks per backward pass running here
 
@@ -50,7 +50,7 @@ def _accumulate(current, new, create_graph: bool):
 
     a, b = current.data, new.data
     xp = backend.array_module(a, b)
-    return Tensor._from_array(cuda_add.add(xp, a, b) if cuda_add.usable(xp, a, b) else a + b)
+    return Tensor._from_array(cuda_arith.add(xp, a, b) if cuda_arith.usable(xp, a, b) else a + b)
 
 
 def _as_grad_tensor(grad, like, node, index):

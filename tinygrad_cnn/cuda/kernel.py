@@ -74,7 +74,7 @@ _MAX_BLOCKS = 65535 * 32
 ENV_SWITCH = "TINYGRAD_CNN_CUDA_KERNELS"
 
 _KERNEL_MODULES = ("activation", "bias", "loss", "optim", "pool", "scatter", "windows",
-                   "add", "batchnorm", "random")
+                   "arith", "batchnorm", "random")
 ALL_KERNELS: list[Kernel] = []  # every kernel defined, so a test can compile each one
 _host_runner = None
 
@@ -111,8 +111,8 @@ def parameters(name: str, source: str) -> tuple[tuple[str, str, object], ...]:
 class Kernel:
     """One CUDA C kernel named ``name`` in ``source``; call it as ``kernel(dtype, n, *args)``.
     ``deferred``: a kernel only some models use (batch norm, random draws, ReLU6, RMSprop and
-    Adagrad, double backward, repeated-index and same-shape sums), queued after the others when
-    the first launch compiles them all, so it does not hold up a common one."""
+    Adagrad, double backward, repeated-index sums, same-shape sums and products), queued after
+    the others when the first launch compiles them all, so it does not hold up a common one."""
 
     def __init__(self, name: str, source: str, *, register: bool = True, deferred: bool = False):
         self.name = name

@@ -7,7 +7,7 @@ import numbers
 from tinygrad_cnn import backend, parallel
 from tinygrad_cnn.autograd.function import Function
 from tinygrad_cnn.cuda import activation as cuda_activation
-from tinygrad_cnn.cuda import add as cuda_add
+from tinygrad_cnn.cuda import arith as cuda_arith
 from tinygrad_cnn.ops import reduction
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.tensor import Tensor
@@ -82,8 +82,8 @@ class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = (a.shape, b.shape)
-        if cuda_add.usable(ctx.xp, a, b):                  # same-shape float arrays on the GPU
-            return cuda_add.add(ctx.xp, a, b)
+        if cuda_arith.usable(ctx.xp, a, b):                  # same-shape float arrays on the GPU
+            return cuda_arith.add(ctx.xp, a, b)
         return a + b
 
     @staticmethod
@@ -114,6 +114,8 @@ class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
+        if cuda_arith.usable(ctx.xp, a, b):                # same-shape float arrays on the GPU
+            return cuda_arith.mul(ctx.xp, a, b)
         return a * b
 
     @staticmethod

@@ -1,6 +1,6 @@
-"""The same-shape sum kernel (tinygrad_cnn/cuda/add.py) of ``Add`` and of the autograd engine's
-gradient accumulation, against NumPy: on the CPU through the g++ host runner, on a GPU against
-``TINYGRAD_CNN_CUDA_KERNELS=0``."""
+"""The same-shape sum and product kernels (tinygrad_cnn/cuda/arith.py) of ``Add``, ``Mul`` and
+the autograd engine's gradient accumulation, against NumPy: on the CPU through the g++ host
+runner, on a GPU against ``TINYGRAD_CNN_CUDA_KERNELS=0``."""
 
 import numpy as np
 import pytest
@@ -23,16 +23,34 @@ def values(dtype):
     return st.one_of(st.sampled_from(SPECIAL), st.floats(-1e3, 1e3, width=32)).map(dtype)
 
 
-@given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]))
-def test_the_kernel_adds_like_numpy_bit_for_bit(data, dtype):
+@given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]),
+       op=st.sampled_from(["add", "mul"]))
+def test_the_kernels_compute_like_numpy_bit_for_bit(data, dtype, op):
     shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=4, max_side=5), label="shape")
     a = data.draw(hnp.arrays(dtype, shape, elements=values(dtype)), label="a")
     b = data.draw(hnp.arrays(dtype, shape, elements=values(dtype)), label="b")
-    got, launches = on_host(lambda: (tc.tensor(a) + tc.tensor(b)).numpy())
-    expected = a + b
-    assert launches == (["tc_add"] if a.size else []) and got.dtype == dtype
+    fn = (lambda x, y: x + y) if op == "add" else (lambda x, y: x * y)
+    with np.errstate(all="ignore"):              # inf - inf, 0 * inf: NaN, as intended
+        got, launches = on_host(lambda: fn(tc.tensor(a), tc.tensor(b)).numpy())
+        expected = fn(a, b)
+    assert launches == ([f"tc_{op}"] if a.size else []) and got.dtype == dtype
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))  # -0.0 + -0.0 = -0.0
+
+
+def test_dropout_multiplies_with_the_kernel_forward_and_backward():
+    x = np.arange(1.0, 9.0)
+
+    def step():
+        t = tc.tensor(x, requires_grad=True)
+        y = tc.nn.functional.dropout(t, 0.5)
+        y.backward(tc.ones(8, dtype=tc.float64))  # a contiguous gradient (sum's is a broadcast)
+        return y.numpy(), t.grad.numpy()
+
+    (y, grad), launches = on_host(step)
+    assert launches.count("tc_mul") == 2 and "tc_philox_keep_mask" not in launches  # CPU draws
+    np.testing.assert_array_equal(y, x * grad)   # the same mask scales both: 0 or 2
+    assert set(np.unique(grad)) <= {0.0, 2.0}
 
 
 def test_a_tensor_used_twice_sums_its_gradients_with_the_kernel():
@@ -49,11 +67,13 @@ def test_a_tensor_used_twice_sums_its_gradients_with_the_kernel():
 
 
 @needs_generic_path
-def test_broadcasts_mixed_dtypes_and_views_keep_numpys_add():
+def test_broadcasts_mixed_dtypes_and_views_keep_numpys_arithmetic():
     a = np.arange(6.0).reshape(2, 3)
     for b in (np.ones(3), np.ones((2, 3), np.float32), np.ones((3, 2)).T, np.float64(2.0)):
         got, launches = on_host(lambda b=b: (Tensor(a) + Tensor(b)).numpy())  # b as it is
         assert launches == [] and np.array_equal(got, a + b)
+        got, launches = on_host(lambda b=b: (Tensor(a) * Tensor(b)).numpy())
+        assert launches == [] and np.array_equal(got, a * b)
 
 
 @pytest.mark.gpu
@@ -66,10 +86,13 @@ def test_gpu_kernel_matches_the_generic_cupy_path(dtype, monkeypatch):
     b.reshape(-1)[:5] = [-0.0, -0.0, 1.0, -np.inf, 1.0]
 
     def run():
-        return (tc.tensor(a, device="gpu") + tc.tensor(b, device="gpu")).numpy()
+        ta, tb = tc.tensor(a, device="gpu"), tc.tensor(b, device="gpu")
+        return (ta + tb).numpy(), (ta * tb).numpy()
 
     got = run()
-    np.testing.assert_array_equal(got, a + b)
-    np.testing.assert_array_equal(np.signbit(got), np.signbit(a + b))
+    np.testing.assert_array_equal(got[0], a + b)
+    np.testing.assert_array_equal(np.signbit(got[0]), np.signbit(a + b))
+    np.testing.assert_array_equal(got[1], a * b)
     monkeypatch.setenv(cuda.ENV_SWITCH, "0")
-    np.testing.assert_array_equal(run(), got)
+    for kernel, generic in zip(got, run(), strict=True):
+        np.testing.assert_array_equal(kernel, generic)
