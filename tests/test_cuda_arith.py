@@ -38,6 +38,13 @@ def test_the_kernels_compute_like_numpy_bit_for_bit(data, dtype, op):
     np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))  # -0.0 + -0.0 = -0.0
 
 
+def test_numpy_scalars_keep_numpys_arithmetic():
+    # NumPy's reductions return scalars, not 0-d arrays: no memory for a kernel to point at
+    a, b = Tensor._from_array(np.float64(2.0)), Tensor._from_array(np.float64(3.0))
+    (product, total), launches = on_host(lambda: ((a * b).numpy(), (a + b).numpy()))
+    assert launches == [] and product == 6.0 and total == 5.0
+
+
 def test_dropout_multiplies_with_the_kernel_forward_and_backward():
     x = np.arange(1.0, 9.0)
 

@@ -203,6 +203,10 @@ def test_bad_launches_are_refused_with_the_kernel_name():
         AXPY(np.float32, 4, x, x.astype(np.float64), 1.0, 4)
     with pytest.raises(TypeError, match="tc_test_axpy.*x must be an array of float32, got float"):
         AXPY(np.float32, 4, 1.0, x, 1.0, 4)
+    # a NumPy scalar (what NumPy's reductions return) has a dtype and flags but no memory to
+    # point at: the host runner would have passed its value as a pointer and crashed
+    with pytest.raises(TypeError, match="tc_test_axpy.*x must be an array, got the NumPy scalar"):
+        AXPY(np.float32, 1, np.float32(1.0), x, 1.0, 1)
 
 
 def test_scalars_are_sent_as_their_parameters_type():

@@ -165,18 +165,21 @@ def test_many_rows_are_reduced_by_the_generic_sums(monkeypatch, reduction):
     np.testing.assert_allclose(grad, grad_ref, rtol=1e-12, atol=1e-15)
 
 
+LOSS_KERNELS = ("tc_softmax_xent", "tc_class_targets")
+
+
 def test_cases_outside_the_kernels_take_the_generic_path():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 3, 4))  # (N, C, d1): spatial targets
     t = rng.integers(0, 3, size=(2, 4))
     (out, _), launches = on_host(lambda: (F.cross_entropy(Tensor(x), Tensor(t)), None))
-    assert launches == []
+    assert not [n for n in launches if n.startswith(LOSS_KERNELS)]  # (same-shape products may)
     np.testing.assert_allclose(out.numpy(), F.cross_entropy(Tensor(x), Tensor(t)).numpy())
     x2 = rng.normal(size=(3, 4))
     t2 = rng.integers(0, 4, size=3)
     (out, _), launches = on_host(
         lambda: (F.cross_entropy(Tensor(x2), Tensor(t2), label_smoothing=0.1), None))
-    assert launches == []
+    assert not [n for n in launches if n.startswith(LOSS_KERNELS)]
     np.testing.assert_allclose(
         out.numpy(), F.cross_entropy(Tensor(x2), Tensor(t2), label_smoothing=0.1).numpy())
 

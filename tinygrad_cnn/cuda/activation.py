@@ -13,6 +13,8 @@ Hardtanh's comparisons with its bounds likewise (``tc_less``), so ReLU6 of a sub
 
 from __future__ import annotations
 
+import numpy as np
+
 from .kernel import FLOAT_CHARS, Kernel, enabled_for
 
 RELU = Kernel("tc_relu", r"""
@@ -58,6 +60,7 @@ def usable(xp, *arrays) -> bool:
     C-contiguous and of one shape."""
     first = arrays[0]
     return (enabled_for(xp) and first.dtype.char in FLOAT_CHARS
+            and not any(isinstance(a, np.generic) for a in arrays)  # NumPy's 0-d results
             and all(a.dtype == first.dtype and a.shape == first.shape and a.flags.c_contiguous
                     for a in arrays))
 

@@ -9,6 +9,8 @@ with ours, on the pool. IEEE arithmetic, as NumPy's (signed zeros, infinities an
 
 from __future__ import annotations
 
+import numpy as np
+
 from .kernel import FLOAT_CHARS, Kernel, enabled_for
 
 ADD = Kernel("tc_add", r"""
@@ -26,10 +28,11 @@ extern "C" __global__ void tc_mul(const T* a, const T* b, T* out, long long n) {
 
 def usable(xp, a, b) -> bool:
     """Whether ``a + b`` or ``a * b`` takes a kernel: kernels on for ``xp``, one float32 or
-    float64 dtype, one shape, both C-contiguous."""
+    float64 dtype, one shape, both C-contiguous arrays (not NumPy's 0-d scalars)."""
     return (enabled_for(xp) and getattr(a, "dtype", None) is not None
             and a.dtype.char in FLOAT_CHARS and getattr(b, "dtype", None) == a.dtype
-            and a.shape == b.shape and a.flags.c_contiguous and b.flags.c_contiguous)
+            and a.shape == b.shape and a.flags.c_contiguous and b.flags.c_contiguous
+            and not isinstance(a, np.generic) and not isinstance(b, np.generic))
 
 
 def add(xp, a, b):

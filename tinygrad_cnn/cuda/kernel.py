@@ -154,6 +154,9 @@ class Kernel:
         scalar, out = dtype.type, []
         for a, (name, kind, pointee) in zip(args, self.parameters, strict=True):
             if kind == "array":
+                if isinstance(a, np.generic):  # NumPy's 0-d results: no memory to point at
+                    raise TypeError(f"CUDA kernel {self.name!r}: {name} must be an array, got "
+                                    f"the NumPy scalar {a!r}")
                 if getattr(a, "dtype", None) != (dtype if pointee is None else pointee):
                     raise TypeError(f"CUDA kernel {self.name!r}: {name} must be an array of "
                                     f"{dtype if pointee is None else pointee}, got "
