@@ -42,7 +42,7 @@ class SyncBatchNorm(_BatchNorm):
         centered = x - mean
         var = differentiable_all_reduce((centered * centered).sum(dims, keepdim=True)) / count
         if self.track_running_stats:
-            self.num_batches_tracked.data[...] += 1
+            normalization.count_batch(self.num_batches_tracked)
             factor = (1.0 / float(self.num_batches_tracked.item()) if self.momentum is None
                       else self.momentum)
             normalization._update_running(self.running_mean, self.running_var, mean.detach(),
