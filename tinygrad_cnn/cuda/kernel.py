@@ -190,6 +190,7 @@ _runtime = None  # cupy.cuda.runtime, once a kernel has run on CuPy
 
 
 def current_device() -> int:
+    """The current CUDA device's id (CuPy's runtime, imported on first use)."""
     global _runtime
     if _runtime is None:
         import cupy  # noqa: PLC0415 - only reached with CuPy arrays

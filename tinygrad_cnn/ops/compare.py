@@ -17,46 +17,57 @@ def _compare(ufunc_name, a, b):
 
 
 def eq(a, b) -> Tensor:
+    """a == b elementwise, broadcasting (bool tensor, no gradient)."""
     return _compare("equal", a, b)
 
 
 def ne(a, b) -> Tensor:
+    """a != b elementwise, broadcasting (bool tensor, no gradient)."""
     return _compare("not_equal", a, b)
 
 
 def lt(a, b) -> Tensor:
+    """a < b elementwise, broadcasting (bool tensor, no gradient)."""
     return _compare("less", a, b)
 
 
 def le(a, b) -> Tensor:
+    """a <= b elementwise, broadcasting (bool tensor, no gradient)."""
     return _compare("less_equal", a, b)
 
 
 def gt(a, b) -> Tensor:
+    """a > b elementwise, broadcasting (bool tensor, no gradient)."""
     return _compare("greater", a, b)
 
 
 def ge(a, b) -> Tensor:
+    """a >= b elementwise, broadcasting (bool tensor, no gradient)."""
     return _compare("greater_equal", a, b)
 
 
 def logical_and(a, b) -> Tensor:
+    """a and b elementwise (non-zero is true), broadcasting (bool tensor)."""
     return _compare("logical_and", a, b)
 
 
 def logical_or(a, b) -> Tensor:
+    """a or b elementwise (non-zero is true), broadcasting (bool tensor)."""
     return _compare("logical_or", a, b)
 
 
 def logical_not(x: Tensor) -> Tensor:
+    """not x elementwise (non-zero is true), same shape (bool tensor)."""
     return Tensor._from_array(backend.array_module(x.data).logical_not(x.data))
 
 
 def isnan(x: Tensor) -> Tensor:
+    """True where x is NaN, same shape (bool tensor, no gradient)."""
     return Tensor._from_array(backend.array_module(x.data).isnan(x.data))
 
 
 def isfinite(x: Tensor) -> Tensor:
+    """True where x is neither infinite nor NaN, same shape (bool tensor)."""
     return Tensor._from_array(backend.array_module(x.data).isfinite(x.data))
 
 

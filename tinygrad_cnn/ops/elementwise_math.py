@@ -52,6 +52,8 @@ class Trunc(_StepFunction):
 
 
 class Sign(_StepFunction):
+    """-1, 0 or 1 elementwise (NaN stays NaN); gradient 0."""
+
     @staticmethod
     def forward(ctx, x):
         return ctx.xp.sign(x)
