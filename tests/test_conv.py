@@ -1,6 +1,8 @@
 """conv2d and conv_transpose2d: naive references, first and second derivatives, shapes, errors."""
 
 import re
+import types
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -303,6 +305,45 @@ def test_forward_keeps_columns_only_within_twice_the_budget(monkeypatch):
     assert conv_ops._conv_forward(np, x, w, geo)[1] is not None     # 4 items = 2 budgets
     monkeypatch.setattr(windows, "IM2COL_BUDGET_BYTES", 2 * per_item - 1)
     assert conv_ops._conv_forward(np, x, w, geo)[1] is None
+
+
+@pytest.mark.parametrize("batch_last", [False, True])
+@given(case=tst.conv2d_geometries(max_size=6), data=st.data())
+def test_both_im2col_layouts_match_reference_and_gradcheck(batch_last, case, data):
+    """The (C, KH, KW, N, OH, OW) columns and the batch-last (C, KH, KW, OH, OW, N) ones (small
+    images on the CPU, conv._batch_last_pays), each forced on every geometry: forward against
+    the naive reference, first and second derivatives against numeric ones (float64)."""
+    from tinygrad_cnn.ops import conv as conv_ops
+
+    x = data.draw(tst.float_arrays(case["input_shape"]))
+    w = data.draw(tst.float_arrays(case["weight_shape"]))
+    b = data.draw(tst.float_arrays((case["weight_shape"][0],)))
+    with mock.patch.object(conv_ops, "_batch_last_pays", lambda *args: batch_last):
+        out = F.conv2d(tc.Tensor(x), tc.Tensor(w), tc.Tensor(b), **_conv_args(case))
+        np.testing.assert_allclose(out.numpy(), ref.conv2d(x, w, b, **_conv_args(case)),
+                                   rtol=0, atol=1e-10)
+        assert tc.gradcheck(lambda x, w, b: F.conv2d(x, w, b, **_conv_args(case)), (x, w, b))
+        if x.size * w.size <= 2000:  # the second derivatives run every conv op both ways
+            assert tc.gradgradcheck(lambda x, w: F.conv2d(x, w, **_conv_args(case)), (x, w))
+
+
+@pytest.mark.parametrize("input_shape, weight_shape, stride, expected", [
+    ((32, 32, 4, 4), (64, 32, 3, 3), 1, True),     # digits_cnn's second conv
+    ((64, 6, 14, 14), (16, 6, 5, 5), 1, True),     # LeNet-5's second conv
+    ((32, 1, 8, 8), (32, 1, 3, 3), 1, False),      # one input channel: 9 rows < 32 outputs
+    ((32, 32, 16, 16), (32, 32, 3, 3), 2, False),  # stride 2
+    ((32, 16, 16, 16), (32, 16, 3, 3), 1, False),  # 16 wide
+])
+def test_batch_last_columns_are_chosen_for_small_images_only(input_shape, weight_shape, stride,
+                                                            expected):
+    from tinygrad_cnn.ops import conv as conv_ops
+
+    axes = [windows.make_axis("t", name, size, k, stride, 1, (1, 1))
+            for name, size, k in zip("hw", input_shape[2:], weight_shape[2:], strict=True)]
+    geo = conv_ops.ConvGeometry(*axes, 1)
+    assert conv_ops._batch_last_pays(np, input_shape[1], weight_shape[0], geo) is expected
+    cupy_like = types.SimpleNamespace(__name__="cupy")  # the CUDA path keeps its own columns
+    assert conv_ops._batch_last_pays(cupy_like, input_shape[1], weight_shape[0], geo) is False
 
 
 # ---------------------------------------------------------------------- shapes
