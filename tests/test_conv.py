@@ -341,9 +341,10 @@ def test_batch_last_columns_are_chosen_for_small_images_only(input_shape, weight
     axes = [windows.make_axis("t", name, size, k, stride, 1, (1, 1))
             for name, size, k in zip("hw", input_shape[2:], weight_shape[2:], strict=True)]
     geo = conv_ops.ConvGeometry(*axes, 1)
-    assert conv_ops._batch_last_pays(np, input_shape[1], weight_shape[0], geo) is expected
+    args = (np.dtype(np.float32), input_shape[1], weight_shape[0], geo)
+    assert conv_ops._batch_last_pays(np, *args) is expected
     cupy_like = types.SimpleNamespace(__name__="cupy")  # the CUDA path keeps its own columns
-    assert conv_ops._batch_last_pays(cupy_like, input_shape[1], weight_shape[0], geo) is False
+    assert conv_ops._batch_last_pays(cupy_like, *args) is False
 
 
 # ---------------------------------------------------------------------- shapes

@@ -72,9 +72,10 @@ def _bytes_per_item(channels, geo: ConvGeometry, itemsize):
     return channels * geo.h.kernel * geo.w.kernel * geo.h.out * geo.w.out * itemsize
 
 
-def _batch_last_pays(xp, channels, kernels, geo: ConvGeometry) -> bool:
-    """Whether im2col should put the batch innermost (windows.im2col): on the CPU, for stride-1
-    outputs at most BATCH_LAST_MAX_OW wide with more column rows (C*KH*KW) than output channels.
+def _batch_last_pays(xp, dtype, channels, kernels, geo: ConvGeometry) -> bool:
+    """Whether im2col should put the batch innermost (windows.im2col): on NumPy's path (not
+    CUDA's kernels, which keep their layout), for stride-1 outputs at most BATCH_LAST_MAX_OW wide
+    with more column rows (C*KH*KW) than output channels.
 
     The (C, KH, KW, N, OH, OW) copy moves OW elements per inner loop, a few for small images;
     batch-last moves OW*N (stride 1) but adds a transposed copy of the input and of the output
@@ -83,8 +84,8 @@ def _batch_last_pays(xp, channels, kernels, geo: ConvGeometry) -> bool:
     1.91x faster, LeNet-5's second (6->16, 14x14 -> 10x10) 1.15x, 64->64 at 8x8 1.35x,
     128->128 at 14x14 1.04x; slower for a 1-channel input (0.89x), for stride 2 (0.89x at 8
     wide) and for outputs 16 or more wide (0.74-0.99x)."""
-    return (xp.__name__ == "numpy" and geo.w.stride == 1 and geo.w.out <= BATCH_LAST_MAX_OW
-            and channels * geo.h.kernel * geo.w.kernel > kernels)
+    return (xp.__name__ == "numpy" and not cuda_windows.usable(xp, dtype) and geo.w.stride == 1
+            and geo.w.out <= BATCH_LAST_MAX_OW and channels * geo.h.kernel * geo.w.kernel > kernels)
 
 
 def _batch_ranges(xp, n, bytes_per_item):
@@ -111,7 +112,7 @@ def _conv_forward(xp, x, w, geo: ConvGeometry, bias=None):
     per_item = _bytes_per_item(c, geo, x.itemsize)
     ranges = _batch_ranges(xp, n, per_item)
     keep = n * per_item <= 2 * windows.IM2COL_BUDGET_BYTES
-    batch_last = _batch_last_pays(xp, c, w.shape[0], geo)
+    batch_last = _batch_last_pays(xp, x.dtype, c, w.shape[0], geo)
 
     def part(start, stop):
         cols = windows.im2col(xp, x[start:stop], geo.h, geo.w, batch_last)
@@ -288,7 +289,8 @@ class Conv2dWeight(Function):
             if dw is not None:
                 return dw
         cols = cols or {}
-        batch_last = _batch_last_pays(xp, c, kernel_shape[0], geo)  # as the forward's columns
+        # the layout of the forward's columns
+        batch_last = _batch_last_pays(xp, x.dtype, c, kernel_shape[0], geo)
 
         def part(start, stop):
             part_cols = cols.pop((start, stop), None)  # the forward's, freed once used
