@@ -1,4 +1,5 @@
-"""Fused softmax cross-entropy kernels (tinygrad_cnn/cuda/loss.py) against the generic path.
+"""Fused softmax cross-entropy kernels (tinygrad_cnn/cuda/loss.py) against the generic path,
+for (N, C) logits and (N, C, d1, ...) ones.
 
 On the CPU the kernels run through the g++ host runner (tests/cuda_host.py): loss values and
 gradients of F.cross_entropy (reductions, class weights, ignore_index) must match the generic
@@ -23,17 +24,20 @@ from tinygrad_cnn.tensor import Tensor
 pytestmark = pytest.mark.skipif(COMPILER is None, reason=NO_COMPILER_REASON)
 
 
-def case(seed, n, c, dtype, weighted, ignore, reduction):
-    """Logits, targets, optional class weights, ignore_index and an upstream gradient."""
+def case(seed, n, c, dtype, weighted, ignore, reduction, spatial=()):
+    """Logits (n, c, *spatial), targets, optional class weights, ignore_index and an upstream
+    gradient."""
     rng = np.random.default_rng(seed)
-    logits = (rng.normal(size=(n, c)) * 3).astype(dtype)
-    target = rng.integers(0, c, size=n)
+    logits = (rng.normal(size=(n, c, *spatial)) * 3).astype(dtype)
+    target = rng.integers(0, c, size=(n, *spatial))
+    flat = target.reshape(-1)
     ignore_index = -100
-    if ignore and n > 1:
-        ignore_index = int(target[0])
-        target[1:] = np.where(target[1:] == ignore_index, (ignore_index + 1) % c, target[1:])
+    if ignore and flat.size > 1:
+        ignore_index = int(flat[0])
+        flat[1:] = np.where(flat[1:] == ignore_index, (ignore_index + 1) % c, flat[1:])
     weight = rng.uniform(0.5, 2.0, size=c).astype(dtype) if weighted else None
-    g = (rng.normal(size=n) if reduction == "none" else np.array(rng.normal())).astype(dtype)
+    g = (rng.normal(size=target.shape) if reduction == "none"
+         else np.array(rng.normal())).astype(dtype)
     return logits, target, weight, ignore_index, g
 
 
@@ -51,13 +55,17 @@ def fused_launches(reduction):
     return ["tc_class_targets", "tc_softmax_xent_forward", *total, "tc_softmax_xent_backward"]
 
 
+SPATIAL = st.sampled_from([(), (), (1,), (3,), (2, 3), (3, 1, 2)])  # (N, C) logits most often
+
+
 @given(seed=st.integers(0, 2**31), n=st.integers(1, 6), c=st.integers(1, 7),
        reduction=st.sampled_from(["mean", "sum", "none"]), weighted=st.booleans(),
-       ignore=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]))
+       ignore=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]), spatial=SPATIAL)
 def test_fused_kernels_match_the_generic_path_and_the_reference(seed, n, c, reduction, weighted,
-                                                                ignore, dtype):
+                                                                ignore, dtype, spatial):
+    """(N, C) logits, and (N, C, d1, ...) ones (a class map per image) with targets (N, d1, ...)."""
     logits, target, weight, ignore_index, g = case(seed, n, c, dtype, weighted, ignore,
-                                                   reduction)
+                                                   reduction, spatial)
     (out, grad), launches = on_host(loss_and_grad, logits, target, weight, ignore_index,
                                     reduction, g)
     out_ref, grad_ref = loss_and_grad(logits, target, weight, ignore_index, reduction, g)
@@ -75,10 +83,10 @@ def test_fused_kernels_match_the_generic_path_and_the_reference(seed, n, c, redu
 
 @pytest.mark.cpu_only("CUDA kernels run on NumPy arrays through the host runner")
 @given(seed=st.integers(0, 2**31), reduction=st.sampled_from(["mean", "sum", "none"]),
-       weighted=st.booleans(), ignore=st.booleans())
-def test_fused_kernels_gradcheck_and_gradgradcheck(seed, reduction, weighted, ignore):
-    logits, target, weight, ignore_index, _ = case(seed, 4, 3, np.float64, weighted, ignore,
-                                                   reduction)
+       weighted=st.booleans(), ignore=st.booleans(), spatial=st.sampled_from([(), (2,), (2, 2)]))
+def test_fused_kernels_gradcheck_and_gradgradcheck(seed, reduction, weighted, ignore, spatial):
+    logits, target, weight, ignore_index, _ = case(seed, 3, 3, np.float64, weighted, ignore,
+                                                   reduction, spatial)
     t = Tensor(target)
     w = None if weight is None else Tensor(weight)
 
@@ -170,11 +178,11 @@ LOSS_KERNELS = ("tc_softmax_xent", "tc_class_targets")
 
 def test_cases_outside_the_kernels_take_the_generic_path():
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(2, 3, 4))  # (N, C, d1): spatial targets
-    t = rng.integers(0, 3, size=(2, 4))
-    (out, _), launches = on_host(lambda: (F.cross_entropy(Tensor(x), Tensor(t)), None))
+    x = rng.normal(size=(2, 3, 4))
+    p = rng.dirichlet(np.ones(3), size=(2, 4)).transpose(0, 2, 1)  # class probabilities
+    (out, _), launches = on_host(lambda: (F.cross_entropy(Tensor(x), Tensor(p)), None))
     assert not [n for n in launches if n.startswith(LOSS_KERNELS)]  # (same-shape products may)
-    np.testing.assert_allclose(out.numpy(), F.cross_entropy(Tensor(x), Tensor(t)).numpy())
+    np.testing.assert_allclose(out.numpy(), F.cross_entropy(Tensor(x), Tensor(p)).numpy())
     x2 = rng.normal(size=(3, 4))
     t2 = rng.integers(0, 4, size=3)
     (out, _), launches = on_host(
@@ -188,8 +196,9 @@ def test_cases_outside_the_kernels_take_the_generic_path():
 @pytest.mark.skipif(CUDA_SKIP_REASON is not None, reason=f"no CUDA: {CUDA_SKIP_REASON}")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_gpu_kernels_match_the_generic_cupy_path(dtype, reduction, monkeypatch):
-    args = case(3, 64, 10, dtype, True, True, reduction)
+@pytest.mark.parametrize("spatial", [(), (5, 7)])
+def test_gpu_kernels_match_the_generic_cupy_path(dtype, reduction, spatial, monkeypatch):
+    args = case(3, 64, 10, dtype, True, True, reduction, spatial)
     out, grad = loss_and_grad(*args[:4], reduction, args[4], device="gpu")
     monkeypatch.setenv(cuda.ENV_SWITCH, "0")
     out_ref, grad_ref = loss_and_grad(*args[:4], reduction, args[4], device="gpu")

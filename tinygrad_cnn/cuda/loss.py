@@ -1,4 +1,7 @@
-"""Fused softmax cross-entropy of (N, C) logits and class indices: four launches in all.
+"""Fused softmax cross-entropy of (N, C, *S) logits and class indices: four launches in all.
+
+A row is one (n, *s) position: its C logits lie L = prod(S) apart (L = 1 for (N, C) logits),
+and the targets, weights and per-row statistics are flat (N*L,) arrays in (n, *s) order.
 
 ``class_targets`` checks the targets and makes each row's safe class index and weight in one
 launch (the generic path takes eight array operations for that). The forward kernel takes one
@@ -19,20 +22,20 @@ from .kernel import FLOAT_CHARS, Kernel
 FORWARD = Kernel("tc_softmax_xent_forward", r"""
 extern "C" __global__ void tc_softmax_xent_forward(
         const T* x, const long long* target, const T* coef, T* loss, T* row_max, T* log_sum,
-        long long classes, long long rows) {
+        long long classes, long long inner, long long rows) {
     TC_GRID_STRIDE(i, rows) {
-        const T* row = x + i * classes;
+        const T* row = x + (i / inner) * classes * inner + i % inner;  // class j at row[j * inner]
         T m = row[0];
         for (long long j = 1; j < classes; ++j) {
-            T v = row[j];
+            T v = row[j * inner];
             m = (v > m || v != v) ? v : m;  // NumPy's max: NaN wins
         }
         T s = 0;
-        for (long long j = 0; j < classes; ++j) s = s + exp(row[j] - m);
+        for (long long j = 0; j < classes; ++j) s = s + exp(row[j * inner] - m);
         T ls = log(s);
         row_max[i] = m;
         log_sum[i] = ls;
-        loss[i] = -((row[target[i]] - m) - ls) * coef[i];
+        loss[i] = -((row[target[i] * inner] - m) - ls) * coef[i];
     }
 }
 """)
@@ -73,14 +76,15 @@ BACKWARD = Kernel("tc_softmax_xent_backward", r"""
 extern "C" __global__ void tc_softmax_xent_backward(
         const T* x, const long long* target, const T* row_max, const T* log_sum, const T* coef,
         const T* g, const T* denominator, T* dx, long long mode, long long classes,
-        long long n) {
+        long long inner, long long n) {
     TC_GRID_STRIDE(k, n) {
-        long long i = k / classes;
+        long long rest = k / inner;  // n * classes + class
+        long long i = (rest / classes) * inner + k % inner;  // the row
         // the row's scale, as ops/loss.py's _row_scale: mean (0), sum (1), none (2)
         T scale = mode == 0 ? coef[i] * (g[0] / denominator[0])
                 : mode == 1 ? coef[i] * g[0] : coef[i] * g[i];
         T q = exp((x[k] - row_max[i]) - log_sum[i]);
-        if (k - i * classes == target[i]) q = q - 1;
+        if (rest % classes == target[i]) q = q - 1;
         dx[k] = q * scale;
     }
 }
@@ -91,8 +95,14 @@ _MODES = {"mean": 0, "sum": 1, "none": 2}
 
 
 def fusable(x) -> bool:
-    """Whether logits ``x`` (N, C) suit the kernels: float32 or float64, N and C at least 1."""
-    return x.ndim == 2 and x.dtype.char in FLOAT_CHARS and x.size > 0
+    """Whether logits ``x`` (N, C, *S) suit the kernels: float32 or float64, none of N, C or S
+    empty."""
+    return x.ndim >= 2 and x.dtype.char in FLOAT_CHARS and x.size > 0
+
+
+def _inner(x) -> int:
+    """L: the distance between a row's classes in logits (N, C, *S)."""
+    return x.size // (x.shape[0] * x.shape[1])
 
 
 def _indices(xp, target):
@@ -100,15 +110,15 @@ def _indices(xp, target):
 
 
 def class_targets(xp, target, weight, ignore_index: int, classes: int, dtype):
-    """(safe, coef), each (N,), for class indices ``target`` (N,): safe is the target with
-    ignored rows as 0, coef the target's weight (``weight`` (C,), or 1) with ignored rows 0.
+    """(safe, coef), each (N, *S), for class indices ``target`` (N, *S): safe is the target
+    with ignored rows as 0, coef the target's weight (``weight`` (C,), or 1) with ignored rows 0.
 
     None when a target is out of range (not ``ignore_index`` and outside [0, C)): the caller's
     generic check then names it. Reading the flag waits for the GPU, as the generic check does.
     """
-    rows = target.shape[0]
-    safe = xp.empty(rows, dtype=xp.int64)
-    coef = xp.empty(rows, dtype=dtype)
+    rows = target.size
+    safe = xp.empty(target.shape, dtype=xp.int64)
+    coef = xp.empty(target.shape, dtype=dtype)
     bad = xp.zeros(1, dtype=xp.int64)
     weights = coef if weight is None else xp.ascontiguousarray(weight, dtype=dtype)
     TARGETS(coef.dtype, rows, _indices(xp, target), weights, safe, coef, bad,
@@ -117,17 +127,19 @@ def class_targets(xp, target, weight, ignore_index: int, classes: int, dtype):
 
 
 def forward(xp, x, target, coef, reduction="none"):
-    """The loss reduced by ``reduction`` (per-row losses (N,) for "none", else 0-d) and the
-    stats the backward needs: the rows' (max, log_sum), each (N,), and the sum of ``coef`` (1,)
-    for "mean" (None otherwise, or when the generic sums took it).
+    """The loss reduced by ``reduction`` (per-row losses (N, *S) for "none", else 0-d) and the
+    stats the backward needs: the rows' (max, log_sum), each (N, *S), and the sum of ``coef``
+    (1,) for "mean" (None otherwise, or when the generic sums took it).
 
-    x (N, C) logits, target (N,) class indices in [0, C), coef (N,) their weights."""
+    x (N, C, *S) logits, target (N, *S) class indices in [0, C), coef (N, *S) their weights."""
     x = xp.ascontiguousarray(x)
-    rows, classes = x.shape
-    loss = xp.empty(rows, dtype=x.dtype)
+    classes, inner = x.shape[1], _inner(x)
+    loss = xp.empty(x.shape[:1] + x.shape[2:], dtype=x.dtype)
+    rows = loss.size
     row_max, log_sum = xp.empty_like(loss), xp.empty_like(loss)
     coef = xp.ascontiguousarray(coef, dtype=x.dtype)
-    FORWARD(x.dtype, rows, x, _indices(xp, target), coef, loss, row_max, log_sum, classes, rows)
+    FORWARD(x.dtype, rows, x, _indices(xp, target), coef, loss, row_max, log_sum, classes, inner,
+            rows)
     denominator = None
     if reduction != "none":
         if rows <= TOTAL_MAX_ROWS:
@@ -142,11 +154,10 @@ def forward(xp, x, target, coef, reduction="none"):
 
 
 def backward(xp, x, target, stats, coef, g, reduction):
-    """(softmax(x) - onehot(target)) * scale[:, None], (N, C), from forward's stats; the rows'
-    scale is ops/loss.py's _row_scale of the upstream gradient ``g`` (0-d, or (N,) for "none")
+    """(softmax(x) - onehot(target)) * scale, (N, C, *S), from forward's stats; each row's scale
+    is ops/loss.py's _row_scale of the upstream gradient ``g`` (0-d, or (N, *S) for "none")
     and ``coef``."""
     x = xp.ascontiguousarray(x)
-    rows, classes = x.shape
     dx = xp.empty_like(x)
     row_max, log_sum, denominator = stats
     coef = xp.ascontiguousarray(coef, dtype=x.dtype)
@@ -155,5 +166,6 @@ def backward(xp, x, target, stats, coef, g, reduction):
     # a 0-d g as a one-element view: ascontiguousarray may copy it to make it 1-d
     g = g.reshape(1) if g.ndim == 0 and g.dtype == x.dtype else xp.ascontiguousarray(g, x.dtype)
     BACKWARD(x.dtype, x.size, x, _indices(xp, target), row_max, log_sum, coef, g,
-             g if denominator is None else denominator, dx, _MODES[reduction], classes, x.size)
+             g if denominator is None else denominator, dx, _MODES[reduction], x.shape[1],
+             _inner(x), x.size)
     return dx

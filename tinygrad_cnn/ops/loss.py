@@ -46,15 +46,25 @@ def softmax(x: Tensor, dim: int) -> Tensor:
 
 
 # ---------------------------------------------------------------------- fused cross-entropy
-# Shapes: N rows, C classes. ``target`` (N,) holds each row's class index (0 for ignored rows);
-# ``coef`` (N,) is the class weight of that target (1 without weights), 0 for ignored rows. Both
-# are constants. On CuPy, forward and backward are one CUDA kernel each (cuda/loss.py), which
-# also keep each row's max and log-sum-exp (``stats``) from the forward for the backward.
+# Shapes: N batch, C classes, then optional extra dims S = (d1, ...) (pixels of a segmentation
+# map): logits (N, C, *S), each (n, *s) position a "row" of C classes. ``target`` (N, *S) holds
+# each row's class index (0 for ignored rows); ``coef`` (N, *S) is the class weight of that
+# target (1 without weights), 0 for ignored rows. Both are constants. On CuPy, forward and
+# backward are one CUDA kernel each (cuda/loss.py), which also keep each row's max and
+# log-sum-exp (``stats``) from the forward for the backward.
 
 
 def _onehot(xp, target, classes, dtype):
-    """(N, C) one-hot rows of the class indices ``target`` (N,)."""
-    return (target[:, None] == xp.arange(classes)).astype(dtype)
+    """(N, C, *S) one-hot of the class indices ``target`` (N, *S), the class dim second."""
+    labels = xp.arange(classes)
+    if target.ndim > 1:
+        labels = labels.reshape((classes,) + (1,) * (target.ndim - 1))
+    return (_with_class_dim(target) == labels).astype(dtype)
+
+
+def _with_class_dim(a):
+    """(N, *S) -> (N, 1, *S), a view that broadcasts against (N, C, *S)."""
+    return a.reshape(a.shape[:1] + (1,) + a.shape[1:])
 
 
 def _use_kernels(xp, x) -> bool:
@@ -62,16 +72,17 @@ def _use_kernels(xp, x) -> bool:
 
 
 def _row_scale(xp, g, coef, reduction):
-    """(N,) factor of each row's gradient: coef * g / sum(coef) ("mean"), coef * g ("sum"),
-    coef * g_i ("none", g of shape (N,))."""
+    """(N, *S) factor of each row's gradient: coef * g / sum(coef) ("mean"), coef * g ("sum"),
+    coef * g_i ("none", g of shape (N, *S))."""
     if reduction == "mean":
         return coef * (g / coef.sum())
     return coef * g
 
 
 class SoftmaxCrossEntropy(Function):
-    """loss_i = -coef_i * log_softmax(x)_i[t_i] for logits x (N, C), reduced: one node for
-    log_softmax and the pick (which are some ten nodes as separate ops).
+    """loss_i = -coef_i * log_softmax(x)_i[t_i] for logits x (N, C, *S), one row i per (n, *s),
+    reduced ((N, *S) for "none", else 0-d): one node for log_softmax and the pick (which are
+    some ten nodes as separate ops).
 
     Its backward is SoftmaxCrossEntropyGrad, (softmax(x) - onehot) times each row's scale.
     """
@@ -86,7 +97,7 @@ class SoftmaxCrossEntropy(Function):
             loss, ctx.stats = cuda_loss.forward(xp, x, target, coef, reduction)  # reduced
             return loss
         onehot = _onehot(xp, target, x.shape[1], x.dtype)
-        loss = -(_log_softmax_array(xp, x, 1) * onehot).sum(axis=1) * coef      # (N,)
+        loss = -(_log_softmax_array(xp, x, 1) * onehot).sum(axis=1) * coef  # (N, *S)
         if reduction == "none":
             return loss
         total = loss.sum()
@@ -101,7 +112,7 @@ class SoftmaxCrossEntropy(Function):
 
 class SoftmaxCrossEntropyGrad(Function):
     """dx = (softmax(x) - onehot) * scale_i: the gradient of SoftmaxCrossEntropy with upstream
-    gradient g (0-d, or (N,) for reduction "none"), scale from _row_scale. -> (N, C).
+    gradient g (0-d, or (N, *S) for reduction "none"), scale from _row_scale. -> (N, C, *S).
     ``stats``: what SoftmaxCrossEntropy's kernels kept for the backward, or None."""
 
     @staticmethod
@@ -113,19 +124,20 @@ class SoftmaxCrossEntropyGrad(Function):
             if stats is None:
                 stats = cuda_loss.forward(xp, x, target, coef, reduction)[1]
             return cuda_loss.backward(xp, x, target, stats, coef, g, reduction)
-        scale = _row_scale(xp, g, coef, reduction)                               # (N,)
+        scale = _row_scale(xp, g, coef, reduction)                               # (N, *S)
         p = xp.exp(_log_softmax_array(xp, x, 1))
         p -= _onehot(xp, target, x.shape[1], x.dtype)
-        p *= scale[:, None]
+        p *= _with_class_dim(scale)
         return p
 
     @staticmethod
     def backward(ctx, grad):
         # written with Tensor ops, so derivatives of every order follow
         x, g = ctx.saved_tensors
-        p = softmax(x, 1)                                                        # (N, C)
-        coef = Tensor._from_array(ctx.coef[:, None])                             # (N, 1)
-        weighted = grad * coef                                                   # (N, C)
+        p = softmax(x, 1)                                                     # (N, C, *S)
+        xp = backend.array_module(ctx.coef)
+        coef = Tensor._from_array(_with_class_dim(ctx.coef))                  # (N, 1, *S)
+        weighted = grad * coef                                                # (N, C, *S)
         grad_x = grad_g = None
         if ctx.needs_input_grad[0]:
             if ctx.reduction == "mean":
@@ -133,12 +145,12 @@ class SoftmaxCrossEntropyGrad(Function):
             elif ctx.reduction == "sum":
                 u = weighted * g
             else:
-                u = weighted * shape_ops.reshape(g, (-1, 1))
+                u = weighted * shape_ops.unsqueeze(g, 1)
             # softmax's Jacobian (diag(p) - p p^T) applied to u, row by row
             grad_x = p * (u - reduction.sum(p * u, 1, keepdim=True))
         if ctx.needs_input_grad[1]:
-            onehot = _onehot(backend.array_module(ctx.coef), ctx.target, x.shape[1], x.dtype)
-            rows = reduction.sum(weighted * (p - Tensor._from_array(onehot)), 1)      # (N,)
+            onehot = _onehot(xp, ctx.target, x.shape[1], x.dtype)
+            rows = reduction.sum(weighted * (p - Tensor._from_array(onehot)), 1)  # (N, *S)
             if ctx.reduction == "none":
                 grad_g = rows
             else:
@@ -301,7 +313,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         out = cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
         return shape_ops.reshape(out, ()) if squeeze else out
     classes = input.shape[1]
-    if input.ndim == 2 and target.dtype.kind in "iu" and label_smoothing == 0.0:
+    if target.dtype.kind in "iu" and label_smoothing == 0.0:
         return _fused_cross_entropy(input, target, weight, ignore_index, reduction)
     log_p = log_softmax(input, 1)                                         # (N, C, d1, ...)
     if target.dtype.kind == "f":
@@ -330,7 +342,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
 
 
 def _fused_cross_entropy(input, target, weight, ignore_index, reduction):
-    """cross_entropy of (N, C) logits and class indices, without label smoothing: one node."""
+    """cross_entropy of (N, C, *S) logits and class indices (N, *S), without label smoothing:
+    one node."""
     xp = backend.array_module(input.data, target.data)
     if _use_kernels(xp, input.data):
         _check_target_form(input, target, "cross_entropy")
@@ -346,7 +359,7 @@ def _fused_cross_entropy(input, target, weight, ignore_index, reduction):
     valid, safe = _check_class_targets(input, target, ignore_index, "cross_entropy")
     if weight is not None:
         weight = _check_weight(weight, input.shape[1], input, "cross_entropy")
-        coef = (weight.data[safe] * valid).astype(input.dtype)                  # (N,)
+        coef = (weight.data[safe] * valid).astype(input.dtype)                  # (N, *S)
     else:
         coef = valid.astype(input.dtype)
     return SoftmaxCrossEntropy.apply(input, target=safe, coef=coef, reduction=reduction)
