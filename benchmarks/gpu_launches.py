@@ -45,10 +45,10 @@ import sys
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 TRAIN_STEPS = ("lenet5", "article_cnn", "mlp", "bn_cnn")
 # models of tinygrad_cnn.models, counted only: what a zoo model's step still hands to CuPy.
-# name: (input (C, H, W), batch); ResNet-18 and MobileNetV2 with SGD momentum, the CLI's
-# default digits_cnn with the CLI's defaults (Adam, batch 32)
+# name: (input (C, H, W), batch); ResNet-18, MobileNetV2, SqueezeNet 1.1 and U-Net (per-pixel
+# classes) with SGD momentum, the CLI's default digits_cnn with the CLI's defaults (Adam, batch 32)
 ZOO = {"resnet18": ((3, 64, 64), 2), "mobilenet_v2": ((3, 64, 64), 2),
-       "digits_cnn": ((1, 8, 8), 32)}
+       "digits_cnn": ((1, 8, 8), 32), "squeezenet1_1": ((3, 64, 64), 2), "unet": ((3, 32, 32), 2)}
 
 CUBLAS = {"matmul", "dot", "tensordot", "vdot", "inner"}
 NO_KERNEL = {"empty", "empty_like", "host_to_device"}
@@ -146,12 +146,15 @@ def zoo_step(name):
     model = {"resnet18": lambda: models.resnet18(num_classes=10),
              "mobilenet_v2": lambda: models.mobilenet_v2(num_classes=10, width_mult=0.25),
              "digits_cnn": lambda: models.digits_cnn(channels, 10),
+             "squeezenet1_1": lambda: models.squeezenet1_1(num_classes=10),
+             "unet": lambda: models.unet(in_channels=channels, num_classes=10),
              }[name]().to("gpu")
     opt = (tc.optim.Adam(model.parameters(), lr=1e-3) if name == "digits_cnn"
            else tc.optim.SGD(model.parameters(), lr=0.01, momentum=0.9))
     x = tc.tensor(np.random.default_rng(0).standard_normal((batch, channels, h, w),
                                                            dtype=np.float32), device="gpu")
-    y = tc.tensor(np.arange(batch) % 10, device="gpu")
+    classes = np.arange(batch) % 10 if name != "unet" else np.arange(batch * h * w) % 10
+    y = tc.tensor(classes.reshape((batch,) if name != "unet" else (batch, h, w)), device="gpu")
     loss_fn = nn.CrossEntropyLoss()
 
     def step():

@@ -74,7 +74,7 @@ _MAX_BLOCKS = 65535 * 32
 ENV_SWITCH = "TINYGRAD_CNN_CUDA_KERNELS"
 
 _KERNEL_MODULES = ("activation", "bias", "loss", "optim", "pool", "scatter", "windows",
-                   "arith", "batchnorm", "random")
+                   "arith", "batchnorm", "random", "cat")
 ALL_KERNELS: list[Kernel] = []  # every kernel defined, so a test can compile each one
 _host_runner = None
 

@@ -175,14 +175,15 @@ def _emit(g, call):
                       dilations=[geo.h.dilation, geo.w.dilation], group=geo.groups,
                       pads=_pads(geo.h, geo.w))
     if name == "ConvTranspose2d":
-        x, w = args[0], args[1]
-        geo = _arg(call, 2, "geometry")  # the forward conv whose input this op's output is
+        x, w, b = args[0], args[1], args[2] if len(args) > 2 else kw.get("b")
+        geo = _arg(call, 3, "geometry")  # the forward conv whose input this op's output is
         pads, extra = [geo.h.pad_before, geo.w.pad_before], []
         for a, n_in in ((geo.h, x.shape[2]), (geo.w, x.shape[3])):
             end = (n_in - 1) * a.stride + a.dilation * (a.kernel - 1) + 1 - a.size - a.pad_before
             pads.append(max(end, 0))
             extra.append(max(-end, 0))
-        return g.node("ConvTranspose", [g.value(x), g.value(w)],
+        inputs = [g.value(x), g.value(w)] + ([g.value(b)] if b is not None else [])
+        return g.node("ConvTranspose", inputs,
                       kernel_shape=[geo.h.kernel, geo.w.kernel],
                       strides=[geo.h.stride, geo.w.stride],
                       dilations=[geo.h.dilation, geo.w.dilation], group=geo.groups,

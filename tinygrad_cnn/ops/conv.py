@@ -23,7 +23,6 @@ from tinygrad_cnn.cuda import bias as cuda_bias
 from tinygrad_cnn.cuda import cudnn_conv
 from tinygrad_cnn.cuda import windows as cuda_windows
 from tinygrad_cnn.ops import reduction, windows
-from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.ops.windows import Axis
 from tinygrad_cnn.tensor import Tensor
 
@@ -172,7 +171,7 @@ class Conv2d(Function):
                                         cols=cols)
             del cols
         if ctx.needs_input_grad[0]:
-            grad_x = ConvTranspose2d.apply(grad, w, geometry=ctx.geometry)
+            grad_x = ConvTranspose2d.apply(grad, w, None, geometry=ctx.geometry)
         return grad_x, grad_w, grad_b
 
 
@@ -244,32 +243,44 @@ def _flipped_pays(w_shape, geo: ConvGeometry) -> bool:
 class ConvTranspose2d(Function):
     """dx = conv2d's input gradient: g (N, K, OH, OW), w (K, Cg, KH, KW) -> (N, C, H, W).
 
-    With w read as (C_in, C_out/G, KH, KW) this is also the transposed convolution.
+    With w read as (C_in, C_out/G, KH, KW) this is also the transposed convolution, whose bias
+    b (C,) (None for an input gradient) is added in place into the fresh output.
     """
 
     @staticmethod
-    def forward(ctx, g, w, geometry: ConvGeometry):
+    def forward(ctx, g, w, b, geometry: ConvGeometry):
         ctx.geometry = geometry
         ctx.save_for_backward(g, w)
-        if cudnn_conv.usable(ctx.xp, g.dtype):
-            out = cudnn_conv.conv_input_grad(g, w, geometry)
-            if out is not None:
-                return out
-        if _flipped_pays(w.shape, geometry):
-            return _input_grad_flipped(ctx.xp, g, w, geometry)
-        if cuda_windows.usable(ctx.xp, g.dtype):
-            return _input_grad_cols(ctx.xp, g, w, geometry)
-        return _input_grad_phases(ctx.xp, g, w, geometry)
+        out = _input_grad(ctx.xp, g, w, geometry)
+        if b is not None:
+            _add_bias_in_place(ctx.xp, out, b)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         g, w = ctx.saved_tensors
-        grad_g = grad_w = None
+        grad_g = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             grad_g = Conv2d.apply(grad, w, None, geometry=ctx.geometry)
         if ctx.needs_input_grad[1]:
             grad_w = Conv2dWeight.apply(grad, g, geometry=ctx.geometry, kernel_shape=w.shape)
-        return grad_g, grad_w
+        if ctx.needs_input_grad[2]:
+            grad_b = reduction.sum(grad, (0, 2, 3))                              # (C,)
+        return grad_g, grad_w, grad_b
+
+
+def _input_grad(xp, g, w, geometry: ConvGeometry):
+    """conv2d's input gradient on arrays, by the fastest path for the data (cuDNN, the flipped
+    kernel, CUDA columns, or the phase grid)."""
+    if cudnn_conv.usable(xp, g.dtype):
+        out = cudnn_conv.conv_input_grad(g, w, geometry)
+        if out is not None:
+            return out
+    if _flipped_pays(w.shape, geometry):
+        return _input_grad_flipped(xp, g, w, geometry)
+    if cuda_windows.usable(xp, g.dtype):
+        return _input_grad_cols(xp, g, w, geometry)
+    return _input_grad_phases(xp, g, w, geometry)
 
 
 class Conv2dWeight(Function):
@@ -314,7 +325,7 @@ class Conv2dWeight(Function):
         x, g = ctx.saved_tensors
         grad_x = grad_g = None
         if ctx.needs_input_grad[0]:
-            grad_x = ConvTranspose2d.apply(g, grad, geometry=ctx.geometry)
+            grad_x = ConvTranspose2d.apply(g, grad, None, geometry=ctx.geometry)
         if ctx.needs_input_grad[1]:
             grad_g = Conv2d.apply(x, grad, None, geometry=ctx.geometry)
         return grad_x, grad_g
@@ -348,10 +359,6 @@ def _check_bias(op, bias, channels: int) -> None:
     if bias is not None and tuple(bias.shape) != (channels,):
         raise backend.ShapeError(f"{op}: bias must have shape ({channels},) (one per output "
                                  f"channel), got {tuple(bias.shape)}")
-
-
-def _add_bias(y: Tensor, bias, channels: int) -> Tensor:
-    return y if bias is None else y + shape_ops.reshape(bias, (1, channels, 1, 1))
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
@@ -423,5 +430,5 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
                              f"{p[0]}+{p[1]} + dilation {d} * (kernel {kernel} - 1) + "
                              f"output_padding {e} + 1 = {out_size} is not positive")
         axes.append(Axis(out_size, kernel, s, d, p[0], size))
-    y = ConvTranspose2d.apply(input, weight, geometry=ConvGeometry(axes[0], axes[1], groups))
-    return _add_bias(y, bias, cg_out * groups)
+    return ConvTranspose2d.apply(input, weight, bias,
+                                 geometry=ConvGeometry(axes[0], axes[1], groups))

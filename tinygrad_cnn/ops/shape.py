@@ -6,6 +6,8 @@ import numbers
 
 from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.function import Function
+from tinygrad_cnn.autograd.grad_mode import is_grad_enabled
+from tinygrad_cnn.cuda import cat as cuda_cat
 from tinygrad_cnn.ops import elementwise
 from tinygrad_cnn.tensor import Tensor
 
@@ -104,14 +106,23 @@ class IndexScatter(Function):
 
 
 class Cat(Function):
+    """Arrays joined along ``dim`` (their shapes agree elsewhere); the backward slices the
+    gradient back into their shapes. On the GPU both are our kernel (cuda/cat.py), the
+    backward's pieces contiguous."""
+
     @staticmethod
     def forward(ctx, *arrays, dim):
         ctx.dim = dim
         ctx.sizes = [a.shape[dim] for a in arrays]
+        if cuda_cat.usable(ctx.xp, arrays):
+            return cuda_cat.cat(ctx.xp, arrays, dim)
         return ctx.xp.concatenate(arrays, axis=dim)
 
     @staticmethod
     def backward(ctx, grad):
+        if not is_grad_enabled() and cuda_cat.usable(ctx.xp, [grad.data]):
+            return tuple(cuda_cat.split(ctx.xp, grad.data, ctx.dim, ctx.sizes,
+                                        ctx.needs_input_grad))
         grads, start = [], 0
         for size, needed in zip(ctx.sizes, ctx.needs_input_grad, strict=False):
             if needed:
