@@ -178,7 +178,7 @@ def census(name, cudnn=True):
     counts = collections.Counter()
     if cudnn:
         _fake_cudnn(counts)
-    runner = HostRunner()
+    runner = HostRunner(numpy_only=False)  # the fake CuPy's arrays: counted on purpose
     with cuda.running_on_host(runner):
         step, sync, _ = zoo_step(name) if name in ZOO else gpu_benchmark.ours(name, "gpu",
                                                                              dry=False)

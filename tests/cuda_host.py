@@ -48,12 +48,20 @@ NO_COMPILER_REASON = "no C++ compiler (g++) to run the CUDA kernels on the CPU"
 
 
 class HostRunner:
-    """Runs kernels serially on NumPy arrays; each distinct source is compiled once."""
+    """Runs kernels serially on NumPy arrays; each distinct source is compiled once.
 
-    def __init__(self):
+    ``numpy_only``: a launch with the fake CuPy's device arrays is an error. A test that runs
+    GPU-default tensors through a runner passes on the fake CuPy (its arrays reach the runner)
+    but not on a GPU machine, where CuPy's arrays launch on the device and the runner records
+    nothing. Off only where the fake CuPy's arrays are meant to reach the runner: the whole
+    session under $TINYGRAD_CNN_HOST_KERNELS (outside on_host) and benchmarks/gpu_launches.py.
+    """
+
+    def __init__(self, numpy_only: bool = True):
         self._libraries: dict[str, ctypes.CDLL] = {}
         self._directory = tempfile.mkdtemp(prefix="tc_cuda_host_")
         self.launches: list[str] = []  # kernel names, in call order, for tests to inspect
+        self.numpy_only = numpy_only
 
     def _library(self, source: str) -> ctypes.CDLL:
         key = hashlib.sha256(source.encode()).hexdigest()[:16]
@@ -80,6 +88,12 @@ class HostRunner:
         scalar = ctypes.c_float if dtype == np.float32 else ctypes.c_double
         converted = []
         for a in args:
+            if self.numpy_only and hasattr(a, "_a"):
+                raise AssertionError(
+                    f"{kernel.name}: a test ran device (GPU-default) arrays through the host "
+                    "runner; on a real GPU their kernels run on the device and the runner "
+                    "records nothing. Build the test's tensors on the CPU (device='cpu') or "
+                    "mark it cpu_only")
             a = getattr(a, "_a", a)  # the fake CuPy's device array: its NumPy array
             if isinstance(a, np.ndarray):
                 converted.append(ctypes.c_void_p(a.ctypes.data))
@@ -97,10 +111,11 @@ _SHARED = None
 
 
 def shared_runner() -> HostRunner:
-    """One HostRunner for the whole test session, so each kernel is compiled once per dtype."""
+    """One HostRunner for the whole test session, so each kernel is compiled once per dtype
+    (NumPy arrays only inside on_host)."""
     global _SHARED
     if _SHARED is None:
-        _SHARED = HostRunner()
+        _SHARED = HostRunner(numpy_only=False)
     return _SHARED
 
 
@@ -110,9 +125,13 @@ def on_host(fn, *args):
     from tinygrad_cnn import cuda  # noqa: PLC0415 - the runner itself needs no tinygrad_cnn
 
     host = shared_runner()
-    before = len(host.launches)
-    with cuda.running_on_host(host):
-        result = fn(*args)
+    before, strict = len(host.launches), host.numpy_only
+    host.numpy_only = True  # what fn launches must be NumPy arrays, as on a GPU machine
+    try:
+        with cuda.running_on_host(host):
+            result = fn(*args)
+    finally:
+        host.numpy_only = strict
     return result, host.launches[before:]
 
 

@@ -23,6 +23,7 @@ def values(dtype):
     return st.one_of(st.sampled_from(SPECIAL), st.floats(-1e3, 1e3, width=32)).map(dtype)
 
 
+@pytest.mark.cpu_only("CUDA kernels run on NumPy arrays through the host runner")
 @given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]),
        op=st.sampled_from(["add", "mul"]))
 def test_the_kernels_compute_like_numpy_bit_for_bit(data, dtype, op):
@@ -45,6 +46,7 @@ def test_numpy_scalars_keep_numpys_arithmetic():
     assert launches == [] and product == 6.0 and total == 5.0
 
 
+@pytest.mark.cpu_only("CUDA kernels run on NumPy arrays through the host runner")
 def test_dropout_multiplies_with_the_kernel_forward_and_backward():
     x = np.arange(1.0, 9.0)
 
@@ -60,6 +62,7 @@ def test_dropout_multiplies_with_the_kernel_forward_and_backward():
     assert set(np.unique(grad)) <= {0.0, 2.0}
 
 
+@pytest.mark.cpu_only("CUDA kernels run on NumPy arrays through the host runner")
 def test_a_tensor_used_twice_sums_its_gradients_with_the_kernel():
     x = np.array([1.0, -2.0, 3.0])
 

@@ -130,6 +130,7 @@ def eval_step(x, w, b, requires_grad, no_grad):
     return y.numpy(), None if xt.grad is None else xt.grad.numpy()
 
 
+@pytest.mark.cpu_only("CUDA kernels run on NumPy arrays through the host runner")
 @needs_generic_path
 @given(batch=batches(), no_grad=st.booleans())
 def test_evaluation_takes_two_launches(batch, no_grad):
@@ -140,6 +141,7 @@ def test_evaluation_takes_two_launches(batch, no_grad):
     assert_close([got], [expected], x)
 
 
+@pytest.mark.cpu_only("CUDA kernels run on NumPy arrays through the host runner")
 def test_evaluation_with_a_gradient_runs_the_kernels_and_differentiates_twice():
     rng = np.random.default_rng(5)
     x, w = rng.standard_normal((3, 2, 4)), rng.standard_normal(2)
@@ -160,6 +162,7 @@ def test_evaluation_with_a_gradient_runs_the_kernels_and_differentiates_twice():
     assert first and second and "tc_bn_normalize" in launches
 
 
+@pytest.mark.cpu_only("CUDA kernels run on NumPy arrays through the host runner")
 def test_the_layer_counts_its_batches_with_a_kernel():
     from tinygrad_cnn import nn
 
@@ -174,6 +177,7 @@ def test_the_layer_counts_its_batches_with_a_kernel():
     assert "tc_bn_count" not in launches and int(layer.num_batches_tracked.item()) == 3
 
 
+@pytest.mark.cpu_only("CUDA kernels run on NumPy arrays through the host runner")
 @pytest.mark.parametrize("shape", [(5, 3), (2, 3, 5, 5), (3, 2, 4)])
 def test_float64_gradients_through_the_kernels_pass_gradcheck(shape):
     rng = np.random.default_rng(7)
@@ -205,6 +209,7 @@ def test_what_the_kernels_do_not_take_keeps_the_generic_path(monkeypatch):
     assert not launches
 
 
+@pytest.mark.cpu_only("CUDA kernels run on NumPy arrays through the host runner")
 @needs_generic_path
 def test_running_statistics_of_another_dtype_take_the_generic_update():
     rng = np.random.default_rng(4)

@@ -41,6 +41,7 @@ def _cat_and_grads(arrays, dim, g, wanted=None):
     return out.numpy(), [None if t.grad is None else t.grad.numpy() for t in tensors]
 
 
+@pytest.mark.cpu_only("CUDA kernels run on NumPy arrays through the host runner")
 @given(case=cat_cases(), data=st.data())
 def test_cat_and_its_backward_copy_like_numpy(case, data):
     arrays, dim, g = case
@@ -61,6 +62,7 @@ def test_cat_and_its_backward_copy_like_numpy(case, data):
     assert launches.count("tc_copy_rows") == len(arrays) + sum(wanted)
 
 
+@pytest.mark.cpu_only("CUDA kernels run on NumPy arrays through the host runner")
 def test_the_gradient_pieces_are_contiguous_so_later_ops_take_kernels():
     """A channel slice of cat's gradient is a strided view: ReLU's backward on it fell back to
     CuPy kernels (SqueezeNet's fire modules). The kernel's pieces are contiguous."""
@@ -79,6 +81,7 @@ def test_the_gradient_pieces_are_contiguous_so_later_ops_take_kernels():
     assert launches.count("tc_relu_grad") == 2 and launches.count("tc_copy_rows") == 4
 
 
+@pytest.mark.cpu_only("CUDA kernels run on NumPy arrays through the host runner")
 def test_second_derivatives_through_cat_on_the_kernel_path():
     """With a graph of the gradient recorded the backward is Tensor ops (GetItem): gradcheck and
     gradgradcheck of a function that joins its inputs, kernels on."""

@@ -176,6 +176,7 @@ def test_many_rows_are_reduced_by_the_generic_sums(monkeypatch, reduction):
 LOSS_KERNELS = ("tc_softmax_xent", "tc_class_targets")
 
 
+@pytest.mark.cpu_only("CUDA kernels run on NumPy arrays through the host runner")
 def test_cases_outside_the_kernels_take_the_generic_path():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 3, 4))
