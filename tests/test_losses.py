@@ -77,6 +77,19 @@ def test_cross_entropy_twice_differentiable():
         (logits,))
 
 
+@pytest.mark.parametrize("extra", [(), (3,), (2, 2)])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_fused_cross_entropy_twice_differentiable(extra, reduction):
+    """Class indices without smoothing take the fused node, (N, C) and (N, C, d1, ...) logits
+    alike; its backward's own backward (Tensor ops) against numeric second derivatives."""
+    rng, logits, target = _case(2, (3, 4), extra)
+    target.reshape(-1)[0] = 1   # ignored below
+    weight = Tensor(rng.uniform(0.5, 2, size=4))
+    assert tc.gradgradcheck(
+        lambda x: F.cross_entropy(x, Tensor(target), weight=weight, ignore_index=1,
+                                  reduction=reduction), (logits,))
+
+
 def test_cross_entropy_huge_logits_stay_finite():
     logits = Tensor(np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 5e3]]), requires_grad=True)
     target = Tensor(np.array([1, 1]))
