@@ -328,6 +328,45 @@ def test_both_im2col_layouts_match_reference_and_gradcheck(batch_last, case, dat
             assert tc.gradgradcheck(lambda x, w: F.conv2d(x, w, **_conv_args(case)), (x, w))
 
 
+@given(case=tst.conv2d_geometries(max_size=6), data=st.data(), slice_len=st.sampled_from([1, 2, 4]))
+def test_weight_gradient_summed_over_slices_matches_numeric_gradients(case, data, slice_len):
+    """The weight gradient's product summed over short slices of the batch x positions axis
+    (conv._weight_product, for products with few outputs on the CPU), the slice length forced
+    small so every geometry takes it: first and second derivatives against numeric ones."""
+    from tinygrad_cnn.ops import conv as conv_ops
+
+    x = data.draw(tst.float_arrays(case["input_shape"]))
+    w = data.draw(tst.float_arrays(case["weight_shape"]))
+    rows_and_outputs = (case["weight_shape"][0] // case["groups"]
+                        + int(np.prod(case["weight_shape"][1:])))
+    with mock.patch.object(conv_ops, "SKINNY_SLICE_BYTES", slice_len * rows_and_outputs * 8), \
+            mock.patch.object(conv_ops, "SKINNY_MAX_OUTPUTS", 10**6):
+        assert tc.gradcheck(lambda x, w: F.conv2d(x, w, **_conv_args(case)), (x, w))
+        if x.size * w.size <= 2000:
+            assert tc.gradgradcheck(lambda x, w: F.conv2d(x, w, **_conv_args(case)), (x, w))
+
+
+def test_weight_gradient_slices_are_taken_for_few_outputs_only():
+    from tinygrad_cnn.ops import conv as conv_ops
+
+    rng = np.random.default_rng(0)
+    calls, matmul = [], np.matmul
+
+    def counting(*args, **kwargs):
+        calls.append(args[0].shape)
+        return matmul(*args, **kwargs)
+
+    for rows, kg, sliced in [(25, 6, True), (576, 64, False)]:
+        cols = rng.standard_normal((1, rows, 20000)).astype(np.float32)
+        g_cols = rng.standard_normal((1, kg, 20000)).astype(np.float32)
+        calls.clear()
+        with mock.patch.object(np, "matmul", counting):
+            got = conv_ops._weight_product(np, cols, g_cols)
+        assert (len(calls) > 1) is sliced
+        expected = cols[0].astype(np.float64) @ g_cols[0].T.astype(np.float64)
+        np.testing.assert_allclose(got[0], expected, rtol=1e-4, atol=1e-3)
+
+
 @pytest.mark.parametrize("input_shape, weight_shape, stride, expected", [
     ((32, 32, 4, 4), (64, 32, 3, 3), 1, True),     # digits_cnn's second conv
     ((64, 6, 14, 14), (16, 6, 5, 5), 1, True),     # LeNet-5's second conv
