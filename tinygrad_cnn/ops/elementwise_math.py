@@ -34,18 +34,24 @@ class _StepFunction(Function):
 
 
 class Floor(_StepFunction):
+    """floor(x) elementwise, same shape; gradient 0 (a step function)."""
+
     @staticmethod
     def forward(ctx, x):
         return ctx.xp.floor(x)
 
 
 class Ceil(_StepFunction):
+    """ceil(x) elementwise, same shape; gradient 0 (a step function)."""
+
     @staticmethod
     def forward(ctx, x):
         return ctx.xp.ceil(x)
 
 
 class Trunc(_StepFunction):
+    """trunc(x) (toward zero) elementwise, same shape; gradient 0 (a step function)."""
+
     @staticmethod
     def forward(ctx, x):
         return ctx.xp.trunc(x)
@@ -191,6 +197,8 @@ def floor_divide(a, b) -> Tensor:
 
 
 class Reciprocal(Function):
+    """y = 1 / x elementwise, same shape; dy/dx = -y^2, from the saved output."""
+
     @staticmethod
     def forward(ctx, x):
         y = ctx.xp.reciprocal(x)
@@ -204,6 +212,8 @@ class Reciprocal(Function):
 
 
 class Rsqrt(Function):
+    """y = 1 / sqrt(x) elementwise, same shape; dy/dx = -y^3 / 2, from the saved output."""
+
     @staticmethod
     def forward(ctx, x):
         y = 1 / ctx.xp.sqrt(x)
@@ -217,6 +227,8 @@ class Rsqrt(Function):
 
 
 class Exp2(Function):
+    """y = 2^x elementwise, same shape; dy/dx = y ln 2, from the saved output."""
+
     @staticmethod
     def forward(ctx, x):
         y = ctx.xp.exp2(x)
@@ -230,6 +242,8 @@ class Exp2(Function):
 
 
 class Log2(Function):
+    """log2(x) elementwise, same shape; d/dx = 1 / (x ln 2)."""
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -242,6 +256,8 @@ class Log2(Function):
 
 
 class Log10(Function):
+    """log10(x) elementwise, same shape; d/dx = 1 / (x ln 10)."""
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -254,6 +270,8 @@ class Log10(Function):
 
 
 class Log1p(Function):
+    """log(1 + x) elementwise (accurate near 0), same shape; d/dx = 1 / (1 + x)."""
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -266,6 +284,8 @@ class Log1p(Function):
 
 
 class Expm1(Function):
+    """y = e^x - 1 elementwise (accurate near 0), same shape; dy/dx = y + 1."""
+
     @staticmethod
     def forward(ctx, x):
         y = ctx.xp.expm1(x)
@@ -279,6 +299,8 @@ class Expm1(Function):
 
 
 class Sin(Function):
+    """sin(x) elementwise, same shape; d/dx = cos(x), a Tensor op (twice differentiable)."""
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -291,6 +313,8 @@ class Sin(Function):
 
 
 class Cos(Function):
+    """cos(x) elementwise, same shape; d/dx = -sin(x), a Tensor op (twice differentiable)."""
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)

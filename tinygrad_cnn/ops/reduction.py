@@ -25,6 +25,8 @@ def sum_array(xp, x, dims, keepdim: bool = False):
 
 
 class Sum(Function):
+    """x summed over ``dims`` (kept as size 1 with ``keepdim``); the gradient broadcast back."""
+
     @staticmethod
     def forward(ctx, x, dims, keepdim):
         ctx.shape_in = x.shape

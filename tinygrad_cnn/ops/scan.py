@@ -28,6 +28,9 @@ def _reverse_cumsum(g: Tensor, dim: int) -> Tensor:
 
 
 class Cumsum(Function):
+    """Running sums of x along ``dim``, same shape; the gradient is the reversed running
+    sum of the upstream gradient."""
+
     @staticmethod
     def forward(ctx, x, dim):
         ctx.dim = dim
@@ -39,6 +42,9 @@ class Cumsum(Function):
 
 
 class Cumprod(Function):
+    """Running products of x along ``dim``, same shape; the gradient divides by x where x
+    holds no zero, else takes the slower exact form."""
+
     @staticmethod
     def forward(ctx, x, dim):
         ctx.dim = dim

@@ -37,6 +37,8 @@ def normalize_dims(dim, ndim: int, op: str) -> tuple[int, ...]:
 
 
 class Reshape(Function):
+    """x reshaped to ``shape`` (same number of elements); the gradient reshaped back."""
+
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape_in = x.shape
@@ -48,6 +50,8 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    """x with its dims reordered as ``dims``; the gradient permuted by the inverse order."""
+
     @staticmethod
     def forward(ctx, x, dims):
         ctx.dims = dims
@@ -62,6 +66,8 @@ class Permute(Function):
 
 
 class Expand(Function):
+    """x broadcast to ``shape`` (a view); the gradient summed back over the broadcast dims."""
+
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape_in = x.shape
@@ -73,6 +79,9 @@ class Expand(Function):
 
 
 class GetItem(Function):
+    """x[index] (basic or advanced indexing); the gradient scattered back into x's shape
+    (IndexScatter: repeated indices add)."""
+
     @staticmethod
     def forward(ctx, x, index):
         ctx.shape_in = x.shape
@@ -135,6 +144,9 @@ class Cat(Function):
 
 
 class Pad(Function):
+    """x padded with ``value`` by ``widths`` ((before, after) per dim); the gradient is the
+    unpadded slice."""
+
     @staticmethod
     def forward(ctx, x, widths, value):
         ctx.index = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, x.shape, strict=False))

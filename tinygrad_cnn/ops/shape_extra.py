@@ -18,6 +18,8 @@ from tinygrad_cnn.tensor_methods import _shape_args
 
 
 class Flip(Function):
+    """x reversed along ``dims``, same shape; the gradient flipped back."""
+
     @staticmethod
     def forward(ctx, x, dims):
         ctx.dims = dims
@@ -29,6 +31,9 @@ class Flip(Function):
 
 
 class Roll(Function):
+    """x rolled by ``shifts`` along ``dims`` (elements wrap around), same shape; the gradient
+    rolled back."""
+
     @staticmethod
     def forward(ctx, x, shifts, dims):
         ctx.shifts, ctx.dims = shifts, dims
