@@ -65,7 +65,7 @@ def split(xp, grad, dim: int, sizes, wanted):
     """The pieces of ``grad`` (C-contiguous, ``usable``) along ``dim``, of ``sizes`` there, as
     new contiguous arrays; None for a piece not ``wanted``."""
     blocks, grad_row = math.prod(grad.shape[:dim]), math.prod(grad.shape[dim:])
-    inner = grad_row // grad.shape[dim] if grad.shape[dim] else 0
+    inner = grad_row // grad.shape[dim]  # usable: grad is not empty
     pieces, offset = [], 0
     for size, want in zip(sizes, wanted, strict=True):
         row = size * inner
