@@ -3,6 +3,8 @@
 import re
 import subprocess
 import sys
+import threading
+import time
 import types
 from pathlib import Path
 
@@ -21,6 +23,7 @@ def fresh_probe(monkeypatch):
     monkeypatch.setattr(backend, "_cupy_checked", False)
     monkeypatch.setattr(backend, "_cupy", None)
     monkeypatch.setattr(backend, "_cupy_error", None)
+    monkeypatch.setattr(backend, "_gpu_array_types", backend._gpu_array_types)  # noqa: SLF001
     monkeypatch.delenv(backend.DEVICE_ENV_VAR, raising=False)
     monkeypatch.delenv(backend.FAKE_GPU_ENV_VAR, raising=False)  # the probe must see sys.modules
 
@@ -71,6 +74,37 @@ def test_driver_too_old(fresh_probe):
     error = RuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient")
     fresh_probe(fake_cupy(error=error))
     assert_gpu_refused("the NVIDIA driver is too old .*update the driver")
+
+
+def test_probe_from_two_threads_at_once(fresh_probe):
+    """The second thread to ask waits for the first's probe: it must not see the probe begun
+    but unfinished (it raised "GPU requested but unavailable: None")."""
+    calls = []
+
+    def slow_device_count():
+        calls.append(1)
+        time.sleep(0.3)  # the first thread is inside the probe while the second asks
+        return 1
+
+    cupy = fake_cupy()
+    cupy.cuda.runtime.getDeviceCount = slow_device_count
+    cupy.ndarray = type("ndarray", (), {})
+    fresh_probe(cupy)
+    start, results = threading.Barrier(2), []
+
+    def ask():
+        start.wait()
+        try:
+            results.append(backend.require_gpu())
+        except RuntimeError as e:
+            results.append(e)
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [cupy, cupy] and len(calls) == 1
 
 
 def test_default_device_from_environment(monkeypatch, fresh_probe):

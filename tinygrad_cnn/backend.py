@@ -8,6 +8,7 @@ implementation serves both devices.
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 
@@ -105,6 +106,7 @@ _cupy = None
 _gpu_array_types: tuple = ()  # (cupy.ndarray,) once CuPy is usable: array_module's fast path
 _cupy_error: str | None = None
 _cupy_checked = False
+_probe_lock = threading.Lock()
 
 _INSTALL_HINT = (
     "install CuPy for your CUDA version: pip install 'tinygrad_cnn[gpu]' (CUDA 12, cupy-cuda12x) "
@@ -113,11 +115,19 @@ _INSTALL_HINT = (
 
 
 def _probe_cupy() -> None:
-    """Import CuPy once and find out whether a usable CUDA device is behind it."""
-    global _cupy, _cupy_error, _cupy_checked, _gpu_array_types
+    """Import CuPy once and find out whether a usable CUDA device is behind it. Threads asking
+    at once wait for the one probing (they must not see a probe begun but unfinished)."""
+    global _cupy_checked
     if _cupy_checked:
         return
-    _cupy_checked = True
+    with _probe_lock:
+        if not _cupy_checked:
+            _probe_cupy_now()
+            _cupy_checked = True
+
+
+def _probe_cupy_now() -> None:
+    global _cupy, _cupy_error, _gpu_array_types
     try:
         if os.environ.get(FAKE_GPU_ENV_VAR):  # tests only: a strict NumPy stand-in for CuPy
             from tinygrad_cnn.testing import fake_cupy as cupy  # noqa: PLC0415
