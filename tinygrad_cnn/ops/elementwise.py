@@ -7,7 +7,7 @@ import numbers
 from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.function import Function
 from tinygrad_cnn.cuda import arith as cuda_arith
-from tinygrad_cnn.ops import reduction
+from tinygrad_cnn.ops import conversion, reduction
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.tensor import Tensor
 
@@ -39,7 +39,7 @@ def floating(x: Tensor) -> Tensor:
     dtype (float32). The one promotion rule of every op whose values are real numbers (exp, log,
     sqrt, tanh, sigmoid, erf, the float-valued activations, ...), as PyTorch's.
     """
-    return x if x.dtype.kind == "f" else cast(x, backend.DEFAULT_FLOAT)
+    return x if x.dtype.kind == "f" else conversion.cast(x, backend.DEFAULT_FLOAT)
 
 
 def as_tensor_operands(a, b) -> tuple[Tensor, Tensor]:
@@ -53,9 +53,9 @@ def as_tensor_operands(a, b) -> tuple[Tensor, Tensor]:
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         a_float, b_float = a.dtype.kind == "f", b.dtype.kind == "f"
         if a_float and not b_float:
-            b = cast(b, a.dtype)
+            b = conversion.cast(b, a.dtype)
         elif b_float and not a_float:
-            a = cast(a, b.dtype)
+            a = conversion.cast(a, b.dtype)
         return a, b
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         return Tensor(a), Tensor(b)
@@ -70,7 +70,7 @@ def as_tensor_operands(a, b) -> tuple[Tensor, Tensor]:
             dtype = t.dtype if t.dtype.kind in "iu" else backend.DEFAULT_INT
         else:
             dtype = backend.DEFAULT_FLOAT
-            t = cast(t, dtype)
+            t = conversion.cast(t, dtype)
         other = Tensor._from_array(backend.full(backend.array_module(t.data), (), other, dtype))
     else:
         other = Tensor(other, device=t.device if backend.ndim_of(other) == 0 else None)
@@ -346,38 +346,6 @@ class Where(Function):
         )
 
 
-class Cast(Function):
-    @staticmethod
-    def forward(ctx, x, dtype):
-        ctx.dtype_in = x.dtype
-        return x.astype(dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return cast(grad, ctx.dtype_in), None
-
-
-class Clone(Function):
-    @staticmethod
-    def forward(ctx, x):
-        return x.copy()
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad
-
-
-class ToDevice(Function):
-    @staticmethod
-    def forward(ctx, x, device):
-        ctx.device_in = backend.device_of(x)
-        return backend.to_device(x, device)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return to_device(grad, ctx.device_in), None
-
-
 # ---------------------------------------------------------------------- lowercase functions
 
 
@@ -407,7 +375,8 @@ def div(a, b) -> Tensor:
     """a / b with broadcasting (true division; integer inputs give float32)."""
     a, b = as_tensor_operands(a, b)
     if a.dtype.kind in "biu" and b.dtype.kind in "biu":
-        a, b = cast(a, backend.DEFAULT_FLOAT), cast(b, backend.DEFAULT_FLOAT)
+        a = conversion.cast(a, backend.DEFAULT_FLOAT)
+        b = conversion.cast(b, backend.DEFAULT_FLOAT)
     return _binary(Div, a, b, "div")
 
 
@@ -420,7 +389,7 @@ def pow(x, exponent) -> Tensor:
     if isinstance(x, Tensor) and isinstance(exponent, numbers.Number):
         if x.dtype.kind in "biu":
             if not isinstance(exponent, numbers.Integral):
-                x = cast(x, backend.DEFAULT_FLOAT)
+                x = conversion.cast(x, backend.DEFAULT_FLOAT)
             elif exponent < 0:
                 raise ValueError(f"pow: an integer tensor ({x.dtype}) to a negative integer power "
                                  f"({exponent}) is not allowed; cast it to float first")
@@ -504,23 +473,6 @@ def where(condition, a, b) -> Tensor:
     a, b = as_tensor_operands(a, b)
     broadcast_shapes("where", condition.shape, a.shape, b.shape)
     return Where.apply(condition, a, b)
-
-
-def cast(x: Tensor, dtype) -> Tensor:
-    """``x`` converted to ``dtype``; the gradient is converted back."""
-    dtype = backend.check_dtype(dtype)
-    if x.dtype == dtype:
-        return x
-    return Cast.apply(x, dtype)
-
-
-def clone(x: Tensor) -> Tensor:
-    return Clone.apply(x)
-
-
-def to_device(x: Tensor, device: str) -> Tensor:
-    """``x`` copied to ``device``; the gradient goes back to the original device."""
-    return ToDevice.apply(x, backend.normalize_device(device))
 
 
 def zeros_like_tensor(x: Tensor) -> Tensor:
