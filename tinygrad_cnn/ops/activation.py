@@ -109,6 +109,11 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
 
 
 class ReLU(Function):
+    """y = max(x, 0), x's dtype; gradient grad * (y > 0) through ReLUGrad, from the saved
+    output (no mask array kept), so 0 at x = 0. C-contiguous float32/float64 arrays on the GPU
+    take one CUDA kernel (cuda/activation.py); a large NumPy array is split by rows over the
+    CPU threads (parallel.row_ranges)."""
+
     @staticmethod
     def forward(ctx, x):
         xp, zero = ctx.xp, x.dtype.type(0)
@@ -160,6 +165,9 @@ def relu(x: Tensor) -> Tensor:
 
 
 class LeakyReLU(Function):
+    """y = x * slope, slope 1 where x > 0 and negative_slope elsewhere (in x's dtype);
+    gradient grad * slope, the saved slope array."""
+
     @staticmethod
     def forward(ctx, x, negative_slope):
         slope = ctx.xp.where(x > 0, 1.0, negative_slope).astype(x.dtype)

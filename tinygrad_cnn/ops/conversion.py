@@ -9,6 +9,8 @@ from tinygrad_cnn.tensor import Tensor
 
 
 class Cast(Function):
+    """y = x converted to ``dtype`` (a copy); gradient grad converted back to x's dtype."""
+
     @staticmethod
     def forward(ctx, x, dtype):
         ctx.dtype_in = x.dtype
@@ -20,6 +22,8 @@ class Cast(Function):
 
 
 class Clone(Function):
+    """y = a copy of x with its own array; gradient grad unchanged."""
+
     @staticmethod
     def forward(ctx, x):
         return x.copy()
@@ -30,6 +34,9 @@ class Clone(Function):
 
 
 class ToDevice(Function):
+    """y = x on ``device`` (backend.to_device: the same array when x is there already);
+    gradient grad moved back to x's device."""
+
     @staticmethod
     def forward(ctx, x, device):
         ctx.device_in = backend.device_of(x)
@@ -49,6 +56,7 @@ def cast(x: Tensor, dtype) -> Tensor:
 
 
 def clone(x: Tensor) -> Tensor:
+    """A copy of ``x`` with its own array; the gradient passes unchanged."""
     return Clone.apply(x)
 
 

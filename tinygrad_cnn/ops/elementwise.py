@@ -78,6 +78,10 @@ def as_tensor_operands(a, b) -> tuple[Tensor, Tensor]:
 
 
 class Add(Function):
+    """y = a + b, broadcast; each input's gradient is grad summed back to its shape.
+    Same-shape C-contiguous float32/float64 arrays on the GPU take one CUDA kernel
+    (cuda/arith.py)."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = (a.shape, b.shape)
@@ -95,6 +99,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    """y = a - b, broadcast; gradients grad and -grad, each summed back to its input's shape."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = (a.shape, b.shape)
@@ -110,6 +116,10 @@ class Sub(Function):
 
 
 class Mul(Function):
+    """y = a * b, broadcast; gradients grad * b and grad * a, each summed back to its input's
+    shape. Same-shape C-contiguous float32/float64 arrays on the GPU take one CUDA kernel
+    (cuda/arith.py)."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -127,6 +137,9 @@ class Mul(Function):
 
 
 class Div(Function):
+    """y = a / b, broadcast; gradients grad / b and -grad * a / b**2, each summed back to its
+    input's shape (``div`` casts two integer or bool operands to float32 first)."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -175,6 +188,8 @@ class Pow(Function):
 
 
 class Neg(Function):
+    """y = -x; gradient -grad."""
+
     @staticmethod
     def forward(ctx, x):
         return -x
@@ -185,6 +200,8 @@ class Neg(Function):
 
 
 class Exp(Function):
+    """y = exp(x); gradient grad * y, from the saved output."""
+
     @staticmethod
     def forward(ctx, x):
         y = ctx.xp.exp(x)
@@ -198,6 +215,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    """y = log(x), the natural logarithm; gradient grad / x."""
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -210,6 +229,8 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    """y = sqrt(x); gradient grad / (2 * y), from the saved output."""
+
     @staticmethod
     def forward(ctx, x):
         y = ctx.xp.sqrt(x)
@@ -223,6 +244,8 @@ class Sqrt(Function):
 
 
 class Abs(Function):
+    """y = |x|; gradient grad * sign(x), so 0 at x = 0 (as PyTorch)."""
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(ctx.xp.sign(x))
@@ -235,6 +258,8 @@ class Abs(Function):
 
 
 class Tanh(Function):
+    """y = tanh(x); gradient grad * (1 - y * y), from the saved output."""
+
     @staticmethod
     def forward(ctx, x):
         y = ctx.xp.tanh(x)
@@ -248,6 +273,9 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
+    """y = 1 / (1 + exp(-x)) in x's dtype, computed from exp(-|x|) so nothing overflows;
+    gradient grad * y * (1 - y), from the saved output."""
+
     @staticmethod
     def forward(ctx, x):
         xp = ctx.xp
@@ -264,6 +292,10 @@ class Sigmoid(Function):
 
 
 class Clamp(Function):
+    """y = min(max(x, min_value), max_value), a None bound left out; gradient grad where
+    min_value <= x <= max_value (ends included), 0 elsewhere. With min_value > max_value every
+    element is max_value and no gradient passes (as PyTorch)."""
+
     @staticmethod
     def forward(ctx, x, min_value, max_value):
         xp = ctx.xp
@@ -328,6 +360,9 @@ def _pick_backward(ctx, grad):
 
 
 class Where(Function):
+    """y = a where condition else b, the three broadcast; a receives grad where condition
+    holds, b elsewhere, each summed back to its shape; condition (bool) gets no gradient."""
+
     @staticmethod
     def forward(ctx, condition, a, b):
         ctx.shapes = (a.shape, b.shape)
@@ -403,6 +438,7 @@ def pow(x, exponent) -> Tensor:
 
 
 def neg(x: Tensor) -> Tensor:
+    """-x in x's dtype (a bool tensor raises TypeError, as in PyTorch)."""
     return Neg.apply(x)
 
 
@@ -476,5 +512,6 @@ def where(condition, a, b) -> Tensor:
 
 
 def zeros_like_tensor(x: Tensor) -> Tensor:
+    """Zeros of x's shape, dtype and device, as a Tensor outside the graph."""
     return Tensor._from_array(backend.array_module(x.data).zeros_like(x.data))
 
