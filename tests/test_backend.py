@@ -180,8 +180,8 @@ def test_package_imports_without_importing_cupy():
 
 CORE_ABOVE_BACKEND = ["tensor.py", "tensor_methods.py", "creation.py", "autograd/function.py",
                       "autograd/engine.py", "autograd/grad_mode.py", "ops/elementwise.py",
-                      "ops/reduction.py", "ops/shape.py", "ops/linalg.py", "ops/loss.py",
-                      "__init__.py"]
+                      "ops/conversion.py", "ops/activation.py", "ops/reduction.py",
+                      "ops/shape.py", "ops/linalg.py", "ops/loss.py", "__init__.py"]
 
 
 @pytest.mark.parametrize("path", CORE_ABOVE_BACKEND)

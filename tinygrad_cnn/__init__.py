@@ -51,14 +51,12 @@ from tinygrad_cnn.ops.elementwise import (
     clip,
     div,
     exp,
-    leaky_relu,
     log,
     maximum,
     minimum,
     mul,
     neg,
     pow,
-    relu,
     sigmoid,
     sqrt,
     sub,
@@ -89,7 +87,7 @@ from tinygrad_cnn.ops.elementwise_math import (
     trunc,
 )
 # [ops-bugs] the activations PyTorch also has at top level (torch.selu, ...)
-from tinygrad_cnn.ops.activation import celu, erf, prelu, selu
+from tinygrad_cnn.ops.activation import celu, erf, leaky_relu, prelu, relu, selu
 from tinygrad_cnn.ops.linalg import matmul
 from tinygrad_cnn.ops.loss import log_softmax, softmax
 from tinygrad_cnn.ops.reduction import (

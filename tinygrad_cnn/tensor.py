@@ -219,9 +219,9 @@ class Tensor(TensorMethods):
         changes."""
         out = self
         if device is not None and backend.normalize_device(device) != self.device:
-            out = elementwise.to_device(out, backend.normalize_device(device))
+            out = conversion.to_device(out, backend.normalize_device(device))
         if dtype is not None and backend.check_dtype(dtype) != self.dtype:
-            out = elementwise.cast(out, dtype)
+            out = conversion.cast(out, dtype)
         return out
 
     def cpu(self) -> Tensor:
@@ -234,7 +234,7 @@ class Tensor(TensorMethods):
 
     def astype(self, dtype) -> Tensor:
         """A copy converted to ``dtype`` (differentiable between float dtypes)."""
-        return elementwise.cast(self, dtype)
+        return conversion.cast(self, dtype)
 
     def float(self) -> Tensor:
         return self.astype(backend.float32)
@@ -251,7 +251,7 @@ class Tensor(TensorMethods):
 
     def clone(self) -> Tensor:
         """A differentiable copy."""
-        return elementwise.clone(self)
+        return conversion.clone(self)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         self.requires_grad = requires_grad
@@ -432,6 +432,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 from tinygrad_cnn.ops import (  # noqa: E402, F401
     activation,
     compare,
+    conversion,
     elementwise,
     elementwise_math,
     indexing,

@@ -125,10 +125,10 @@ class TensorMethods:
         return ops.elementwise.sigmoid(self)
 
     def relu(self):
-        return ops.elementwise.relu(self)
+        return ops.activation.relu(self)
 
     def leaky_relu(self, negative_slope: float = 0.01):
-        return ops.elementwise.leaky_relu(self, negative_slope)
+        return ops.activation.leaky_relu(self, negative_slope)
 
     def clamp(self, min=None, max=None):
         return ops.elementwise.clamp(self, min, max)

@@ -4,7 +4,8 @@ Every function here is defined in ``tinygrad_cnn/ops/``; this module only gather
 """
 
 # activations and softmax (core ops)
-from tinygrad_cnn.ops.elementwise import leaky_relu, relu, sigmoid, tanh
+from tinygrad_cnn.ops.activation import leaky_relu, relu
+from tinygrad_cnn.ops.elementwise import sigmoid, tanh
 from tinygrad_cnn.ops.loss import log_softmax, softmax
 
 # [conv-pool] convolution and pooling (ops/conv.py, ops/pool.py, ops/windows.py)

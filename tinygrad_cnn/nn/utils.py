@@ -10,7 +10,7 @@ import math
 import numbers
 
 from tinygrad_cnn.autograd.grad_mode import no_grad
-from tinygrad_cnn.ops import compare, elementwise, reduction
+from tinygrad_cnn.ops import compare, conversion, elementwise, reduction
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.tensor import Tensor
 
@@ -26,7 +26,7 @@ def _vector_norm(t: Tensor, norm_type: float) -> Tensor:
     if norm_type == -math.inf:
         return reduction.amin(elementwise.abs(t))
     if norm_type == 0:
-        return reduction.sum(elementwise.cast(compare.ne(t, 0), t.dtype))  # non-zeros
+        return reduction.sum(conversion.cast(compare.ne(t, 0), t.dtype))  # non-zeros
     if norm_type == 1:
         return reduction.sum(elementwise.abs(t))
     if norm_type == 2:

@@ -1,9 +1,15 @@
-"""Activations beyond the core elementwise set: erf, gelu, softplus, hardtanh, relu6, ..."""
+"""Activations: relu, leaky_relu, erf, gelu, softplus, hardtanh, relu6, the ELU family, silu,
+mish, prelu, ...
+
+On the GPU, ReLU and Hardtanh (and their backward ops) take one CUDA kernel launch each for
+contiguous float32/float64 arrays (``cuda/activation.py``); elsewhere they run array code.
+"""
 
 from __future__ import annotations
 
 import math
 
+from tinygrad_cnn import parallel
 from tinygrad_cnn.autograd.function import Function
 from tinygrad_cnn.cuda import activation as cuda_activation
 from tinygrad_cnn.ops import elementwise
@@ -100,6 +106,83 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     if beta != 1.0:
         soft = soft * (1.0 / beta)
     return elementwise.where(scaled > threshold, x, soft)
+
+
+class ReLU(Function):
+    """y = max(x, 0), x's dtype; gradient grad * (y > 0) through ReLUGrad, from the saved
+    output (no mask array kept), so 0 at x = 0. C-contiguous float32/float64 arrays on the GPU
+    take one CUDA kernel (cuda/activation.py); a large NumPy array is split by rows over the
+    CPU threads (parallel.row_ranges)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp, zero = ctx.xp, x.dtype.type(0)
+        if cuda_activation.usable(xp, x):
+            y = cuda_activation.relu(xp, x)                                       # one kernel
+            ctx.save_for_backward(y)
+            return y
+        ranges = parallel.row_ranges(xp, x.shape[0] if x.ndim else 1, x.nbytes)
+        if len(ranges) == 1:
+            y = xp.maximum(x, zero)
+        else:  # a large NumPy map: each thread takes its rows
+            y = xp.empty_like(x)
+            parallel.batch_map(lambda a, b: xp.maximum(x[a:b], zero, out=y[a:b]), ranges)
+        ctx.save_for_backward(y)  # the output: y > 0 exactly where x > 0, no mask array kept
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return ReLUGrad.apply(grad, y)
+
+
+class ReLUGrad(Function):
+    """g * (y > 0): ReLU's backward from its output y, one pass and one new array. The mask is
+    piecewise constant, so the derivative in y is 0 and in g the same mask."""
+
+    @staticmethod
+    def forward(ctx, g, y):
+        xp = ctx.xp
+        ctx.save_for_backward(y)
+        if cuda_activation.usable(xp, g, y):
+            return cuda_activation.relu_grad(xp, g, y)                            # one kernel
+        ranges = parallel.row_ranges(xp, g.shape[0] if g.ndim else 1, g.nbytes)
+        if len(ranges) == 1 or g.shape != y.shape:
+            return g * (y > 0)
+        out = xp.empty(g.shape, dtype=xp.result_type(g, bool))
+        parallel.batch_map(lambda a, b: xp.multiply(g[a:b], y[a:b] > 0, out=out[a:b]), ranges)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return ReLUGrad.apply(grad, y), None
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0); gradient 0 at x == 0, as in PyTorch."""
+    return ReLU.apply(x)
+
+
+class LeakyReLU(Function):
+    """y = x * slope, slope 1 where x > 0 and negative_slope elsewhere (in x's dtype);
+    gradient grad * slope, the saved slope array."""
+
+    @staticmethod
+    def forward(ctx, x, negative_slope):
+        slope = ctx.xp.where(x > 0, 1.0, negative_slope).astype(x.dtype)
+        ctx.save_for_backward(slope)
+        return x * slope
+
+    @staticmethod
+    def backward(ctx, grad):
+        (slope,) = ctx.saved_tensors
+        return grad * slope, None
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, negative_slope * x otherwise."""
+    return LeakyReLU.apply(x, float(negative_slope))
 
 
 class Hardtanh(Function):

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numbers
 
-from tinygrad_cnn import backend, parallel
+from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.function import Function
-from tinygrad_cnn.cuda import activation as cuda_activation
 from tinygrad_cnn.cuda import arith as cuda_arith
-from tinygrad_cnn.ops import reduction
+from tinygrad_cnn.ops import conversion, reduction
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.tensor import Tensor
 
@@ -40,7 +39,7 @@ def floating(x: Tensor) -> Tensor:
     dtype (float32). The one promotion rule of every op whose values are real numbers (exp, log,
     sqrt, tanh, sigmoid, erf, the float-valued activations, ...), as PyTorch's.
     """
-    return x if x.dtype.kind == "f" else cast(x, backend.DEFAULT_FLOAT)
+    return x if x.dtype.kind == "f" else conversion.cast(x, backend.DEFAULT_FLOAT)
 
 
 def as_tensor_operands(a, b) -> tuple[Tensor, Tensor]:
@@ -54,9 +53,9 @@ def as_tensor_operands(a, b) -> tuple[Tensor, Tensor]:
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         a_float, b_float = a.dtype.kind == "f", b.dtype.kind == "f"
         if a_float and not b_float:
-            b = cast(b, a.dtype)
+            b = conversion.cast(b, a.dtype)
         elif b_float and not a_float:
-            a = cast(a, b.dtype)
+            a = conversion.cast(a, b.dtype)
         return a, b
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         return Tensor(a), Tensor(b)
@@ -71,7 +70,7 @@ def as_tensor_operands(a, b) -> tuple[Tensor, Tensor]:
             dtype = t.dtype if t.dtype.kind in "iu" else backend.DEFAULT_INT
         else:
             dtype = backend.DEFAULT_FLOAT
-            t = cast(t, dtype)
+            t = conversion.cast(t, dtype)
         other = Tensor._from_array(backend.full(backend.array_module(t.data), (), other, dtype))
     else:
         other = Tensor(other, device=t.device if backend.ndim_of(other) == 0 else None)
@@ -79,6 +78,10 @@ def as_tensor_operands(a, b) -> tuple[Tensor, Tensor]:
 
 
 class Add(Function):
+    """y = a + b, broadcast; each input's gradient is grad summed back to its shape.
+    Same-shape C-contiguous float32/float64 arrays on the GPU take one CUDA kernel
+    (cuda/arith.py)."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = (a.shape, b.shape)
@@ -96,6 +99,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    """y = a - b, broadcast; gradients grad and -grad, each summed back to its input's shape."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = (a.shape, b.shape)
@@ -111,6 +116,10 @@ class Sub(Function):
 
 
 class Mul(Function):
+    """y = a * b, broadcast; gradients grad * b and grad * a, each summed back to its input's
+    shape. Same-shape C-contiguous float32/float64 arrays on the GPU take one CUDA kernel
+    (cuda/arith.py)."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -128,6 +137,9 @@ class Mul(Function):
 
 
 class Div(Function):
+    """y = a / b, broadcast; gradients grad / b and -grad * a / b**2, each summed back to its
+    input's shape (``div`` casts two integer or bool operands to float32 first)."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -176,6 +188,8 @@ class Pow(Function):
 
 
 class Neg(Function):
+    """y = -x; gradient -grad."""
+
     @staticmethod
     def forward(ctx, x):
         return -x
@@ -186,6 +200,8 @@ class Neg(Function):
 
 
 class Exp(Function):
+    """y = exp(x); gradient grad * y, from the saved output."""
+
     @staticmethod
     def forward(ctx, x):
         y = ctx.xp.exp(x)
@@ -199,6 +215,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    """y = log(x), the natural logarithm; gradient grad / x."""
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -211,6 +229,8 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    """y = sqrt(x); gradient grad / (2 * y), from the saved output."""
+
     @staticmethod
     def forward(ctx, x):
         y = ctx.xp.sqrt(x)
@@ -224,6 +244,8 @@ class Sqrt(Function):
 
 
 class Abs(Function):
+    """y = |x|; gradient grad * sign(x), so 0 at x = 0 (as PyTorch)."""
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(ctx.xp.sign(x))
@@ -236,6 +258,8 @@ class Abs(Function):
 
 
 class Tanh(Function):
+    """y = tanh(x); gradient grad * (1 - y * y), from the saved output."""
+
     @staticmethod
     def forward(ctx, x):
         y = ctx.xp.tanh(x)
@@ -249,6 +273,9 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
+    """y = 1 / (1 + exp(-x)) in x's dtype, computed from exp(-|x|) so nothing overflows;
+    gradient grad * y * (1 - y), from the saved output."""
+
     @staticmethod
     def forward(ctx, x):
         xp = ctx.xp
@@ -264,66 +291,11 @@ class Sigmoid(Function):
         return grad * y * (1 - y)
 
 
-class ReLU(Function):
-    @staticmethod
-    def forward(ctx, x):
-        xp, zero = ctx.xp, x.dtype.type(0)
-        if cuda_activation.usable(xp, x):
-            y = cuda_activation.relu(xp, x)                                       # one kernel
-            ctx.save_for_backward(y)
-            return y
-        ranges = parallel.row_ranges(xp, x.shape[0] if x.ndim else 1, x.nbytes)
-        if len(ranges) == 1:
-            y = xp.maximum(x, zero)
-        else:  # a large NumPy map: each thread takes its rows
-            y = xp.empty_like(x)
-            parallel.batch_map(lambda a, b: xp.maximum(x[a:b], zero, out=y[a:b]), ranges)
-        ctx.save_for_backward(y)  # the output: y > 0 exactly where x > 0, no mask array kept
-        return y
-
-    @staticmethod
-    def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        return ReLUGrad.apply(grad, y)
-
-
-class ReLUGrad(Function):
-    """g * (y > 0): ReLU's backward from its output y, one pass and one new array. The mask is
-    piecewise constant, so the derivative in y is 0 and in g the same mask."""
-
-    @staticmethod
-    def forward(ctx, g, y):
-        xp = ctx.xp
-        ctx.save_for_backward(y)
-        if cuda_activation.usable(xp, g, y):
-            return cuda_activation.relu_grad(xp, g, y)                            # one kernel
-        ranges = parallel.row_ranges(xp, g.shape[0] if g.ndim else 1, g.nbytes)
-        if len(ranges) == 1 or g.shape != y.shape:
-            return g * (y > 0)
-        out = xp.empty(g.shape, dtype=xp.result_type(g, bool))
-        parallel.batch_map(lambda a, b: xp.multiply(g[a:b], y[a:b] > 0, out=out[a:b]), ranges)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        return ReLUGrad.apply(grad, y), None
-
-
-class LeakyReLU(Function):
-    @staticmethod
-    def forward(ctx, x, negative_slope):
-        slope = ctx.xp.where(x > 0, 1.0, negative_slope).astype(x.dtype)
-        ctx.save_for_backward(slope)
-        return x * slope
-
-    @staticmethod
-    def backward(ctx, grad):
-        (slope,) = ctx.saved_tensors
-        return grad * slope, None
-
-
 class Clamp(Function):
+    """y = min(max(x, min_value), max_value), a None bound left out; gradient grad where
+    min_value <= x <= max_value (ends included), 0 elsewhere. With min_value > max_value every
+    element is max_value and no gradient passes (as PyTorch)."""
+
     @staticmethod
     def forward(ctx, x, min_value, max_value):
         xp = ctx.xp
@@ -388,6 +360,9 @@ def _pick_backward(ctx, grad):
 
 
 class Where(Function):
+    """y = a where condition else b, the three broadcast; a receives grad where condition
+    holds, b elsewhere, each summed back to its shape; condition (bool) gets no gradient."""
+
     @staticmethod
     def forward(ctx, condition, a, b):
         ctx.shapes = (a.shape, b.shape)
@@ -404,38 +379,6 @@ class Where(Function):
             unbroadcast(where(condition, grad, zero), sa) if ctx.needs_input_grad[1] else None,
             unbroadcast(where(condition, zero, grad), sb) if ctx.needs_input_grad[2] else None,
         )
-
-
-class Cast(Function):
-    @staticmethod
-    def forward(ctx, x, dtype):
-        ctx.dtype_in = x.dtype
-        return x.astype(dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return cast(grad, ctx.dtype_in), None
-
-
-class Clone(Function):
-    @staticmethod
-    def forward(ctx, x):
-        return x.copy()
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad
-
-
-class ToDevice(Function):
-    @staticmethod
-    def forward(ctx, x, device):
-        ctx.device_in = backend.device_of(x)
-        return backend.to_device(x, device)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return to_device(grad, ctx.device_in), None
 
 
 # ---------------------------------------------------------------------- lowercase functions
@@ -467,7 +410,8 @@ def div(a, b) -> Tensor:
     """a / b with broadcasting (true division; integer inputs give float32)."""
     a, b = as_tensor_operands(a, b)
     if a.dtype.kind in "biu" and b.dtype.kind in "biu":
-        a, b = cast(a, backend.DEFAULT_FLOAT), cast(b, backend.DEFAULT_FLOAT)
+        a = conversion.cast(a, backend.DEFAULT_FLOAT)
+        b = conversion.cast(b, backend.DEFAULT_FLOAT)
     return _binary(Div, a, b, "div")
 
 
@@ -480,7 +424,7 @@ def pow(x, exponent) -> Tensor:
     if isinstance(x, Tensor) and isinstance(exponent, numbers.Number):
         if x.dtype.kind in "biu":
             if not isinstance(exponent, numbers.Integral):
-                x = cast(x, backend.DEFAULT_FLOAT)
+                x = conversion.cast(x, backend.DEFAULT_FLOAT)
             elif exponent < 0:
                 raise ValueError(f"pow: an integer tensor ({x.dtype}) to a negative integer power "
                                  f"({exponent}) is not allowed; cast it to float first")
@@ -494,6 +438,7 @@ def pow(x, exponent) -> Tensor:
 
 
 def neg(x: Tensor) -> Tensor:
+    """-x in x's dtype (a bool tensor raises TypeError, as in PyTorch)."""
     return Neg.apply(x)
 
 
@@ -525,16 +470,6 @@ def tanh(x: Tensor) -> Tensor:
 def sigmoid(x: Tensor) -> Tensor:
     """1 / (1 + exp(-x)), computed without overflow; integer and bool inputs give float32."""
     return Sigmoid.apply(floating(x))
-
-
-def relu(x: Tensor) -> Tensor:
-    """max(x, 0); gradient 0 at x == 0, as in PyTorch."""
-    return ReLU.apply(x)
-
-
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """x for x > 0, negative_slope * x otherwise."""
-    return LeakyReLU.apply(x, float(negative_slope))
 
 
 def clamp(x: Tensor, min=None, max=None) -> Tensor:
@@ -576,23 +511,7 @@ def where(condition, a, b) -> Tensor:
     return Where.apply(condition, a, b)
 
 
-def cast(x: Tensor, dtype) -> Tensor:
-    """``x`` converted to ``dtype``; the gradient is converted back."""
-    dtype = backend.check_dtype(dtype)
-    if x.dtype == dtype:
-        return x
-    return Cast.apply(x, dtype)
-
-
-def clone(x: Tensor) -> Tensor:
-    return Clone.apply(x)
-
-
-def to_device(x: Tensor, device: str) -> Tensor:
-    """``x`` copied to ``device``; the gradient goes back to the original device."""
-    return ToDevice.apply(x, backend.normalize_device(device))
-
-
 def zeros_like_tensor(x: Tensor) -> Tensor:
+    """Zeros of x's shape, dtype and device, as a Tensor outside the graph."""
     return Tensor._from_array(backend.array_module(x.data).zeros_like(x.data))
 

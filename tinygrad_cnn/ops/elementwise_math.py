@@ -14,7 +14,7 @@ import math
 import numbers
 
 from tinygrad_cnn.autograd.function import Function
-from tinygrad_cnn.ops import elementwise
+from tinygrad_cnn.ops import conversion, elementwise
 from tinygrad_cnn.ops.elementwise import floating, unbroadcast, zeros_like_tensor
 from tinygrad_cnn.tensor import Tensor
 
@@ -82,23 +82,23 @@ def _integer_passthrough(x: Tensor, op: str) -> bool:
 
 def floor(x: Tensor) -> Tensor:
     """Largest integer <= x, elementwise; integer tensors come back unchanged. Gradient 0."""
-    return elementwise.clone(x) if _integer_passthrough(x, "floor") else Floor.apply(x)
+    return conversion.clone(x) if _integer_passthrough(x, "floor") else Floor.apply(x)
 
 
 def ceil(x: Tensor) -> Tensor:
     """Smallest integer >= x, elementwise; integer tensors come back unchanged. Gradient 0."""
-    return elementwise.clone(x) if _integer_passthrough(x, "ceil") else Ceil.apply(x)
+    return conversion.clone(x) if _integer_passthrough(x, "ceil") else Ceil.apply(x)
 
 
 def trunc(x: Tensor) -> Tensor:
     """x rounded toward zero; integer tensors come back unchanged. Gradient 0."""
-    return elementwise.clone(x) if _integer_passthrough(x, "trunc") else Trunc.apply(x)
+    return conversion.clone(x) if _integer_passthrough(x, "trunc") else Trunc.apply(x)
 
 
 def sign(x: Tensor) -> Tensor:
     """-1, 0 or 1 in x's dtype (bool stays bool); its gradient is 0, as PyTorch's."""
     if x.dtype == bool:
-        return elementwise.clone(x)
+        return conversion.clone(x)
     return Sign.apply(x)
 
 
@@ -107,7 +107,7 @@ def round(x: Tensor, decimals: int = 0) -> Tensor:
     if not isinstance(decimals, numbers.Integral):
         raise TypeError(f"round: decimals must be an int, got {decimals!r}")
     if _integer_passthrough(x, "round") and decimals >= 0:
-        return elementwise.clone(x)
+        return conversion.clone(x)
     return Round.apply(x, decimals=int(decimals))
 
 

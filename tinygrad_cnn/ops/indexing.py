@@ -12,7 +12,7 @@ import numbers
 
 from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.function import Function
-from tinygrad_cnn.ops import elementwise
+from tinygrad_cnn.ops import conversion, elementwise
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.tensor import Tensor
 
@@ -260,7 +260,7 @@ def masked_fill(input: Tensor, mask, value) -> Tensor:
             raise ValueError(
                 f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}"
             )
-        value = elementwise.cast(value, input.dtype)
+        value = conversion.cast(value, input.dtype)
     elif isinstance(value, numbers.Number):
         xp = backend.array_module(input.data)
         value = Tensor._from_array(xp.asarray(value).astype(input.dtype))

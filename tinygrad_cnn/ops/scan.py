@@ -9,16 +9,16 @@ from __future__ import annotations
 from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.function import Function
 from tinygrad_cnn.autograd.grad_mode import is_grad_enabled
-from tinygrad_cnn.ops import elementwise, reduction, shape_extra
+from tinygrad_cnn.ops import conversion, elementwise, reduction, shape_extra
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.tensor import Tensor
 
 
 def _accumulate_dtype(x: Tensor, dtype, op: str) -> Tensor:
     if dtype is not None:
-        return elementwise.cast(x, dtype)
+        return conversion.cast(x, dtype)
     if x.dtype.kind in "biu":
-        return elementwise.cast(x, backend.DEFAULT_INT)
+        return conversion.cast(x, backend.DEFAULT_INT)
     return x
 
 

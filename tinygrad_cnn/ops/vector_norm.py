@@ -12,7 +12,7 @@ import numbers
 import warnings
 
 from tinygrad_cnn.autograd.function import Function
-from tinygrad_cnn.ops import elementwise, elementwise_math, loss, reduction
+from tinygrad_cnn.ops import conversion, elementwise, elementwise_math, loss, reduction
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.tensor import Tensor
 
@@ -63,7 +63,7 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None
     1, inf (max |x|), -inf (min |x|), 0 (count of non-zeros; no gradient) or any other p
     (``(sum |x|^p)^(1/p)``). Needs a floating tensor; ``dtype=`` converts it first."""
     if dtype is not None:
-        x = elementwise.cast(x, dtype)
+        x = conversion.cast(x, dtype)
     if x.dtype.kind != "f":
         raise TypeError(f"vector_norm: needs a floating-point tensor, got {x.dtype}; cast it "
                         "or pass dtype=")
@@ -116,7 +116,7 @@ def softmin(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor
         warnings.warn(f"softmin: implicit dimension choice ({dim}) is deprecated, pass dim=",
                       UserWarning, stacklevel=_stacklevel)
     if dtype is not None:
-        input = elementwise.cast(input, dtype)
+        input = conversion.cast(input, dtype)
     if input.dtype.kind != "f":
         raise TypeError(f"softmin: needs a floating-point tensor, got {input.dtype}")
     if input.ndim == 0:
