@@ -6,6 +6,7 @@ the spawn method, which macOS and Windows use and which needs picklable datasets
 gets timeout=60 so that a bug shows as an error, never as a hung test run.
 """
 
+import gc
 import logging
 import os
 import signal
@@ -208,6 +209,28 @@ def test_abandoned_epoch_with_persistent_workers():
         np.testing.assert_array_equal(a[0], b[0])
     loader.shutdown_workers()
     assert not _shm_blocks()
+
+
+def test_dropped_persistent_loader_stops_its_workers_at_once():
+    """A persistent loader the program drops stops its workers then, not at some later garbage
+    collection: the pool holds no reference back to its loader, so nothing keeps it alive. (A
+    loader kept in a cycle was shut down by the collector in whatever thread ran it, perhaps
+    while another thread was forking a new loader's workers.)"""
+    ds = TensorDataset(np.arange(40, dtype=np.float32).reshape(20, 2), np.arange(20))
+    loader = DataLoader(ds, batch_size=4, num_workers=2, persistent_workers=True, timeout=T)
+    assert len(_epochs(loader, 1)) == 5
+    processes = list(loader._pool.processes)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        del loader
+        for p in processes:
+            p.join(timeout=5)
+        assert [p.exitcode for p in processes] == [0, 0]
+        assert not _shm_blocks()
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def test_worker_warnings_reported_once(tmp_path, caplog):

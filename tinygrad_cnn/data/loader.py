@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from tinygrad_cnn import backend
-from tinygrad_cnn.data.dataset import _rng, batch_random, batch_tail, warn_once
+from tinygrad_cnn.data.dataset import _rng, batch_random, batch_tail
 from tinygrad_cnn.data.workers import WorkerPool, fetch
 from tinygrad_cnn.tensor import Tensor
 
@@ -195,11 +195,6 @@ class DataLoader:
 
     def _fetch(self, indices: np.ndarray):
         return fetch(self.dataset, indices, self.collate_fn)
-
-    def _emit(self, records) -> None:
-        """Log a worker's warnings in this process, each distinct message once per process."""
-        for name, level, message in records:
-            warn_once(name, message, level)
 
     def _host_batches(self):
         batches, key = self._plan()

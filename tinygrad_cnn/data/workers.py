@@ -32,7 +32,7 @@ from multiprocessing import resource_tracker, shared_memory
 import numpy as np
 
 from tinygrad_cnn import backend
-from tinygrad_cnn.data.dataset import batch_random
+from tinygrad_cnn.data.dataset import batch_random, warn_once
 
 _POLL_S = 0.1  # how often a waiting main process checks that its workers are alive
 _ALIGN = 64
@@ -250,12 +250,16 @@ def _context(method):
 
 
 class WorkerPool:
-    """``num_workers`` processes serving one DataLoader (kept across epochs when persistent)."""
+    """``num_workers`` processes serving one DataLoader (kept across epochs when persistent).
+
+    It keeps no reference to its loader: a persistent loader the program drops is freed (and
+    its workers stopped, ``DataLoader.__del__``) at once, not by a later garbage collection in
+    whichever thread runs it."""
 
     _count = 0
 
     def __init__(self, loader):
-        self.loader = loader
+        self.prefetch_factor = loader.prefetch_factor
         ctx = _context(loader.multiprocessing_context)
         resource_tracker.ensure_running()  # one tracker, shared by forked workers
         self.parent_pid = os.getpid()
@@ -301,7 +305,8 @@ class WorkerPool:
                     raise RuntimeError(f"DataLoader timed out: no batch from the workers in "
                                        f"{timeout:g} s (timeout={timeout:g})") from None
                 continue
-            self.loader._emit(records)
+            for name, level, message in records:  # each distinct message once per process
+                warn_once(name, message, level)
             self.pending_worker[(epoch_id, b)] = self.pending.pop((epoch_id, b), None)
             if status == "error":
                 worker_id, where, tb = payload
@@ -353,7 +358,7 @@ class WorkerPool:
         for name in self.blocks:  # blocks not yet read (a stopped or dead worker's) by name
             w, k = name[len(self.prefix) + 1:].split("s")
             seen[int(w)] = max(seen.get(int(w), -1), int(k))
-        ahead = (self.loader.prefetch_factor or 2) + 2
+        ahead = (self.prefetch_factor or 2) + 2
         for w in range(len(self.processes)):
             for k in range(seen.get(w, -1) + ahead + 1):
                 if block_name(self.prefix, w, k) not in self.blocks:
