@@ -119,6 +119,9 @@ class Kernel:
         self.body = source
         self.deferred = deferred
         self.parameters = parameters(name, source)
+        # the launch's first array, whose type says where the kernel runs (None: no array)
+        self._first_array = next((i for i, (_, kind, _) in enumerate(self.parameters)
+                                  if kind == "array"), None)
         self._functions: dict[tuple, object] = {}  # (dtype.char, device id): CuPy function
         if register:
             ALL_KERNELS.append(self)
@@ -136,8 +139,7 @@ class Kernel:
             return
         dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
         converted = self._arguments(dtype, args)
-        first = next((a for a, (_, kind, _) in zip(converted, self.parameters, strict=True)
-                      if kind == "array"), None)
+        first = None if self._first_array is None else converted[self._first_array]
         if first is not None and backend.is_gpu_type(type(first)) and not hasattr(first, "_a"):
             # CuPy's arrays (the tests' fake CuPy has ``_a``: it goes to the host runner)
             self._launch_cupy(dtype, int(n), converted)
@@ -151,8 +153,9 @@ class Kernel:
         if len(args) != len(self.parameters):
             raise TypeError(f"CUDA kernel {self.name!r} takes {len(self.parameters)} arguments "
                             f"({', '.join(p[0] for p in self.parameters)}), got {len(args)}")
-        scalar, out = dtype.type, []
-        for a, (name, kind, pointee) in zip(args, self.parameters, strict=True):
+        scalar, out = dtype.type, list(args)
+        for i, (name, kind, pointee) in enumerate(self.parameters):
+            a = out[i]
             if kind == "array":
                 if isinstance(a, np.generic):  # NumPy's 0-d results: no memory to point at
                     raise TypeError(f"CUDA kernel {self.name!r}: {name} must be an array, got "
@@ -164,14 +167,13 @@ class Kernel:
                 if not a.flags.c_contiguous:
                     raise ValueError(f"CUDA kernel {self.name!r} needs C-contiguous arrays "
                                      f"({name} is not)")
-                out.append(a)
             elif kind == "int":
-                if not isinstance(a, (int, np.integer)) or isinstance(a, (bool, np.bool_)):
+                if type(a) is not int and not isinstance(a, np.integer):  # bool is not int
                     raise TypeError(f"CUDA kernel {self.name!r}: {name} is a long long, got "
                                     f"{a!r}")
-                out.append(np.int64(a))
+                out[i] = np.int64(a)
             else:
-                out.append(scalar(a))
+                out[i] = scalar(a)
         return tuple(out)
 
     def _launch_cupy(self, dtype, n: int, args) -> None:
