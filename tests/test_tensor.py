@@ -176,6 +176,43 @@ def test_random_factories(device):
     assert sorted(tc.randperm(6).tolist()) == list(range(6))
 
 
+@pytest.mark.parametrize(("make", "error", "message"), [
+    (lambda: tc.zeros(2.5), TypeError, r"zeros: a shape holds ints, got 2.5 \(float\)"),
+    (lambda: tc.rand(2, 3.0), TypeError, r"rand: a shape holds ints, got 3.0 \(float\)"),
+    (lambda: tc.ones("a"), TypeError, r"ones: a shape holds ints, got 'a' \(str\)"),
+    (lambda: tc.randn(True), TypeError, r"randn: a shape holds ints, got True \(bool\)"),
+    (lambda: tc.empty(2, -1), ValueError, r"empty: negative dimension in shape \(2, -1\)"),
+    (lambda: tc.full((2, -3), 1.0), ValueError, r"full: negative dimension in shape \(2, -3\)"),
+    (lambda: tc.randint(0, 5, (2.0,)), TypeError, r"randint: a shape holds ints, got 2.0"),
+    (lambda: tc.randint(5, 2, (3,)), ValueError,
+     r"randint: low \(5\) must be less than high \(2\)"),
+    (lambda: tc.randint(0, 2.5, (3,)), TypeError, r"randint: high must be an int, got 2.5"),
+    (lambda: tc.randint(0.5, 3, (3,)), TypeError, r"randint: low must be an int, got 0.5"),
+    (lambda: tc.randperm(-1), ValueError, r"randperm: n must be a non-negative int, got -1"),
+    (lambda: tc.randperm(2.5), TypeError, r"randperm: n must be a non-negative int, got 2.5"),
+    (lambda: tc.randperm(True), TypeError, r"randperm: n must be a non-negative int, got True"),
+    (lambda: tc.eye(-1), ValueError, r"eye: n must be a non-negative int, got -1"),
+    (lambda: tc.eye(2, 1.5), TypeError, r"eye: m must be a non-negative int or None, got 1.5"),
+    (lambda: tc.arange("a"), TypeError, r"arange: end must be a real number, got 'a'"),
+    (lambda: tc.arange(0, 3, None), TypeError, r"arange: step must be a real number, got None"),
+])
+def test_factories_name_bad_arguments(make, error, message):
+    """As torch's factories: a float or a negative size, a bound of the wrong type, an empty
+    range of integers are refused with the factory's name, never truncated or left to NumPy."""
+    with pytest.raises(error, match=message):
+        make()
+
+
+def test_empty_has_the_shape_dtype_and_device_asked_for(device):
+    for t in (tc.empty(2, 3, device=device), tc.empty((2, 3), device=device)):
+        assert t.shape == (2, 3) and t.dtype == np.float32 and t.device == device
+    t = tc.empty(4, dtype=tc.float64, device=device, requires_grad=True)
+    assert t.shape == (4,) and t.dtype == np.float64 and t.requires_grad and t.is_leaf
+    like = tc.empty_like(tc.ones(3, 2, dtype=tc.int32, device=device))
+    assert like.shape == (3, 2) and like.dtype == np.int32 and like.device == device
+    assert tc.empty(0).shape == (0,) and tc.empty(()).shape == ()
+
+
 def test_manual_seed_makes_every_draw_reproducible():
     def draws():
         return [tc.rand(3).tolist(), tc.randn(2, 2).tolist(), tc.randint(0, 100, (4,)).tolist(),

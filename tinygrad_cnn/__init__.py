@@ -29,6 +29,8 @@ from tinygrad_cnn.backend import (
 )
 from tinygrad_cnn.creation import (
     arange,
+    empty,
+    empty_like,
     eye,
     full,
     full_like,
