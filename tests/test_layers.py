@@ -275,6 +275,8 @@ def test_conv_transpose2d_output_size_against_pytorch():
 # here at construction, naming the layer and the argument (never a ZeroDivisionError, nor the
 # output-size message's "use more padding" for a negative padding).
 _BAD_LAYER_ARGS = [
+    (lambda: nn.Linear(-1, 3), ValueError, r"Linear: in_features must be non-negative, got -1"),
+    (lambda: nn.Linear(4, 2.5), TypeError, r"Linear: out_features must be an int, got 2.5"),
     (lambda: nn.Conv2d(4, 6, 3, stride=0), ValueError, r"Conv2d: stride must be positive, got 0"),
     (lambda: nn.Conv2d(4, 6, 3, stride=-1), ValueError,
      r"Conv2d: stride must be positive, got -1"),

@@ -168,6 +168,10 @@ def test_shape_errors_name_the_shapes():
         x.reshape(4, 2)
     with pytest.raises(ValueError, match=r"into shape \(-1, -1\)"):
         x.reshape(-1, -1)
+    with pytest.raises(TypeError, match=r"reshape: a shape holds ints, got 2.0 \(float\)"):
+        x.reshape(2.0, 3)  # torch refuses it too; int() truncated 2.9 to 2
+    with pytest.raises(TypeError, match="sum: dim must be an int, a tuple of ints or None"):
+        x.sum(1.0)  # was "'float' object is not iterable"
     with pytest.raises(ValueError, match=r"permute: dims \(0, 0\) are not a permutation"):
         x.permute(0, 0)
     with pytest.raises(IndexError, match="transpose: dim 2 is out of range"):

@@ -85,6 +85,11 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None,
                  dtype=None):
         super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"Linear: {name} must be an int, got {value!r}")
+            if value < 0:
+                raise ValueError(f"Linear: {name} must be non-negative, got {value}")
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self.weight = zeros_parameter((out_features, in_features), device, dtype)

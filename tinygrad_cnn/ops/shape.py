@@ -29,7 +29,12 @@ def normalize_dims(dim, ndim: int, op: str) -> tuple[int, ...]:
     """None -> every dim; an int or a tuple of ints -> sorted non-negative dims, no repeats."""
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+    if isinstance(dim, numbers.Integral):
+        dims = (dim,)
+    elif isinstance(dim, (tuple, list)):
+        dims = tuple(dim)
+    else:
+        raise TypeError(f"{op}: dim must be an int, a tuple of ints or None, got {dim!r}")
     out = tuple(sorted(normalize_dim(d, ndim, op) for d in dims))
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: dim {dim} names the same dimension twice")
@@ -162,6 +167,10 @@ class Pad(Function):
 
 def reshape(x: Tensor, shape) -> Tensor:
     """``x`` with a new shape of the same number of elements; one entry may be -1."""
+    for s in shape:
+        if isinstance(s, bool) or not isinstance(s, numbers.Integral):
+            raise TypeError(f"reshape: a shape holds ints, got {s!r} ({type(s).__name__}) in "
+                            f"{tuple(shape)}")
     shape = tuple(int(s) for s in shape)
     known = 1
     for s in shape:
