@@ -8,6 +8,7 @@ from collections import namedtuple
 from tinygrad_cnn import backend
 from tinygrad_cnn.autograd import engine
 from tinygrad_cnn.autograd.grad_mode import is_grad_enabled
+from tinygrad_cnn.autograd.hooks import RemovableHandle, add_hook
 from tinygrad_cnn.tensor_methods import TensorMethods
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
@@ -103,7 +104,8 @@ class Tensor(TensorMethods):
     their dtype (float64 stays float64).
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "_node", "__weakref__")
+    # _grad_hooks (a leaf's register_hook hooks) is set only on a leaf that has some
+    __slots__ = ("data", "grad", "_requires_grad", "_node", "_grad_hooks", "__weakref__")
     __array_priority__ = 1000  # make ndarray <op> Tensor call Tensor's reflected operator
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, device=None):
@@ -261,6 +263,23 @@ class Tensor(TensorMethods):
         """Keep ``.grad`` on this non-leaf tensor after backward."""
         if self._node is not None:
             self._node._retained_output_ref = weakref.ref(self)
+
+    def register_hook(self, hook) -> RemovableHandle:
+        """Call ``hook(grad)`` with this tensor's whole gradient of each backward pass (and
+        ``tc.grad``) before it is used; a Tensor it returns (same shape) replaces the gradient,
+        None keeps it. Hooks run in the order registered; a leaf's before ``.grad`` is
+        accumulated, ``retain_grad``'s ``.grad`` after them (PyTorch's rules).
+        ``handle.remove()`` unregisters it."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that does not "
+                               "require grad")
+        if not callable(hook):
+            raise TypeError(f"register_hook: hook must be callable, got {hook!r}")
+        owner = self if self._node is None else self._node  # a non-leaf's: on its node
+        hooks = getattr(owner, "_grad_hooks", None)
+        if hooks is None:
+            hooks = owner._grad_hooks = {}
+        return add_hook(hooks, hook)
 
     def zero_(self) -> Tensor:
         """Fill with zeros in place (outside of any graph)."""

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.grad_mode import set_grad_enabled
+from tinygrad_cnn.autograd.hooks import run_grad_hooks
 from tinygrad_cnn.cuda import arith as cuda_arith
 
 _queued = threading.local()  # .stack: one list of callbacks per backward pass running here
@@ -145,12 +146,21 @@ def _walk_backward(roots, root_grads, *, retain_graph=False, create_graph=False,
         else:
             leaf.grad = _accumulate(leaf.grad, grad, False)  # a new array
 
+    hooked_leaves = {}  # id(leaf) -> [leaf, gradient so far]: hooks see the sum, once
+
+    def to_leaf(leaf, grad):
+        if getattr(leaf, "_grad_hooks", None):
+            pending = hooked_leaves.setdefault(id(leaf), [leaf, None])
+            pending[1] = _accumulate(pending[1], grad, create_graph)
+        else:
+            deliver_to_leaf(leaf, grad)
+
     node_grads = {}  # id(node) -> accumulated gradient of that node's output
     nodes = []
     for tensor, grad in zip(roots, root_grads, strict=False):
         if tensor._node is None:
             if tensor.requires_grad:
-                deliver_to_leaf(tensor, grad)
+                to_leaf(tensor, grad)
             continue
         key = id(tensor._node)
         node_grads[key] = _accumulate(node_grads.get(key), grad, create_graph)
@@ -167,6 +177,8 @@ def _walk_backward(roots, root_grads, *, retain_graph=False, create_graph=False,
                     "time, but it was freed after the first backward; call "
                     "backward(retain_graph=True) the first time if you need to backward twice"
                 )
+            if node._grad_hooks:
+                grad_out = run_grad_hooks(node._grad_hooks, grad_out)
             if id(node) in wanted_nodes:
                 wanted_nodes[id(node)] = grad_out
             retained = node._retained_output_ref() if node._retained_output_ref else None
@@ -189,7 +201,7 @@ def _walk_backward(roots, root_grads, *, retain_graph=False, create_graph=False,
                     continue
                 grad = _as_grad_tensor(grad, tensor, node, index)
                 if tensor._node is None:
-                    deliver_to_leaf(tensor, grad)
+                    to_leaf(tensor, grad)
                 else:
                     key = id(tensor._node)
                     node_grads[key] = _accumulate(node_grads.get(key), grad, create_graph)
@@ -198,6 +210,8 @@ def _walk_backward(roots, root_grads, *, retain_graph=False, create_graph=False,
                 # output, see Function.apply) go now, so activations are freed as the walk
                 # passes them, as in PyTorch
                 node._free()
+        for leaf, grad in hooked_leaves.values():
+            deliver_to_leaf(leaf, run_grad_hooks(leaf._grad_hooks, grad))
 
     if inputs is None:
         return None

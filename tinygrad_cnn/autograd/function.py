@@ -50,6 +50,7 @@ class Function:
     _saved: list | None = None
     _freed = False
     _retained_output_ref = None
+    _grad_hooks = None  # {key: hook} of the output's register_hook, once it has one
 
     # ------------------------------------------------------------------ used inside forward
 

@@ -21,12 +21,13 @@ from collections import OrderedDict, namedtuple
 
 from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.grad_mode import no_grad
+from tinygrad_cnn.autograd.hooks import RemovableHandle, add_hook
 from tinygrad_cnn.tensor import Tensor
 
 # The Module machinery's own bookkeeping; never walked for parameters or submodules.
 _INTERNAL = frozenset({
     "training", "_buffer_names", "_non_persistent", "_forward_hooks", "_forward_pre_hooks",
-    "_modules", "_next_hook_id",
+    "_modules",
 })
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -49,16 +50,6 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
-
-
-class RemovableHandle:
-    """Returned by ``register_forward_hook``; ``handle.remove()`` unregisters the hook."""
-
-    def __init__(self, hooks: dict, key: int):
-        self._hooks, self._key = hooks, key
-
-    def remove(self) -> None:
-        self._hooks.pop(self._key, None)
 
 
 def _walk(prefix: str, value):
@@ -89,7 +80,6 @@ class Module:
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_forward_hooks", {})
         object.__setattr__(self, "_forward_pre_hooks", {})
-        object.__setattr__(self, "_next_hook_id", 0)
 
     # ------------------------------------------------------------------ attributes
 
@@ -171,17 +161,11 @@ class Module:
     def register_forward_hook(self, hook) -> RemovableHandle:
         """Call ``hook(module, inputs, output)`` after every forward; a non-None return value
         replaces the output."""
-        return self._add_hook(self._forward_hooks, hook)
+        return add_hook(self._forward_hooks, hook)
 
     def register_forward_pre_hook(self, hook) -> RemovableHandle:
         """Call ``hook(module, inputs)`` before every forward."""
-        return self._add_hook(self._forward_pre_hooks, hook)
-
-    def _add_hook(self, hooks: dict, hook) -> RemovableHandle:
-        key = self._next_hook_id
-        object.__setattr__(self, "_next_hook_id", key + 1)
-        hooks[key] = hook
-        return RemovableHandle(hooks, key)
+        return add_hook(self._forward_pre_hooks, hook)
 
     # ------------------------------------------------------------------ traversal
 
