@@ -30,6 +30,8 @@ class Summary(list):
     input_shape: tuple = ()
 
     def table(self) -> str:
+        """The Keras-style table: one line per layer (name, type, output shape, parameters),
+        then the totals."""
         header = ("Layer (type)", "Output Shape", "Param #")
         lines = [(f"{r.name} ({r.layer})", _shape_text(r.output_shape), f"{r.params:,}")
                  for r in self]

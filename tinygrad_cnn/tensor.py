@@ -130,6 +130,8 @@ class Tensor(TensorMethods):
 
     @property
     def requires_grad(self) -> bool:
+        """Whether backward computes a gradient for this tensor; only floating tensors can
+        require one, and only a leaf's can be switched off."""
         return self._requires_grad
 
     @requires_grad.setter
@@ -148,10 +150,12 @@ class Tensor(TensorMethods):
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The size of each dim, a tuple of ints (PyTorch's ``size()``)."""
         return tuple(self.data.shape)
 
     @property
     def ndim(self) -> int:
+        """Number of dims, ``len(shape)``."""
         return self.data.ndim
 
     @property
@@ -160,6 +164,7 @@ class Tensor(TensorMethods):
         return int(self.data.size)
 
     def numel(self) -> int:
+        """Number of elements, an int (the ``size`` property)."""
         return int(self.data.size)
 
     @property
@@ -169,10 +174,12 @@ class Tensor(TensorMethods):
 
     @property
     def device(self) -> str:
+        """Where the data lives: 'cpu' (a NumPy array) or 'gpu' (a CuPy array)."""
         return backend.device_of(self.data)
 
     @property
     def is_leaf(self) -> bool:
+        """True unless an op recorded in the graph made this tensor (``grad_fn`` is None)."""
         return self._node is None
 
     @property
@@ -182,6 +189,7 @@ class Tensor(TensorMethods):
 
     @property
     def T(self) -> Tensor:
+        """The dims reversed: shape (a, b, c) becomes (c, b, a) (``tc.permute``)."""
         return shape_ops.permute(self, tuple(range(self.ndim - 1, -1, -1)))
 
     # ------------------------------------------------------------------ conversion
@@ -227,24 +235,30 @@ class Tensor(TensorMethods):
         return out
 
     def cpu(self) -> Tensor:
+        """``to("cpu")``: ``self`` when it is there already."""
         return self.to("cpu")
 
     def gpu(self) -> Tensor:
+        """``to("gpu")``: ``self`` when it is there already; also ``cuda()``."""
         return self.to("gpu")
 
     cuda = gpu
 
     def astype(self, dtype) -> Tensor:
-        """A copy converted to ``dtype`` (differentiable between float dtypes)."""
+        """This tensor converted to ``dtype``, ``self`` when it has that dtype already
+        (differentiable between float dtypes)."""
         return conversion.cast(self, dtype)
 
     def float(self) -> Tensor:
+        """``astype(float32)``."""
         return self.astype(backend.float32)
 
     def double(self) -> Tensor:
+        """``astype(float64)``."""
         return self.astype(backend.float64)
 
     def long(self) -> Tensor:
+        """``astype(int64)``."""
         return self.astype(backend.int64)
 
     def detach(self) -> Tensor:
@@ -256,6 +270,7 @@ class Tensor(TensorMethods):
         return conversion.clone(self)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place; returns self."""
         self.requires_grad = requires_grad
         return self
 

@@ -107,281 +107,373 @@ class TensorMethods:
     # ------------------------------------------------------------------ elementwise methods
 
     def exp(self):
+        """e ** self elementwise; float32 for integer input (``tc.exp``)."""
         return ops.elementwise.exp(self)
 
     def log(self):
+        """Natural log elementwise; float32 for integer input (``tc.log``)."""
         return ops.elementwise.log(self)
 
     def sqrt(self):
+        """Square root elementwise; float32 for integer input (``tc.sqrt``)."""
         return ops.elementwise.sqrt(self)
 
     def abs(self):
+        """|self| elementwise, gradient 0 at 0 (``tc.abs``)."""
         return ops.elementwise.abs(self)
 
     def tanh(self):
+        """tanh(self) elementwise; float32 for integer input (``tc.tanh``)."""
         return ops.elementwise.tanh(self)
 
     def sigmoid(self):
+        """1 / (1 + exp(-self)) elementwise (``tc.sigmoid``)."""
         return ops.elementwise.sigmoid(self)
 
     def relu(self):
+        """max(self, 0) elementwise (``tc.relu``)."""
         return ops.activation.relu(self)
 
     def leaky_relu(self, negative_slope: float = 0.01):
+        """self where self > 0, ``negative_slope * self`` elsewhere (``tc.leaky_relu``)."""
         return ops.activation.leaky_relu(self, negative_slope)
 
     def clamp(self, min=None, max=None):
+        """Values clipped to [min, max], either may be None; also ``clip`` (``tc.clamp``)."""
         return ops.elementwise.clamp(self, min, max)
 
     clip = clamp
 
     def maximum(self, other):
+        """The larger of self and ``other`` elementwise, broadcasting (``tc.maximum``)."""
         return ops.elementwise.maximum(self, other)
 
     def minimum(self, other):
+        """The smaller of self and ``other`` elementwise, broadcasting (``tc.minimum``)."""
         return ops.elementwise.minimum(self, other)
 
     def pow(self, exponent):
+        """self ** exponent, a number or a Tensor, broadcasting (``tc.pow``)."""
         return ops.elementwise.pow(self, exponent)
 
     def sign(self):
+        """-1, 0 or 1 elementwise in self's dtype; gradient 0 (``tc.sign``)."""
         return ops.elementwise_math.sign(self)
 
     def isnan(self):
+        """Bool tensor, True where self is NaN (``tc.isnan``)."""
         return ops.compare.isnan(self)
 
     def isfinite(self):
+        """Bool tensor, True where self is neither infinite nor NaN (``tc.isfinite``)."""
         return ops.compare.isfinite(self)
 
-    # [ops-bugs] more elementwise math (ops/ops.elementwise_math.py)
+    # [ops-bugs] more elementwise math (ops/elementwise_math.py)
     def floor(self):
+        """Largest integer <= self elementwise; gradient 0 (``tc.floor``)."""
         return ops.elementwise_math.floor(self)
 
     def ceil(self):
+        """Smallest integer >= self elementwise; gradient 0 (``tc.ceil``)."""
         return ops.elementwise_math.ceil(self)
 
     def round(self, decimals: int = 0):
+        """self rounded to ``decimals`` places, halves to even; gradient 0 (``tc.round``)."""
         return ops.elementwise_math.round(self, decimals)
 
     def trunc(self):
+        """self rounded toward zero; gradient 0 (``tc.trunc``)."""
         return ops.elementwise_math.trunc(self)
 
     def remainder(self, other):
+        """self % other with the sign of ``other``, as Python's ``%`` (``tc.remainder``)."""
         return ops.elementwise_math.remainder(self, other)
 
     def fmod(self, other):
+        """self - trunc(self / other) * other, with the sign of self, as C's (``tc.fmod``)."""
         return ops.elementwise_math.fmod(self, other)
 
     def floor_divide(self, other):
+        """floor(self / other), ``//``; integers stay integers (``tc.floor_divide``)."""
         return ops.elementwise_math.floor_divide(self, other)
 
     def reciprocal(self):
+        """1 / self elementwise; float32 for integer input (``tc.reciprocal``)."""
         return ops.elementwise_math.reciprocal(self)
 
     def rsqrt(self):
+        """1 / sqrt(self) elementwise; float32 for integer input (``tc.rsqrt``)."""
         return ops.elementwise_math.rsqrt(self)
 
     def exp2(self):
+        """2 ** self elementwise; float32 for integer input (``tc.exp2``)."""
         return ops.elementwise_math.exp2(self)
 
     def log2(self):
+        """Base-2 log elementwise; float32 for integer input (``tc.log2``)."""
         return ops.elementwise_math.log2(self)
 
     def log10(self):
+        """Base-10 log elementwise; float32 for integer input (``tc.log10``)."""
         return ops.elementwise_math.log10(self)
 
     def log1p(self):
+        """log(1 + self) elementwise, accurate for small self (``tc.log1p``)."""
         return ops.elementwise_math.log1p(self)
 
     def expm1(self):
+        """exp(self) - 1 elementwise, accurate for small self (``tc.expm1``)."""
         return ops.elementwise_math.expm1(self)
 
     def sin(self):
+        """Sine elementwise, radians (``tc.sin``)."""
         return ops.elementwise_math.sin(self)
 
     def cos(self):
+        """Cosine elementwise, radians (``tc.cos``)."""
         return ops.elementwise_math.cos(self)
 
     def isinf(self):
+        """Bool tensor, True where self is +inf or -inf (``tc.isinf``)."""
         return ops.compare.isinf(self)
 
     def isclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
+        """Bool tensor, True where |self - other| <= atol + rtol * |other| (``tc.isclose``)."""
         return ops.compare.isclose(self, other, rtol, atol, equal_nan)
 
     def lerp(self, end, weight):
+        """self + weight * (end - self), broadcasting; float tensors (``tc.lerp``)."""
         return ops.elementwise_math.lerp(self, end, weight)
 
     def logaddexp(self, other):
+        """log(exp(self) + exp(other)), stable, broadcasting (``tc.logaddexp``)."""
         return ops.elementwise_math.logaddexp(self, other)
 
     def erf(self):
+        """The error function elementwise (``tc.erf``)."""
         return ops.activation.erf(self)
 
     def prelu(self, weight):
+        """self where self > 0, ``weight * self`` elsewhere; ``weight`` has one element or one per
+        channel, dim 1 (``tc.prelu``)."""
         return ops.activation.prelu(self, weight)
 
     def eq(self, other):
+        """Bool tensor, self == other elementwise, broadcasting; the ``==`` operator (``tc.eq``)."""
         return ops.compare.eq(self, other)
 
     # ------------------------------------------------------------------ reductions
 
     def sum(self, dim=None, keepdim: bool = False):
+        """Sum over ``dim`` (None: all dims; an int or a tuple) (``tc.sum``)."""
         return ops.reduction.sum(self, dim, keepdim)
 
     def mean(self, dim=None, keepdim: bool = False):
+        """Mean over ``dim`` (None: all dims; an int or a tuple) (``tc.mean``)."""
         return ops.reduction.mean(self, dim, keepdim)
 
     def max(self, dim=None, keepdim: bool = False):
+        """Max of all elements, or ``(values, indices)`` over an int ``dim`` (``tc.max``)."""
         return ops.reduction.max(self, dim, keepdim)
 
     def min(self, dim=None, keepdim: bool = False):
+        """Min of all elements, or ``(values, indices)`` over an int ``dim`` (``tc.min``)."""
         return ops.reduction.min(self, dim, keepdim)
 
     def amax(self, dim=None, keepdim: bool = False):
+        """Max over ``dim`` (None: all; int or tuple); ties share the gradient (``tc.amax``)."""
         return ops.reduction.amax(self, dim, keepdim)
 
     def amin(self, dim=None, keepdim: bool = False):
+        """Min over ``dim`` (None: all; int or tuple); ties share the gradient (``tc.amin``)."""
         return ops.reduction.amin(self, dim, keepdim)
 
     def var(self, dim=None, keepdim: bool = False, correction: int = 1, unbiased=None):
+        """Variance over ``dim``: sum((x - mean)^2) / (n - correction) (``tc.var``)."""
         return ops.reduction.var(self, dim, keepdim, correction=correction, unbiased=unbiased)
 
     def std(self, dim=None, keepdim: bool = False, correction: int = 1, unbiased=None):
+        """Standard deviation over ``dim``, sqrt(var) (``tc.std``)."""
         return ops.reduction.std(self, dim, keepdim, correction=correction, unbiased=unbiased)
 
     def logsumexp(self, dim, keepdim: bool = False):
+        """log(sum(exp(self))) over ``dim``, stable (``tc.logsumexp``)."""
         return ops.reduction.logsumexp(self, dim, keepdim)
 
     def argmax(self, dim=None, keepdim: bool = False):
+        """int64 index of the first max along ``dim``, or in the flat tensor (``tc.argmax``)."""
         return ops.reduction.argmax(self, dim, keepdim)
 
     def argmin(self, dim=None, keepdim: bool = False):
+        """int64 index of the first min along ``dim``, or in the flat tensor (``tc.argmin``)."""
         return ops.reduction.argmin(self, dim, keepdim)
 
     def any(self, dim=None, keepdim: bool = False):
+        """Bool: is any element over ``dim`` (None: all) nonzero (``ops.reduction.any``)."""
         return ops.reduction.any(self, dim, keepdim)
 
     def all(self, dim=None, keepdim: bool = False):
+        """Bool: is every element over ``dim`` (None: all) nonzero (``ops.reduction.all``)."""
         return ops.reduction.all(self, dim, keepdim)
 
     def softmax(self, dim: int):
+        """exp(self) / sum(exp(self)) along ``dim``, stable (``tc.softmax``)."""
         return ops.loss.softmax(self, dim)
 
     def log_softmax(self, dim: int):
+        """log(softmax(self)) along ``dim``, stable (``tc.log_softmax``)."""
         return ops.loss.log_softmax(self, dim)
 
     # ------------------------------------------------------------------ shape
 
     def reshape(self, *shape):
+        """This tensor with shape ``shape`` (ints or one tuple; one may be -1) (``tc.reshape``)."""
         return ops.shape.reshape(self, _shape_args(shape))
 
     def view(self, *shape):
+        """``reshape``; copies where PyTorch's ``view`` would raise (``tc.reshape``)."""
         return ops.shape.reshape(self, _shape_args(shape))
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        """Dims ``start_dim`` to ``end_dim`` merged into one (``tc.flatten``)."""
         return ops.shape.flatten(self, start_dim, end_dim)
 
     def transpose(self, dim0: int, dim1: int):
+        """Dims ``dim0`` and ``dim1`` swapped (``tc.transpose``)."""
         return ops.shape.transpose(self, dim0, dim1)
 
     def permute(self, *dims):
+        """Dims reordered: output dim i is dim ``dims[i]`` (ints or one tuple) (``tc.permute``)."""
         return ops.shape.permute(self, _shape_args(dims))
 
     def squeeze(self, dim=None):
+        """Size-1 dims removed: all of them, or those in ``dim`` (``tc.squeeze``)."""
         return ops.shape.squeeze(self, dim)
 
     def unsqueeze(self, dim: int):
+        """A size-1 dim inserted at ``dim`` (``tc.unsqueeze``)."""
         return ops.shape.unsqueeze(self, dim)
 
     def expand(self, *shape):
+        """Broadcast to ``shape`` without copying; -1 keeps a dim's size (``tc.expand``)."""
         return ops.shape.expand(self, _shape_args(shape))
 
     def broadcast_to(self, shape):
+        """Broadcast to ``shape`` by NumPy's rules (``tc.broadcast_to``)."""
         return ops.shape.broadcast_to(self, shape)
 
     def matmul(self, other):
+        """self @ other: (..., n, k) @ (..., k, m) -> (..., n, m) (``tc.matmul``)."""
         return ops.linalg.matmul(self, other)
 
     # ------------------------------------------------------------------ scans, sorting, norms
 
     def prod(self, dim=None, keepdim: bool = False, *, dtype=None):
+        """Product of all elements, or over ``dim`` (``tc.prod``)."""
         return ops.scan.prod(self, dim, keepdim, dtype=dtype)
 
     def cumsum(self, dim: int, *, dtype=None):
+        """Running sum along ``dim``: out[i] = self[0] + ... + self[i] (``tc.cumsum``)."""
         return ops.scan.cumsum(self, dim, dtype=dtype)
 
     def cumprod(self, dim: int, *, dtype=None):
+        """Running product along ``dim``: out[i] = self[0] * ... * self[i] (``tc.cumprod``)."""
         return ops.scan.cumprod(self, dim, dtype=dtype)
 
     def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
+        """``(values, indices)`` sorted along ``dim``, always stable (``tc.sort``)."""
         return ops.sort.sort(self, dim, descending, stable)
 
     def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False):
+        """The int64 indices that sort along ``dim``, stable (``tc.argsort``)."""
         return ops.sort.argsort(self, dim, descending, stable)
 
     def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+        """``(values, indices)`` of the ``k`` largest (or smallest) along ``dim`` (``tc.topk``)."""
         return ops.sort.topk(self, k, dim, largest, sorted)
 
     def norm(self, p="fro", dim=None, keepdim: bool = False, dtype=None):
+        """The ``p``-norm over ``dim``; "fro" is the 2-norm of the elements (``tc.norm``)."""
         return ops.vector_norm.norm(self, p, dim, keepdim, dtype)
 
     # ------------------------------------------------------------------ more shape, indexing
 
     def flip(self, *dims):
+        """Elements in reverse order along each dim in ``dims`` (``tc.flip``)."""
         return ops.shape_extra.flip(self, _shape_args(dims))
 
     def roll(self, shifts, dims=None):
+        """Elements shifted by ``shifts`` along ``dims``, wrapping round (``tc.roll``)."""
         return ops.shape_extra.roll(self, shifts, dims)
 
     def repeat(self, *sizes):
+        """The whole tensor tiled ``sizes[i]`` times along dim i (``ops.shape_extra.repeat``)."""
         return ops.shape_extra.repeat(self, *sizes)
 
     def tile(self, *dims):
+        """``repeat`` with ones prepended to ``dims`` when it is short (``tc.tile``)."""
         return ops.shape_extra.tile(self, _shape_args(dims))
 
     def repeat_interleave(self, repeats, dim=None, *, output_size=None):
+        """Each slice along ``dim``, ``repeats`` times in a row (``tc.repeat_interleave``)."""
         return ops.shape_extra.repeat_interleave(self, repeats, dim, output_size=output_size)
 
     def split(self, split_size, dim: int = 0):
+        """Pieces along ``dim``: ``split_size`` long (the last may be shorter), or of the listed
+        sizes (``tc.split``)."""
         return ops.shape_extra.split(self, split_size, dim)
 
     def chunk(self, chunks: int, dim: int = 0):
+        """At most ``chunks`` pieces along ``dim``, each ceil(size / chunks) long but the last
+        (``tc.chunk``)."""
         return ops.shape_extra.chunk(self, chunks, dim)
 
     def unbind(self, dim: int = 0):
+        """The slices along ``dim``, each without that dim (``tc.unbind``)."""
         return ops.shape_extra.unbind(self, dim)
 
     def unflatten(self, dim: int, sizes):
+        """Dim ``dim`` split into ``sizes`` (one may be -1) (``tc.unflatten``)."""
         return ops.shape_extra.unflatten(self, dim, sizes)
 
     def tril(self, diagonal: int = 0):
+        """Lower triangle of the last two dims, 0 above diagonal ``diagonal`` (``tc.tril``)."""
         return ops.shape_extra.tril(self, diagonal)
 
     def triu(self, diagonal: int = 0):
+        """Upper triangle of the last two dims, 0 below diagonal ``diagonal`` (``tc.triu``)."""
         return ops.shape_extra.triu(self, diagonal)
 
     def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1):
+        """The (dim1, dim2) diagonal, shifted by ``offset``, as the last dim (``tc.diagonal``)."""
         return ops.shape_extra.diagonal(self, offset, dim1, dim2)
 
     def gather(self, dim: int, index):
+        """out[i][j] = self[i][index[i][j]] for dim=1; ``index``'s shape (``tc.gather``)."""
         return ops.indexing.gather(self, dim, index)
 
     def scatter(self, dim: int, index, src=None, *, value=None, reduce=None):
+        """A copy with out[i][index[i][j]] = src[i][j] for dim=1 (``tc.scatter``)."""
         return ops.indexing.scatter(self, dim, index, src, value=value, reduce=reduce)
 
     def scatter_add(self, dim: int, index, src):
+        """A copy with out[i][index[i][j]] += src[i][j] for dim=1 (``tc.scatter_add``)."""
         return ops.indexing.scatter_add(self, dim, index, src)
 
     def index_add(self, dim: int, index, source, *, alpha=1):
+        """A copy with ``alpha * source`` added at ``index`` along ``dim`` (``tc.index_add``)."""
         return ops.indexing.index_add(self, dim, index, source, alpha=alpha)
 
     def index_select(self, dim: int, index):
+        """The slices at the 1-D ``index`` along ``dim`` (``tc.index_select``)."""
         return ops.indexing.index_select(self, dim, index)
 
     def masked_fill(self, mask, value):
+        """``value`` where the bool ``mask`` is true, self elsewhere (``tc.masked_fill``)."""
         return ops.indexing.masked_fill(self, mask, value)
 
     def take_along_dim(self, indices, dim=None):
+        """Values at ``indices`` along ``dim`` (None: flattened) (``tc.take_along_dim``)."""
         return ops.indexing.take_along_dim(self, indices, dim)
 
 

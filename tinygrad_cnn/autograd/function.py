@@ -85,10 +85,14 @@ class Function:
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
+        """The op on backend arrays: Tensor inputs arrive as their arrays (numpy or cupy, as
+        ``ctx.xp``); return one array, the output."""
         raise NotImplementedError("a Function subclass must define forward(ctx, *inputs)")
 
     @staticmethod
     def backward(ctx, grad_output):
+        """The gradients of forward's positional inputs, given ``grad_output`` (a Tensor shaped
+        like the output): one Tensor, array or None per input, as a tuple (or one bare value)."""
         raise NotImplementedError("a Function subclass must define backward(ctx, grad_output)")
 
     # ------------------------------------------------------------------ running it

@@ -19,6 +19,7 @@ SUBCOMMANDS = (train, evaluate, predict, export, summary, gradcheck, info)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``tinygrad-cnn`` parser with every subcommand; each sets ``args.func`` to run it."""
     parser = Parser(prog=PROG, description="Train, check and inspect small CNNs with "
                      "tinygrad_cnn.", formatter_class=argparse.RawDescriptionHelpFormatter,
                      epilog=f"examples:\n  {PROG} train\n  {PROG} info\n  {PROG} gradcheck "

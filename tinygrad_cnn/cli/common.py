@@ -199,15 +199,18 @@ def check_plot_path(path) -> None:
 
 
 def normalized(dataset, mean, std):
+    """``dataset`` with its images normalized per channel: (x - mean) / std."""
     return TransformedDataset(dataset, Normalize(mean, std))
 
 
 def build(name, in_channels, num_classes, image_size):
+    """(model, constructor kwargs) of zoo model ``name`` for (in_channels, *image_size) images."""
     kwargs = models.model_kwargs(name, in_channels, num_classes, image_size)
     return models.build_model(name, **kwargs), kwargs
 
 
 def make_optimizer(name, params, lr):
+    """The optimizer ``name`` (one of OPTIMIZERS) over ``params``; sgd uses momentum 0.9."""
     if name == "adam":
         return tc.optim.Adam(params, lr=lr)
     if name == "adamw":
@@ -248,6 +251,8 @@ def read_checkpoint(path, resume: bool = False):
 
 
 def model_from_checkpoint(ckpt, device):
+    """The checkpoint's model, rebuilt from its name and kwargs, with its weights, on
+    ``device``."""
     model = models.build_model(ckpt["model_name"], **ckpt["model_kwargs"])
     model.load_state_dict(ckpt["model"])
     return model.to(device)

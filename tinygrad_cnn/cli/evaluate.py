@@ -19,6 +19,8 @@ from .common import (
 
 
 def cmd_evaluate(args) -> int:
+    """Print the test loss and accuracy of ``--checkpoint`` (on its own test split, or on
+    ``--dataset``); returns the exit status."""
     ckpt = read_checkpoint(args.checkpoint)
     device = tc.backend.normalize_device(args.device)
     stored = ckpt["dataset"]

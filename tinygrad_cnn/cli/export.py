@@ -14,6 +14,8 @@ FORMATS = ("onnx",)
 
 
 def cmd_export(args) -> int:
+    """Write ``--checkpoint`` as an ONNX model to ``args.output``, with the classes, mean and std
+    as metadata; returns the exit status."""
     if args.format not in FORMATS:
         raise CLIError(f"--format {args.format}: choose one of {', '.join(FORMATS)}")
     folder = os.path.dirname(os.path.abspath(args.output))

@@ -41,6 +41,8 @@ def _op_suite(device):
 
 
 def cmd_gradcheck(args) -> int:
+    """Gradient-check each op of the suite on ``--device`` and print one line per op; exit
+    status 1 when any fails."""
     device = tc.backend.normalize_device(args.device)
     if device == "gpu":
         tc.backend.require_gpu()

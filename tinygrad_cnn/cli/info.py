@@ -55,6 +55,8 @@ def _distributed_info() -> str:
 
 
 def cmd_info(args) -> int:
+    """Print the versions, devices (and why the GPU is unavailable), BLAS and optional
+    packages, as lines or as one JSON object; returns 0."""
     import numpy  # noqa: PLC0415 - versions only
 
     reason = tc.backend.gpu_unavailable_reason()

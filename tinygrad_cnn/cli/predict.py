@@ -24,6 +24,7 @@ def _prepare_image(path, ckpt, invert):
 
 
 def cmd_predict(args) -> int:
+    """Print the ``--top`` classes and their probabilities for each image file; returns 0."""
     ckpt = read_checkpoint(args.checkpoint)
     device = tc.backend.normalize_device(args.device)
     model = model_from_checkpoint(ckpt, device)

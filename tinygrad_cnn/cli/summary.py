@@ -11,6 +11,7 @@ from .common import DEFAULT_INPUT, PROG, CLIError, build, positive_int
 
 
 def cmd_summary(args) -> int:
+    """Print the layer table of zoo model ``--model`` for one (C, H, W) input; returns 0."""
     default = DEFAULT_INPUT[args.model]
     shape = tuple(args.input_shape) if args.input_shape else default
     if len(shape) != 3 or min(shape) < 1:

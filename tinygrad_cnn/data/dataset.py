@@ -113,11 +113,14 @@ class Subset(Dataset):
 
     @property
     def targets(self):
+        """The chosen samples' targets, in order (a NumPy array); None when ``dataset`` has
+        none."""
         targets = getattr(self.dataset, "targets", None)
         return None if targets is None else np.asarray(targets)[self.indices]
 
     @property
     def classes(self):
+        """``dataset.classes``; None when it has none."""
         return getattr(self.dataset, "classes", None)
 
     def __len__(self) -> int:
@@ -153,10 +156,12 @@ class TransformedDataset(Dataset):
 
     @property
     def targets(self):
+        """``dataset.targets`` (the transform does not touch them); None when it has none."""
         return getattr(self.dataset, "targets", None)
 
     @property
     def classes(self):
+        """``dataset.classes``; None when it has none."""
         return getattr(self.dataset, "classes", None)
 
     def __len__(self) -> int:
@@ -245,6 +250,7 @@ class RandomState:
         self._own = None
 
     def generator(self) -> np.random.Generator:
+        """The NumPy Generator to draw from now, chosen in the order above."""
         if self._generator is not None:
             return self._generator
         active = getattr(_batch, "active", None)

@@ -110,6 +110,7 @@ class WorkerBlocks:
         self.busy: dict[str, shared_memory.SharedMemory] = {}
 
     def release(self, name: str) -> None:
+        """Block ``name`` is free again: the main process has copied its batch out."""
         if name in self.busy:
             self.free[name] = self.busy.pop(name)
 
@@ -134,6 +135,8 @@ class WorkerBlocks:
 
 
 def block_name(prefix: str, worker_id: int, k: int) -> str:
+    """The name of worker ``worker_id``'s ``k``-th shared-memory block (as WorkerBlocks names
+    them)."""
     return f"{prefix}w{worker_id}s{k}"
 
 
@@ -287,6 +290,8 @@ class WorkerPool:
         self.closed = False
 
     def put(self, epoch_id, b, indices, key):
+        """Ask worker ``b % num_workers`` for batch ``b`` of epoch ``epoch_id``: the samples at
+        ``indices``, drawn under ``batch_random(key)``."""
         w = b % len(self.processes)
         self.pending[(epoch_id, b)] = w
         self.index_queues[w].put((epoch_id, b, indices, key))
@@ -337,6 +342,8 @@ class WorkerPool:
                     "out of memory, lower batch_size, num_workers or prefetch_factor")
 
     def shutdown(self):
+        """Stop the workers (terminating any that do not exit within a second) and unlink
+        their shared-memory blocks; a second call does nothing."""
         if self.closed:
             return
         self.closed = True

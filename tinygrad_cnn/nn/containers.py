@@ -53,6 +53,7 @@ class _ModuleSequence(_Container):
         return self
 
     def extend(self, modules):
+        """Append each module of ``modules`` in order."""
         for module in modules:
             self.append(module)
         return self
@@ -128,11 +129,13 @@ class ModuleList(_ModuleSequence):
         self._renumber(values)
 
     def insert(self, index: int, module: Module) -> None:
+        """Put ``module`` before position ``index`` (as ``list.insert``); names are renumbered."""
         values = list(self._modules.values())
         values.insert(index, self._check(module, ".insert"))
         self._renumber(values)
 
     def forward(self, *args, **kwargs):
+        """Not defined: a ModuleList raises NotImplementedError; iterate over it instead."""
         raise NotImplementedError("ModuleList has no forward(); iterate over it in your forward")
 
 
@@ -167,21 +170,27 @@ class ModuleDict(_Container):
         return iter(self._modules)
 
     def keys(self):
+        """The keys, in insertion order."""
         return self._modules.keys()
 
     def values(self):
+        """The modules, in insertion order."""
         return self._modules.values()
 
     def items(self):
+        """(key, module) pairs, in insertion order."""
         return self._modules.items()
 
     def pop(self, key: str) -> Module:
+        """Remove the module at ``key`` and return it (KeyError when there is none)."""
         return self._modules.pop(key)
 
     def update(self, modules) -> None:
+        """Set each (key, module) of a mapping or of an iterable of pairs, in order."""
         items = modules.items() if hasattr(modules, "items") else modules
         for key, module in items:
             self[key] = module
 
     def forward(self, *args, **kwargs):
+        """Not defined: a ModuleDict raises NotImplementedError; index it instead."""
         raise NotImplementedError("ModuleDict has no forward(); index it in your forward")

@@ -97,6 +97,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Draw weight and bias again from U(-1/sqrt(in_features), 1/sqrt(in_features))."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             _uniform_bias(self.bias, self.weight)
@@ -198,6 +199,8 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Draw weight and bias again from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in the
+        product of weight dims 1 and up (PyTorch's kaiming_uniform_ with a=sqrt(5))."""
         # fan_in from weight dim 1: C_in/groups*KH*KW for Conv2d, C_out/groups*KH*KW transposed
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:

@@ -32,6 +32,8 @@ class UninitializedParameter(Parameter):
                          requires_grad)
 
     def materialize(self, shape) -> None:
+        """Give it a zero-filled array of ``shape`` (same dtype and device) and make it a plain
+        Parameter, in place; its gradient is dropped."""
         xp = backend.array_module(self.data)
         self.data = xp.zeros(tuple(int(n) for n in shape), dtype=self.data.dtype)
         self.grad = None

@@ -146,6 +146,8 @@ class Module:
     # ------------------------------------------------------------------ calling
 
     def forward(self, *args, **kwargs):
+        """The module's output for its inputs (what the class docstring says it computes);
+        call the module, ``m(x)``, which runs forward and the hooks."""
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
@@ -178,6 +180,7 @@ class Module:
                 yield name, obj
 
     def children(self):
+        """The direct submodules, each once."""
         for _, module in self.named_children():
             yield module
 
@@ -195,6 +198,7 @@ class Module:
             stack.extend(reversed(children))
 
     def modules(self):
+        """This module and every submodule, each once."""
         for _, module in self.named_modules():
             yield module
 
@@ -225,6 +229,8 @@ class Module:
                 yield name, t
 
     def parameters(self, recurse: bool = True):
+        """The Parameters (this module's own only, with ``recurse=False``), each once; e.g. for
+        an optimizer."""
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
@@ -237,6 +243,7 @@ class Module:
                 yield name, t
 
     def buffers(self, recurse: bool = True):
+        """The buffers, persistent or not, each once."""
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
@@ -305,9 +312,11 @@ class Module:
                 yield kind, name, t
 
     def cpu(self):
+        """Move parameters and buffers to the CPU in place: ``to("cpu")``."""
         return self.to("cpu")
 
     def gpu(self):
+        """Move parameters and buffers to the GPU in place: ``to("gpu")``; also ``cuda()``."""
         return self.to("gpu")
 
     cuda = gpu

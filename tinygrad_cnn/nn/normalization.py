@@ -134,6 +134,7 @@ class LayerNorm(Module):
         _set_affine(self, self.normalized_shape, elementwise_affine, bias, device, dtype)
 
     def reset_parameters(self) -> None:
+        """Weight back to ones and bias to zeros, where the layer has them."""
         _reset_affine(self)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -166,6 +167,7 @@ class GroupNorm(Module):
         _set_affine(self, (self.num_channels,), affine, bias, device, dtype)
 
     def reset_parameters(self) -> None:
+        """Weight back to ones and bias to zeros, where the layer has them."""
         _reset_affine(self)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -29,6 +29,7 @@ def single(value, name: str, op: str) -> int:
 
 
 def positive_single(value, name: str, op: str) -> int:
+    """``single(value)``, which must be >= 1; a ValueError naming it otherwise."""
     v = single(value, name, op)
     if v < 1:
         raise ValueError(f"{op}: {name} must be positive, got {value!r}")

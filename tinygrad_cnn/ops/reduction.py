@@ -201,11 +201,15 @@ def argmin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Whether any element over ``dim`` (None: all dims; an int or a tuple) is nonzero: a bool
+    tensor, no gradient."""
     dims = reduce_dims(dim, x, "any")
     return Tensor._from_array(backend.array_module(x.data).any(x.data, axis=dims, keepdims=keepdim))
 
 
 def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Whether every element over ``dim`` (None: all dims; an int or a tuple) is nonzero: a bool
+    tensor, no gradient."""
     dims = reduce_dims(dim, x, "all")
     return Tensor._from_array(backend.array_module(x.data).all(x.data, axis=dims, keepdims=keepdim))
 

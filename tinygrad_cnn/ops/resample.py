@@ -18,6 +18,7 @@ from tinygrad_cnn.tensor import Tensor
 
 
 def check_factor(value, name: str, op: str) -> int:
+    """``value`` as an int >= 1; a TypeError (not an int) or ValueError naming it otherwise."""
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         raise TypeError(f"{op}: {name} must be an int, got {value!r}")
     if value < 1:

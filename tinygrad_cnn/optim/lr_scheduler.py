@@ -274,6 +274,7 @@ class ReduceLROnPlateau:
 
     @property
     def in_cooldown(self) -> bool:
+        """Whether the cooldown after a reduction is still running (bad epochs not counted)."""
         return self.cooldown_counter > 0
 
     def is_better(self, a: float, best: float) -> bool:

@@ -104,6 +104,8 @@ class Encoder:
 
 
 def header(tree) -> dict:
+    """The checkpoint's JSON header: this format's name and version, and the encoded
+    ``tree``."""
     return {"format": FORMAT, "version": VERSION, "tree": tree}
 
 

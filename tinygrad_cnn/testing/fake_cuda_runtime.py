@@ -11,10 +11,10 @@ class Device:
         self.id = device_id
 
     def use(self):
-        pass
+        """Make it the current device: nothing to do."""
 
     def synchronize(self):
-        pass
+        """Wait for the device's work: it has all finished already."""
 
     def __enter__(self):
         return self
@@ -27,7 +27,7 @@ class Event:
     """``cupy.cuda.Event``: already complete."""
 
     def synchronize(self):
-        pass
+        """Wait for the event: returns at once."""
 
 
 class Stream:
@@ -45,13 +45,14 @@ class Stream:
         return False
 
     def synchronize(self):
-        pass
+        """Wait for the stream's work: it has all finished already."""
 
     def record(self, event=None):
+        """``event`` (or a new Event) recorded on this stream: complete at once."""
         return event or Event()
 
     def wait_event(self, event):
-        pass
+        """Make later work wait for ``event``: nothing to wait for."""
 
 
 class Runtime:
@@ -59,10 +60,13 @@ class Runtime:
 
     @staticmethod
     def getDeviceCount():  # noqa: N802 - CUDA's name
+        """1: there is one fake device."""
         return 1
 
     @staticmethod
     def getDeviceProperties(device_id):  # noqa: N802 - CUDA's name
+        """A dict of the properties code reads: name (bytes), totalGlobalMem (1 GiB), major and
+        minor (0)."""
         return {"name": b"fake GPU (NumPy, tinygrad_cnn.testing.fake_cupy)",
                 "totalGlobalMem": 1 << 30, "major": 0, "minor": 0}
 
@@ -77,10 +81,12 @@ class Cuda:
 
     @staticmethod
     def alloc_pinned_memory(nbytes):
+        """``nbytes`` of "pinned" host memory: a bytearray."""
         return bytearray(nbytes)  # host memory NumPy can view with frombuffer
 
     @staticmethod
     def get_current_stream():
+        """A new Stream (all streams behave alike here)."""
         return Stream()
 
 

@@ -284,22 +284,27 @@ class ndarray:  # noqa: N801 - CuPy's name
     # -- attributes CuPy has differently
     @property
     def flags(self):
+        """CuPy's flags: c_contiguous, f_contiguous and owndata (no writeable)."""
         return _Flags(self._a.flags)
 
     @property
     def data(self):
+        """A device pointer (``.ptr``), as CuPy's ``.data``, not a buffer NumPy can read."""
         return _MemoryPointer(self._a)
 
     @property
     def device(self):
+        """The one fake ``cupy.cuda.Device`` (id 0)."""
         return fake_cuda_runtime.Device(0)
 
     @property
     def T(self):  # noqa: N802 - NumPy's name
+        """The transpose, a device array."""
         return ndarray(self._a.T)
 
     @property
     def base(self):
+        """The device array this one views, or None when it owns its memory."""
         return None if self._a.base is None else ndarray(self._a.base)
 
     def __getattr__(self, name):
@@ -503,6 +508,7 @@ def get_array_module(*args):
 
 
 def from_dlpack(obj):
+    """``cupy.from_dlpack``: always a BufferError here (no device memory to import into)."""
     raise BufferError("fake CuPy: cannot import DLPack capsules")
 
 

@@ -22,18 +22,25 @@ from tinygrad_cnn.train import state as train_state
 class Callback:
     """Base class: override the hooks you need."""
 
-    def on_train_begin(self, trainer) -> None: ...
+    def on_train_begin(self, trainer) -> None:
+        """Called once before the first epoch (on resume, before ``load_state_dict``)."""
 
-    def on_epoch_begin(self, trainer, epoch: int) -> None: ...
+    def on_epoch_begin(self, trainer, epoch: int) -> None:
+        """Called before epoch ``epoch`` (counted from 1) trains."""
 
-    def on_batch_end(self, trainer, batch: int, logs: dict) -> None: ...
+    def on_batch_end(self, trainer, batch: int, logs: dict) -> None:
+        """Called after each training step; ``batch`` counts from 0 within the epoch, ``logs``
+        holds the epoch's running averages so far (``loss`` and the metrics)."""
 
-    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None: ...
+    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
+        """Called after epoch ``epoch`` (from 1) with its ``logs``: ``loss`` and the metrics,
+        ``val_*`` when validating, ``lr`` and ``time`` (seconds)."""
 
     def on_epoch_complete(self, trainer, epoch: int, logs: dict) -> None:
         """Called after every callback's on_epoch_end: the epoch's state is final."""
 
-    def on_train_end(self, trainer) -> None: ...
+    def on_train_end(self, trainer) -> None:
+        """Called once before ``fit`` returns: after the last epoch, an early stop or Ctrl-C."""
 
     def on_interrupt(self, trainer) -> None:
         """Called when Ctrl-C stops training (before fit returns). ``trainer.position`` is
@@ -98,6 +105,7 @@ class EarlyStopping(Callback):
         self.restore_best_weights = restore_best_weights
 
     def on_train_begin(self, trainer) -> None:
+        """Reset the best value, the patience count and the saved weights."""
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch = None
         self.wait = 0
@@ -106,6 +114,8 @@ class EarlyStopping(Callback):
         self.non_finite_epochs: list[int] = []
 
     def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
+        """Compare ``logs[monitor]`` with the best so far; after more than ``patience`` epochs
+        without improvement set ``trainer.stop_training``."""
         value = _monitored(logs, self.monitor, "EarlyStopping")
         if not math.isfinite(value):
             self.non_finite_epochs.append(epoch)
@@ -129,6 +139,8 @@ class EarlyStopping(Callback):
                 f"early stopping: {self.monitor} did not improve for {self.wait} epochs ({best})")
 
     def on_train_end(self, trainer) -> None:
+        """Load the best epoch's weights back after an early stop, with
+        ``restore_best_weights``."""
         # after the last checkpoint was written, so that one holds the last epoch's weights
         if self.stopped_epoch is not None and self.restore_best_weights \
                 and self.best_state is not None:
@@ -203,6 +215,8 @@ class ModelCheckpoint(Callback):
         self.last_saved = path
 
     def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
+        """Decide whether this epoch is written (every epoch, or with ``save_best_only`` when
+        ``monitor`` improved); ``on_epoch_complete`` writes it."""
         self._due = True
         if self.save_best_only:
             value = _monitored(logs, self.monitor, "ModelCheckpoint")
@@ -245,6 +259,7 @@ class LRSchedulerCallback(Callback):
         self.monitor = monitor
 
     def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
+        """``scheduler.step()``, or ``scheduler.step(logs[monitor])`` for ReduceLROnPlateau."""
         if type(self.scheduler).__name__ == "ReduceLROnPlateau":
             self.scheduler.step(_monitored(logs, self.monitor, "LRSchedulerCallback"))
         else:
@@ -266,6 +281,7 @@ class CSVLogger(Callback):
         self._keys: list[str] | None = None
 
     def on_train_begin(self, trainer) -> None:
+        """Delete an existing file, unless ``append`` or resuming (rank 0 only)."""
         if trainer.distributed and not _main_process():  # rank 0 writes the log
             return
         # a resumed run keeps the rows of the epochs it restored
@@ -274,6 +290,7 @@ class CSVLogger(Callback):
         self._keys = None
 
     def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
+        """Append the epoch's row, after a header row when the file is new (rank 0 only)."""
         if trainer.distributed and not _main_process():
             return
         new_file = not os.path.exists(self.filename) or os.path.getsize(self.filename) == 0

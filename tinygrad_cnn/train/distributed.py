@@ -55,6 +55,7 @@ class ShardedLoader:
         self.batch_size, self.device = batch_size, device
 
     def set_epoch(self, epoch: int) -> None:
+        """Take this rank's share of epoch ``epoch``'s shuffled order."""
         self.sampler.set_epoch(epoch)
         self.dataset.indices = self.sampler.indices()
 

@@ -51,6 +51,7 @@ class History:
 
     @classmethod
     def from_dict(cls, data: dict) -> History:
+        """The History that ``to_dict`` gave (how the run ended is not part of it)."""
         return cls(history=data.get("history", {}), epochs=data.get("epochs", []))
 
     def plot(self, path, title: str | None = None) -> str:

@@ -37,6 +37,7 @@ class Progress:
         return True
 
     def start_epoch(self, epoch: int, batches: int) -> None:
+        """Open the bar of epoch ``epoch`` (of ``batches`` steps), when there is one."""
         if self._use_bar():
             from tqdm import tqdm  # noqa: PLC0415
 
@@ -44,22 +45,26 @@ class Progress:
                              leave=False, file=sys.stderr, dynamic_ncols=True)
 
     def update(self, running: dict) -> None:
+        """One step done: advance the bar and show the ``running`` averages on it."""
         if self._bar is not None:
             self._bar.update(1)
             self._bar.set_postfix({k: f"{v:.4f}" for k, v in running.items()}, refresh=False)
 
     def end_epoch(self, epoch: int, logs: dict, seconds: float) -> None:
+        """Close the bar and print the epoch's line: its ``logs`` and ``seconds`` taken."""
         self.close()
         if self.verbose >= 1:
             print(f"epoch {epoch}/{self.epochs}  {_format_logs(logs)}  ({seconds:.1f}s)",
                   file=self.stream or sys.stdout, flush=True)
 
     def message(self, text: str) -> None:
+        """Print ``text`` on a line of its own (closing the bar), unless verbose=0."""
         if self.verbose >= 1:
             self.close()
             print(text, file=self.stream or sys.stdout, flush=True)
 
     def close(self) -> None:
+        """Remove the bar, if one is open; safe to call again."""
         if self._bar is not None:
             self._bar.close()
             self._bar = None
