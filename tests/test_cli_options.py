@@ -207,6 +207,8 @@ def test_ctrl_c_during_train_then_resume_is_bit_identical(capsys, tmp_path):
     import sys
     from pathlib import Path
 
+    from tests.subprocesses import sigint_default
+
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     ckpt = tmp_path / "run.ckpt"
@@ -214,7 +216,7 @@ def test_ctrl_c_during_train_then_resume_is_bit_identical(capsys, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "tinygrad_cnn", "train", "--epochs", "4",
                              "--deterministic", "--save", str(ckpt)], env=env,
                             stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default)
     for line in proc.stdout:  # wait for the first epoch's line, then press Ctrl-C
         if line.startswith("epoch 1/4"):
             break

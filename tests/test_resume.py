@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import tinygrad_cnn as tc
+from tests.subprocesses import sigint_default
 from tinygrad_cnn.train import Callback, ModelCheckpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -193,7 +194,8 @@ def _child(tmp_path, mode):
     script.write_text(CHILD)
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     return subprocess.Popen([sys.executable, str(script), mode, str(tmp_path)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=sigint_default)
 
 
 def test_sigint_in_a_subprocess_then_resume_is_bit_identical(tmp_path, straight):

@@ -310,3 +310,16 @@ def test_history_round_trip_and_plot(tmp_path):
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path
     with pytest.raises(ValueError, match="no epoch has finished"):
         History().plot(tmp_path / "empty.png")
+
+
+def test_progress_bar_of_a_resumed_epoch_starts_at_its_batch(monkeypatch):
+    pytest.importorskip("tqdm", reason="tqdm draws the bar (the main extra)")
+    from tinygrad_cnn.train.progress import Progress
+
+    monkeypatch.setattr(Progress, "_use_bar", lambda self: True)
+    progress = Progress(verbose=1, epochs=3)
+    progress.start_epoch(2, 10, done=4)  # resumed after batch 4 of 10: six more steps fill it
+    for _ in range(6):
+        progress.update({"loss": 0.5})
+    assert (progress._bar.n, progress._bar.total) == (10, 10)
+    progress.close()

@@ -87,7 +87,9 @@ def _nan_warning(who: str, monitor: str, value: float, epoch: int, consequence: 
 
 
 class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+    """Stop after more than ``patience`` epochs in a row in which ``monitor`` did not improve by
+    ``min_delta`` (``patience=2``: at the third; PyTorch's ReduceLROnPlateau counts so, Keras's
+    EarlyStopping stops one epoch sooner).
 
     With ``restore_best_weights=True`` the model gets the weights of its best epoch back when
     training ends after an early stop. A NaN or infinite ``monitor`` value never counts as an

@@ -390,7 +390,7 @@ def _train_epoch(trainer, loader, metric_fns, epoch, progress, stop, partial=Non
     trainer.position = {"epoch": epoch, "batch": first, "batches": n, "epoch_rng": epoch_rng,
                         "rng": train_state.rng_state(trainer.generators),
                         "totals": totals.state_dict()}
-    progress.start_epoch(epoch, n)
+    progress.start_epoch(epoch, n, first)
     buffers = list(model.buffers())
     for b, (x, y) in enumerate(batches, start=first):
         trainer.position = None

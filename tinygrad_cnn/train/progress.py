@@ -36,13 +36,14 @@ class Progress:
             return False
         return True
 
-    def start_epoch(self, epoch: int, batches: int) -> None:
-        """Open the bar of epoch ``epoch`` (of ``batches`` steps), when there is one."""
+    def start_epoch(self, epoch: int, batches: int, done: int = 0) -> None:
+        """Open the bar of epoch ``epoch`` (of ``batches`` steps, ``done`` of them already: a
+        resumed epoch), when there is one."""
         if self._use_bar():
             from tqdm import tqdm  # noqa: PLC0415
 
-            self._bar = tqdm(total=batches, desc=f"epoch {epoch}/{self.epochs}", unit="batch",
-                             leave=False, file=sys.stderr, dynamic_ncols=True)
+            self._bar = tqdm(total=batches, initial=done, desc=f"epoch {epoch}/{self.epochs}",
+                             unit="batch", leave=False, file=sys.stderr, dynamic_ncols=True)
 
     def update(self, running: dict) -> None:
         """One step done: advance the bar and show the ``running`` averages on it."""
