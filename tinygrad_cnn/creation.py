@@ -8,7 +8,7 @@ import numbers
 
 from tinygrad_cnn import backend
 from tinygrad_cnn.tensor import Tensor
-from tinygrad_cnn.tensor_methods import _shape_args
+from tinygrad_cnn.tensor_shape_methods import _shape_args
 
 
 def _prepare(op: str, shape, dtype, device, default_dtype=backend.DEFAULT_FLOAT):

@@ -10,6 +10,7 @@ from tinygrad_cnn.autograd import engine
 from tinygrad_cnn.autograd.grad_mode import is_grad_enabled
 from tinygrad_cnn.autograd.hooks import RemovableHandle, add_hook
 from tinygrad_cnn.tensor_methods import TensorMethods
+from tinygrad_cnn.tensor_shape_methods import TensorShapeMethods
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 
@@ -96,7 +97,7 @@ def _why_not_numbers(data) -> str | None:
     return None
 
 
-class Tensor(TensorMethods):
+class Tensor(TensorMethods, TensorShapeMethods):
     """An n-dimensional array on the CPU (NumPy) or GPU (CuPy) that can record its gradient.
 
     ``Tensor(data, requires_grad=False, dtype=None, device=None)``: ``data`` is Python numbers or

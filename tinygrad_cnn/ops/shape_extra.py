@@ -14,7 +14,7 @@ from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.function import Function
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.tensor import Tensor
-from tinygrad_cnn.tensor_methods import _shape_args
+from tinygrad_cnn.tensor_shape_methods import _shape_args
 
 
 class Flip(Function):
