@@ -97,6 +97,21 @@ def _why_not_numbers(data) -> str | None:
     return None
 
 
+class _Size(int):
+    """``Tensor.size``: the number of elements (an int, NumPy's ``size``) that, called, is
+    PyTorch's ``size()``: the shape, or with a dim the size of that dim."""
+
+    def __new__(cls, count, shape):
+        self = super().__new__(cls, count)
+        self.shape = tuple(shape)
+        return self
+
+    def __call__(self, dim=None):
+        if dim is None:
+            return self.shape
+        return self.shape[shape_ops.normalize_dim(dim, len(self.shape), "size")]
+
+
 class Tensor(TensorMethods, TensorShapeMethods):
     """An n-dimensional array on the CPU (NumPy) or GPU (CuPy) that can record its gradient.
 
@@ -161,8 +176,23 @@ class Tensor(TensorMethods, TensorShapeMethods):
 
     @property
     def size(self) -> int:
-        """Number of elements (an int, like NumPy's; PyTorch's ``numel()``)."""
-        return int(self.data.size)
+        """Number of elements, an int like NumPy's ``size``; called, PyTorch's ``size()``:
+        ``t.size()`` is the shape and ``t.size(dim)`` the size of one dim."""
+        return _Size(self.data.size, self.data.shape)
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element."""
+        return self.data.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of all the elements, ``numel() * itemsize``."""
+        return int(self.data.nbytes)
+
+    def element_size(self) -> int:
+        """Bytes per element (``torch.Tensor.element_size``)."""
+        return self.data.itemsize
 
     def numel(self) -> int:
         """Number of elements, an int (the ``size`` property)."""
@@ -261,6 +291,51 @@ class Tensor(TensorMethods, TensorShapeMethods):
     def long(self) -> Tensor:
         """``astype(int64)``."""
         return self.astype(backend.int64)
+
+    def int(self) -> Tensor:
+        """``astype(int32)`` (PyTorch's ``int()``; ``long()`` is int64)."""
+        return self.astype(backend.int32)
+
+    def half(self) -> Tensor:
+        """``astype(float16)``."""
+        return self.astype(backend.float16)
+
+    def bool(self) -> Tensor:
+        """``astype(bool)``: nonzero is True."""
+        return self.astype(backend.bool_)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        """``astype(other.dtype)``."""
+        return self.astype(other.dtype)
+
+    # ------------------------------------------------------------------ new tensors like this one
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+        """Zeros of shape ``size``, with this tensor's dtype and device unless given."""
+        return creation.zeros(*size, **self._like(dtype, device), requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+        """Ones of shape ``size``, with this tensor's dtype and device unless given."""
+        return creation.ones(*size, **self._like(dtype, device), requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+        """An unset tensor (``tc.empty``) of shape ``size``, this tensor's dtype and device
+        unless given."""
+        return creation.empty(*size, **self._like(dtype, device), requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None,
+                 requires_grad: bool = False) -> Tensor:
+        """``fill_value`` in shape ``size``, with this tensor's dtype and device unless given."""
+        return creation.full(size, fill_value, **self._like(dtype, device),
+                             requires_grad=requires_grad)
+
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+        """A copy of ``data`` as a tensor with this tensor's dtype and device unless given."""
+        return creation.tensor(data, **self._like(dtype, device), requires_grad=requires_grad)
+
+    def _like(self, dtype, device) -> dict:
+        return {"dtype": self.dtype if dtype is None else dtype,
+                "device": self.device if device is None else device}
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph (no gradient flows through it)."""
@@ -464,6 +539,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 # The ops import Tensor from this module, so they are imported after it is defined; the ones
 # TensorMethods calls only need importing (it reaches them as attributes of ``tinygrad_cnn.ops``).
+from tinygrad_cnn import creation  # noqa: E402 - the factories import Tensor too
 from tinygrad_cnn.ops import (  # noqa: E402, F401
     activation,
     compare,

@@ -7,6 +7,8 @@ what a tensor is (its array, device, gradient and the autograd entry points).
 
 from __future__ import annotations
 
+import numbers
+
 # ops' submodules import Tensor, so tensor.py imports them once Tensor exists; these methods look
 # them up through the package when called
 from tinygrad_cnn import ops
@@ -103,6 +105,49 @@ class TensorMethods:
 
     def __or__(self, other):
         return ops.compare.logical_or(self, other)
+
+    # ------------------------------------------------------------------ arithmetic methods
+
+    def add(self, other, *, alpha=1):
+        """self + alpha * other, broadcasting (``torch.Tensor.add``)."""
+        return ops.elementwise.add(self, _scaled(other, alpha, "add"))
+
+    def sub(self, other, *, alpha=1):
+        """self - alpha * other, broadcasting (``torch.Tensor.sub``)."""
+        return ops.elementwise.sub(self, _scaled(other, alpha, "sub"))
+
+    def mul(self, other):
+        """self * other, broadcasting; the ``*`` operator (``tc.mul``)."""
+        return ops.elementwise.mul(self, other)
+
+    def div(self, other, *, rounding_mode=None):
+        """self / other, broadcasting (integers divide to float32); ``rounding_mode="trunc"``
+        rounds toward zero, ``"floor"`` down, integers staying exact integers (``tc.div``)."""
+        if rounding_mode is None:
+            return ops.elementwise.div(self, other)
+        if rounding_mode == "floor":
+            return ops.elementwise_math.floor_divide(self, other)
+        if rounding_mode != "trunc":
+            raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
+                             f"{rounding_mode!r}")
+        floor = ops.elementwise_math.floor_divide(self, other)
+        if floor.dtype.kind == "f":
+            return ops.elementwise_math.trunc(ops.elementwise.div(self, other))
+        # integers: the floor quotient, plus one where the division was inexact and negative
+        other = ops.elementwise.as_tensor_operands(self, other)[1]
+        inexact = ops.elementwise_math.remainder(self, other) != 0
+        negative = (self < 0) != (other < 0)
+        return floor + ops.conversion.cast(inexact & negative, floor.dtype)
+
+    def true_divide(self, other):
+        """self / other, always true division (``torch.Tensor.true_divide``)."""
+        return ops.elementwise.div(self, other)
+
+    def neg(self):
+        """-self; the unary ``-`` operator (``tc.neg``)."""
+        return ops.elementwise.neg(self)
+
+    negative = neg
 
 
     # ------------------------------------------------------------------ elementwise methods
@@ -263,6 +308,43 @@ class TensorMethods:
         """Bool tensor, self == other elementwise, broadcasting; the ``==`` operator (``tc.eq``)."""
         return ops.compare.eq(self, other)
 
+    def ne(self, other):
+        """Bool tensor, self != other elementwise, broadcasting; the ``!=`` operator."""
+        return ops.compare.ne(self, other)
+
+    def lt(self, other):
+        """Bool tensor, self < other elementwise, broadcasting; the ``<`` operator."""
+        return ops.compare.lt(self, other)
+
+    def le(self, other):
+        """Bool tensor, self <= other elementwise, broadcasting; the ``<=`` operator."""
+        return ops.compare.le(self, other)
+
+    def gt(self, other):
+        """Bool tensor, self > other elementwise, broadcasting; the ``>`` operator."""
+        return ops.compare.gt(self, other)
+
+    def ge(self, other):
+        """Bool tensor, self >= other elementwise, broadcasting; the ``>=`` operator."""
+        return ops.compare.ge(self, other)
+
+    def logical_and(self, other):
+        """Bool tensor, self and other (nonzero is true), broadcasting; the ``&`` operator."""
+        return ops.compare.logical_and(self, other)
+
+    def logical_or(self, other):
+        """Bool tensor, self or other (nonzero is true), broadcasting; the ``|`` operator."""
+        return ops.compare.logical_or(self, other)
+
+    def logical_not(self):
+        """Bool tensor, not self (zero is false); the ``~`` operator."""
+        return ops.compare.logical_not(self)
+
+    def where(self, condition, other):
+        """self where ``condition`` is true, else ``other``, all broadcast
+        (``torch.where(condition, self, other)``)."""
+        return ops.elementwise.where(condition, self, other)
+
     # ------------------------------------------------------------------ reductions
 
     def sum(self, dim=None, keepdim: bool = False):
@@ -360,3 +442,14 @@ class TensorMethods:
     def norm(self, p="fro", dim=None, keepdim: bool = False, dtype=None):
         """The ``p``-norm over ``dim``; "fro" is the 2-norm of the elements (``tc.norm``)."""
         return ops.vector_norm.norm(self, p, dim, keepdim, dtype)
+
+
+def _scaled(other, alpha, op: str):
+    """``alpha * other`` for add/sub's ``alpha`` (other itself when alpha is 1)."""
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Number):
+        raise TypeError(f"{op}: alpha must be a number, got {alpha!r}")
+    if alpha == 1:
+        return other
+    if isinstance(other, numbers.Number):
+        return other * alpha
+    return ops.elementwise.mul(other, alpha)

@@ -51,6 +51,33 @@ class TensorShapeMethods:
         """Broadcast to ``shape`` by NumPy's rules (``tc.broadcast_to``)."""
         return ops.shape.broadcast_to(self, shape)
 
+    def view_as(self, other):
+        """``reshape(other.shape)`` (``torch.Tensor.view_as``)."""
+        return ops.shape.reshape(self, _other_shape(other, "view_as"))
+
+    def reshape_as(self, other):
+        """``reshape(other.shape)``."""
+        return ops.shape.reshape(self, _other_shape(other, "reshape_as"))
+
+    def expand_as(self, other):
+        """``expand(other.shape)``: broadcast to ``other``'s shape without copying."""
+        return ops.shape.expand(self, _other_shape(other, "expand_as"))
+
+    # ------------------------------------------------------------------ layout
+
+    def dim(self) -> int:
+        """Number of dims (``ndim``)."""
+        return self.data.ndim
+
+    def is_contiguous(self) -> bool:
+        """Whether the elements lie in row-major order without gaps (C-contiguous)."""
+        return bool(self.data.flags.c_contiguous)
+
+    def contiguous(self):
+        """This tensor when it is contiguous, else a contiguous copy (differentiable, as
+        ``clone``)."""
+        return self if self.is_contiguous() else ops.conversion.clone(self)
+
     # ------------------------------------------------------------------ more shape, indexing
 
     def flip(self, *dims):
@@ -137,3 +164,10 @@ def _shape_args(args) -> tuple:
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         return tuple(args[0])
     return tuple(args)
+
+
+def _other_shape(other, op: str) -> tuple:
+    """The shape of ``other``, a Tensor, for the ``*_as`` methods."""
+    if not isinstance(other, TensorShapeMethods):  # every Tensor is one
+        raise TypeError(f"{op}: other must be a Tensor, got {type(other).__name__}")
+    return other.shape
