@@ -361,3 +361,41 @@ def test_uint8_batches_through_subset_and_normalized_split(tmp_path):
             for (x, _), want in zip(batches, _per_sample_batches(wrapped, batches, order),
                                     strict=True):
                 np.testing.assert_array_equal(x, want)
+
+
+class _Counted(Dataset):
+    """Images (see Images) that count the samples fetched in this process."""
+
+    def __init__(self, n):
+        self.images, self.fetched = Images(n), []
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        self.fetched.append(int(i))
+        return self.images[i]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_an_epoch_resumed_at_a_batch_skips_the_earlier_ones_unfetched(workers):
+    """fit resumes an interrupted epoch with DataLoader._iter_from(first): the same batches as
+    the whole epoch's from ``first`` on (order and random transforms), the earlier ones never
+    fetched (at 23,000 photos they would all be decoded again)."""
+    def loader(ds):
+        return DataLoader(TransformedDataset(ds, _augment(seed=None)), batch_size=3,
+                          shuffle=True, seed=7, num_workers=workers, timeout=T)
+
+    whole = loader(_Counted(20))
+    whole.set_epoch(2)
+    expected = [[t.numpy() for t in batch] for batch in whole]
+    counted = _Counted(20)
+    resumed = loader(counted)
+    resumed.set_epoch(2)
+    got = [[t.numpy() for t in batch] for batch in resumed._iter_from(4)]
+    assert len(got) == len(expected) - 4
+    for a, b in zip(got, expected[4:], strict=True):
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+    if workers == 0:  # the workers' fetches happen in their processes
+        assert len(counted.fetched) == 20 - 4 * 3

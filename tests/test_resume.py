@@ -243,3 +243,30 @@ def test_interrupt_right_after_resuming_keeps_the_position(tmp_path, straight):
     assert (stopped["epoch"], stopped["batch"]) == (2, 3)
     model, history = run(4, resume=again / "ep_2.interrupted.ckpt", init_seed=99)
     _assert_same_run(model, history, *straight)
+
+
+def test_resuming_mid_epoch_fetches_only_the_batches_left(tmp_path):
+    from tinygrad_cnn import nn
+    from tinygrad_cnn.data import TensorDataset
+    from tinygrad_cnn.train import fit
+
+    class Counted(TensorDataset):
+        fetched = 0
+
+        def __getitems__(self, indices):
+            Counted.fetched += len(indices)
+            return super().__getitems__(indices)
+
+    x, y = data(40)
+    ds = Counted(x, y)
+
+    def train(**kwargs):
+        tc.manual_seed(0)
+        model = nn.Sequential(nn.Flatten(), nn.Linear(36, 2))
+        return fit(model, tc.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss(), ds, 1,
+                   batch_size=4, verbose=0, **kwargs)
+
+    train(callbacks=[ModelCheckpoint(f"{tmp_path}/ep_{{epoch}}.ckpt"), _InterruptAt(1, 6)])
+    Counted.fetched = 0
+    history = train(resume=tmp_path / "ep_1.interrupted.ckpt")
+    assert history.epochs == [1] and Counted.fetched == 40 - 6 * 4

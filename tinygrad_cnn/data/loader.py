@@ -196,16 +196,16 @@ class DataLoader:
     def _fetch(self, indices: np.ndarray):
         return fetch(self.dataset, indices, self.collate_fn)
 
-    def _host_batches(self):
-        batches, key = self._plan()
+    def _host_batches(self, first: int, plan):
+        batches, key = self._plan() if plan is None else plan
         if self.num_workers == 0:
-            for b, indices in enumerate(batches):
+            for b in range(first, len(batches)):
                 with batch_random((*key, b)):
-                    yield self._fetch(indices)
+                    yield self._fetch(batches[b])
             return
-        yield from self._worker_batches(batches, key)
+        yield from self._worker_batches(batches, key, first)
 
-    def _worker_batches(self, batches, key):
+    def _worker_batches(self, batches, key, first: int = 0):
         pool = self._pool
         if pool is None or pool.closed:
             pool = WorkerPool(self)
@@ -214,12 +214,12 @@ class DataLoader:
         pool.epoch_id += 1
         epoch_id, n = pool.epoch_id, len(batches)
         ahead = self.prefetch_factor * self.num_workers
-        sent, ready = 0, {}
+        sent, ready = first, {}
         try:
-            while sent < min(ahead, n):
+            while sent < min(first + ahead, n):
                 pool.put(epoch_id, sent, batches[sent], (*key, sent))
                 sent += 1
-            for b in range(n):
+            for b in range(first, n):
                 while b not in ready:
                     got_epoch, got_b, value = pool.get(self.timeout)
                     if got_epoch == epoch_id:  # results of an abandoned epoch are dropped
@@ -236,7 +236,17 @@ class DataLoader:
                 pool.shutdown()
 
     def __iter__(self):
-        host = (b for b in self._host_batches() if not _empty(b))  # all its files unreadable
+        yield from self._batches(0, None)  # the epoch's order drawn at its first batch
+
+    def _iter_from(self, first: int):
+        """This epoch's batches from batch ``first`` on (the same order and random transforms
+        as a whole epoch's), the earlier ones neither fetched nor transformed: how ``fit``
+        resumes an epoch interrupted after batch ``first``. The order is drawn now, where a
+        whole epoch's iterator draws it at its first batch."""
+        return self._batches(first, self._plan())
+
+    def _batches(self, first: int, plan):
+        host = (b for b in self._host_batches(first, plan) if not _empty(b))  # all unreadable
         if self.device == backend.GPU:
             from tinygrad_cnn.data.gpu_prefetch import prefetch_to_gpu  # noqa: PLC0415
 

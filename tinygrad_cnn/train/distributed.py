@@ -65,6 +65,10 @@ class ShardedLoader:
     def __iter__(self):
         return iter(self.loader)
 
+    def _iter_from(self, first: int):
+        """This rank's batches from batch ``first`` on, the earlier ones not fetched."""
+        return self.loader._iter_from(first)
+
 
 def evaluation_shard(dataset, batch_size, device):
     """A DataLoader over samples rank, rank + world, ... of ``dataset`` (no padding: summed

@@ -365,6 +365,18 @@ def _interrupted(trainer, epoch: int, progress) -> None:
     progress.message(f"{history.stop_reason}{note}")
 
 
+def _batches_from(loader, first: int):
+    """An iterator over ``loader``'s batches from batch ``first`` on: our loaders skip the
+    earlier ones without fetching them (a resumed epoch of 23,000 photos does not decode the
+    part already trained on); any other iterable is read past them."""
+    if first and hasattr(loader, "_iter_from"):
+        return loader._iter_from(first)
+    batches = iter(loader)
+    for _ in range(first):
+        next(batches)
+    return batches
+
+
 def _train_epoch(trainer, loader, metric_fns, epoch, progress, stop, partial=None) -> dict:
     """One epoch of training steps; ``partial`` (from an interrupt checkpoint) continues one."""
     model, optimizer, loss_fn = trainer.model, trainer.optimizer, trainer.loss_fn
@@ -379,12 +391,9 @@ def _train_epoch(trainer, loader, metric_fns, epoch, progress, stop, partial=Non
         train_state.set_rng_state(partial["epoch_rng"], trainer.generators, "fit(resume=...)")
     epoch_rng = train_state.rng_state(trainer.generators)  # what this epoch's order comes from
     n = len(loader)
-    batches = iter(loader)
-    first = 0
+    first = 0 if partial is None else int(partial["batch"])
+    batches = _batches_from(loader, first)  # the epoch's order, past the batches trained on
     if partial is not None:
-        first = int(partial["batch"])
-        for _ in range(first):  # re-draw the epoch's order; these batches were trained on
-            next(batches)
         train_state.set_rng_state(partial["rng"], trainer.generators, "fit(resume=...)")
         totals.load_state_dict(partial["totals"])
     trainer.position = {"epoch": epoch, "batch": first, "batches": n, "epoch_rng": epoch_rng,
