@@ -90,6 +90,11 @@ def test_containers():
     assert list(md.state_dict()) == ["enc.weight", "enc.bias", "dec.weight", "dec.bias"]
     with pytest.raises(KeyError, match="no key 'nope'"):
         md["nope"]
+    with pytest.raises(KeyError, match=r"no key 'nope'; keys are \['enc', 'dec', 'act'\]"):
+        md.pop("nope")
+    with pytest.raises(KeyError, match="no key 'gone'"):
+        del md["gone"]
+    assert isinstance(md.pop("act"), nn.Tanh) and list(md.keys()) == ["enc", "dec"]
     ident = nn.Identity(54, unused="x")
     assert ident(x) is x
 

@@ -161,7 +161,7 @@ class ModuleDict(_Container):
         self._modules[key] = self._check(module, f"[{key!r}]")
 
     def __delitem__(self, key: str) -> None:
-        del self._modules[key]
+        self.pop(key)
 
     def __contains__(self, key) -> bool:
         return key in self._modules
@@ -182,8 +182,11 @@ class ModuleDict(_Container):
         return self._modules.items()
 
     def pop(self, key: str) -> Module:
-        """Remove the module at ``key`` and return it (KeyError when there is none)."""
-        return self._modules.pop(key)
+        """Remove the module at ``key`` and return it (a KeyError naming the keys when there is
+        none)."""
+        module = self[key]  # the KeyError that lists the keys
+        del self._modules[key]
+        return module
 
     def update(self, modules) -> None:
         """Set each (key, module) of a mapping or of an iterable of pairs, in order."""
