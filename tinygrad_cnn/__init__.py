@@ -90,7 +90,7 @@ from tinygrad_cnn.ops.elementwise_math import (
 )
 # [ops-bugs] the activations PyTorch also has at top level (torch.selu, ...)
 from tinygrad_cnn.ops.activation import celu, erf, leaky_relu, prelu, relu, selu
-from tinygrad_cnn.ops.linalg import matmul
+from tinygrad_cnn.ops.linalg import bmm, dot, matmul, mm, outer, trace
 from tinygrad_cnn.ops.loss import log_softmax, softmax
 from tinygrad_cnn.ops.reduction import (
     amax,
