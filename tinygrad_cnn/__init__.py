@@ -86,6 +86,7 @@ from tinygrad_cnn.ops.elementwise_math import (
     round,
     rsqrt,
     sin,
+    square,
     trunc,
 )
 # [ops-bugs] the activations PyTorch also has at top level (torch.selu, ...)
