@@ -107,6 +107,7 @@ from tinygrad_cnn.ops.reduction import (
     var,
 )
 from tinygrad_cnn.ops.shape import (
+    broadcast_tensors,
     broadcast_to,
     cat,
     concatenate,
@@ -139,9 +140,12 @@ from tinygrad_cnn.ops.shape_extra import (
     diagonal,
     flip,
     meshgrid,
+    narrow,
     repeat_interleave,
     roll,
+    select,
     split,
+    t,
     tile,
     tril,
     triu,
