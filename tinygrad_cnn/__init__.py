@@ -129,8 +129,11 @@ from tinygrad_cnn.ops.indexing import (
     index_add,
     index_select,
     masked_fill,
+    masked_select,
+    nonzero,
     scatter,
     scatter_add,
+    take,
     take_along_dim,
 )
 from tinygrad_cnn.ops.vector_norm import norm
