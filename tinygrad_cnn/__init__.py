@@ -65,7 +65,25 @@ from tinygrad_cnn.ops.elementwise import (
     tanh,
     where,
 )
-from tinygrad_cnn.ops.compare import eq, ge, gt, isclose, isfinite, isinf, isnan, le, lt, ne
+from tinygrad_cnn.ops.compare import (
+    allclose,
+    count_nonzero,
+    eq,
+    equal,
+    ge,
+    gt,
+    isclose,
+    isfinite,
+    isinf,
+    isnan,
+    le,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    lt,
+    ne,
+)
 # [ops-bugs] more elementwise math
 from tinygrad_cnn.ops.elementwise_math import (
     sign,
