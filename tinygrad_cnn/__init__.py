@@ -29,17 +29,23 @@ from tinygrad_cnn.backend import (
 )
 from tinygrad_cnn.creation import (
     arange,
+    as_tensor,
     empty,
     empty_like,
     eye,
     full,
     full_like,
+    is_tensor,
     linspace,
+    numel,
     ones,
     ones_like,
     rand,
+    rand_like,
     randint,
+    randint_like,
     randn,
+    randn_like,
     randperm,
     tensor,
     zeros,
@@ -65,7 +71,25 @@ from tinygrad_cnn.ops.elementwise import (
     tanh,
     where,
 )
-from tinygrad_cnn.ops.compare import eq, ge, gt, isclose, isfinite, isinf, isnan, le, lt, ne
+from tinygrad_cnn.ops.compare import (
+    allclose,
+    count_nonzero,
+    eq,
+    equal,
+    ge,
+    gt,
+    isclose,
+    isfinite,
+    isinf,
+    isnan,
+    le,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    lt,
+    ne,
+)
 # [ops-bugs] more elementwise math
 from tinygrad_cnn.ops.elementwise_math import (
     sign,
@@ -86,11 +110,12 @@ from tinygrad_cnn.ops.elementwise_math import (
     round,
     rsqrt,
     sin,
+    square,
     trunc,
 )
 # [ops-bugs] the activations PyTorch also has at top level (torch.selu, ...)
 from tinygrad_cnn.ops.activation import celu, erf, leaky_relu, prelu, relu, selu
-from tinygrad_cnn.ops.linalg import matmul
+from tinygrad_cnn.ops.linalg import bmm, dot, matmul, mm, outer, trace
 from tinygrad_cnn.ops.loss import log_softmax, softmax
 from tinygrad_cnn.ops.reduction import (
     amax,
@@ -106,6 +131,7 @@ from tinygrad_cnn.ops.reduction import (
     var,
 )
 from tinygrad_cnn.ops.shape import (
+    broadcast_tensors,
     broadcast_to,
     cat,
     concatenate,
@@ -127,8 +153,11 @@ from tinygrad_cnn.ops.indexing import (
     index_add,
     index_select,
     masked_fill,
+    masked_select,
+    nonzero,
     scatter,
     scatter_add,
+    take,
     take_along_dim,
 )
 from tinygrad_cnn.ops.vector_norm import norm
@@ -138,9 +167,12 @@ from tinygrad_cnn.ops.shape_extra import (
     diagonal,
     flip,
     meshgrid,
+    narrow,
     repeat_interleave,
     roll,
+    select,
     split,
+    t,
     tile,
     tril,
     triu,

@@ -1,6 +1,7 @@
-"""Tensor factories: tensor, zeros, ones, empty, full, arange, eye, rand, randn, randint,
-randperm, linspace, ..._like. Sizes and bounds are checked as torch's factories check them: a
-float where an int belongs is a TypeError naming the factory, never truncated."""
+"""Tensor factories: tensor, as_tensor, zeros, ones, empty, full, arange, eye, rand, randn,
+randint, randperm, linspace, ..._like (rand_like, randn_like, randint_like too), and the
+tensor-level helpers is_tensor and numel. Sizes and bounds are checked as torch's factories
+check them: a float where an int belongs is a TypeError naming the factory, never truncated."""
 
 from __future__ import annotations
 
@@ -135,32 +136,74 @@ def eye(n: int, m: int | None = None, dtype=None, device=None,
     return _wrap(xp.eye(n, m, dtype=dtype), requires_grad)
 
 
+def _floating_dtype(op: str, dtype):
+    """A random float factory's dtype, or a TypeError: uniform and normal samples are real
+    numbers (PyTorch refuses integer and bool dtypes too)."""
+    if not backend.is_floating(dtype):
+        integers = "randint_like" if op.endswith("_like") else "randint"
+        raise TypeError(f"{op}: dtype must be floating point (float16, float32, float64), got "
+                        f"{dtype.name}; use {integers} for integers")
+    return dtype
+
+
 def rand(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the library's seeded generator (see manual_seed)."""
-    shape, dtype, device, xp = _prepare("rand", shape, dtype, device)
+    return _uniform("rand", shape, dtype, device, requires_grad)
+
+
+def _uniform(op, shape, dtype, device, requires_grad) -> Tensor:
+    shape, dtype, device, xp = _prepare(op, shape, dtype, device)
+    _floating_dtype(op, dtype)
     values = backend.generator(device).random(shape, dtype=dtype if dtype.itemsize >= 4 else None)
     return _wrap(values.astype(dtype, copy=False), requires_grad)
 
 
 def randn(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the library's seeded generator."""
-    shape, dtype, device, xp = _prepare("randn", shape, dtype, device)
+    return _normal("randn", shape, dtype, device, requires_grad)
+
+
+def _normal(op, shape, dtype, device, requires_grad) -> Tensor:
+    shape, dtype, device, xp = _prepare(op, shape, dtype, device)
+    _floating_dtype(op, dtype)
     values = backend.generator(device).standard_normal(
         shape, dtype=dtype if dtype.itemsize >= 4 else None
     )
     return _wrap(values.astype(dtype, copy=False), requires_grad)
 
 
+def _int_bounds(op: str, low, high):
+    """(low, high) as ints with low < high, or the error PyTorch's randint would give."""
+    for name, value in (("low", low), ("high", high)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{op}: {name} must be an int, got {value!r}")
+    if low >= high:
+        raise ValueError(f"{op}: low ({low}) must be less than high ({high})")
+    return int(low), int(high)
+
+
+def _check_range_fits(op: str, low: int, high: int, dtype) -> None:
+    """[low, high) must hold values of an integer or bool ``dtype`` (no silent wrap-around)."""
+    if dtype.kind == "b":
+        smallest, largest = 0, 1
+    elif dtype.kind in "iu":
+        bits = 8 * dtype.itemsize
+        smallest = -(2 ** (bits - 1)) if dtype.kind == "i" else 0
+        largest = 2 ** (bits - 1) - 1 if dtype.kind == "i" else 2**bits - 1
+    else:
+        return
+    if low < smallest or high - 1 > largest:
+        raise ValueError(f"{op}: the range [{low}, {high}) does not fit in {dtype.name} "
+                         f"([{smallest}, {largest}])")
+
+
 def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
     """Integers in [low, high) (``randint(high, size=...)`` means low = 0)."""
     if high is None:
         low, high = 0, low
-    for name, value in (("low", low), ("high", high)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise TypeError(f"randint: {name} must be an int, got {value!r}")
-    if low >= high:
-        raise ValueError(f"randint: low ({low}) must be less than high ({high})")
+    low, high = _int_bounds("randint", low, high)
     shape, dtype, device, xp = _prepare("randint", size, dtype, device, backend.DEFAULT_INT)
+    _check_range_fits("randint", low, high, dtype)
     values = backend.generator(device).integers(low, high, size=shape)
     return _wrap(values.astype(dtype, copy=False), False)
 
@@ -193,3 +236,81 @@ def _scalar_value(value, name: str):
                              f"{value.shape}")
         return value.item()
     return value
+
+
+# ---------------------------------------------------------------------- random ..._like
+
+
+def _like_source(op: str, input) -> Tensor:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    return input
+
+
+def rand_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) with ``input``'s shape, and its dtype and device unless given
+    (a floating dtype: an integer input needs ``dtype=``, as in PyTorch)."""
+    _like_source("rand_like", input)
+    return _uniform("rand_like", input.shape, input.dtype if dtype is None else dtype,
+                    device or input.device, requires_grad)
+
+
+def randn_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples with ``input``'s shape, and its dtype and device unless given
+    (a floating dtype, as for :func:`rand_like`)."""
+    _like_source("randn_like", input)
+    return _normal("randn_like", input.shape, input.dtype if dtype is None else dtype,
+                   device or input.device, requires_grad)
+
+
+def randint_like(input: Tensor, low=0, high=None, *, dtype=None, device=None,
+                 requires_grad: bool = False) -> Tensor:
+    """Integers in [low, high) with ``input``'s shape, and its dtype (a float input gives float
+    values of integers) and device unless given. PyTorch's two forms:
+    ``randint_like(input, high)`` and ``randint_like(input, low, high)``."""
+    _like_source("randint_like", input)
+    if high is None:
+        low, high = 0, low
+    low, high = _int_bounds("randint_like", low, high)
+    shape, dtype, device, xp = _prepare("randint_like", input.shape,
+                                        input.dtype if dtype is None else dtype,
+                                        device or input.device)
+    _check_range_fits("randint_like", low, high, dtype)
+    if requires_grad and not backend.is_floating(dtype):
+        raise TypeError(f"randint_like: only floating-point tensors can require gradients, the "
+                        f"dtype is {dtype.name}")
+    values = backend.generator(device).integers(low, high, size=shape)
+    return _wrap(values.astype(dtype, copy=False), requires_grad)
+
+
+# ---------------------------------------------------------------------- tensors as they are
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """``data`` as a tensor, sharing its memory where it can (``torch.as_tensor``): a NumPy or
+    CuPy array already of ``dtype`` on ``device`` is wrapped, not copied, so writes to one show
+    in the other; a Tensor is returned itself, or ``data.to(device, dtype)`` (differentiable)
+    when one of them differs. Python data is copied as by :func:`tensor` (floats: float32)."""
+    if isinstance(data, Tensor):
+        same_dtype = dtype is None or backend.check_dtype(dtype) == data.dtype
+        same_device = device is None or backend.normalize_device(device) == data.device
+        if same_dtype and same_device:
+            return data
+        return data.to(device=device, dtype=dtype)
+    try:
+        return Tensor(data, dtype=dtype, device=device)
+    except TypeError as e:
+        raise TypeError(f"as_tensor: {e}") from None
+
+
+def is_tensor(obj) -> bool:
+    """True when ``obj`` is a tinygrad_cnn Tensor (a Parameter too), False for arrays, numbers
+    and anything else."""
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:
+    """The number of elements of ``input`` (the product of its shape; 1 for a 0-d tensor)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"numel: input must be a Tensor, got {type(input).__name__}")
+    return input.numel()

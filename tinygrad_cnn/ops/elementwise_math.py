@@ -1,5 +1,5 @@
-"""More elementwise math, PyTorch's everyday vocabulary: rounding, remainders, reciprocal
-and roots, exp2/log2/log10/log1p/expm1, sin/cos, lerp, logaddexp
+"""More elementwise math, PyTorch's everyday vocabulary: rounding, remainders, square,
+reciprocal and roots, exp2/log2/log10/log1p/expm1, sin/cos, lerp, logaddexp
 (the bool-valued tests are in compare.py).
 
 The float-valued ones follow the one promotion rule (``elementwise.floating``: integer and bool
@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 
+from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.function import Function
 from tinygrad_cnn.ops import conversion, elementwise
 from tinygrad_cnn.ops.elementwise import floating, unbroadcast, zeros_like_tensor
@@ -191,6 +192,19 @@ def floor_divide(a, b) -> Tensor:
     """floor(a / b) (``//``), broadcasting; integers stay integers. Gradient 0 (PyTorch has
     none: it raises at backward)."""
     return _integer_division(FloorDivide, a, b, "floor_divide")
+
+
+# ---------------------------------------------------------------------- square
+
+
+def square(input: Tensor) -> Tensor:
+    """input * input elementwise, same shape. Integers stay in their dtype (and wrap as ``*``
+    does); a bool tensor gives int64, as PyTorch's. Gradient 2 * input, twice differentiable."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"square: input must be a Tensor, got {type(input).__name__}")
+    if input.dtype == bool:
+        input = conversion.cast(input, backend.DEFAULT_INT)
+    return elementwise.mul(input, input)
 
 
 # ---------------------------------------------------------------------- float-valued unary ops

@@ -1,5 +1,5 @@
 """Indexing along a dim: gather, scatter, scatter_add, index_add, take_along_dim, masked_fill,
-one_hot.
+one_hot; of the flattened tensor: take, masked_select, nonzero.
 
 One mechanism serves them all: an index along ``dim`` becomes a NumPy advanced index (the index
 array at ``dim``, broadcast ``arange``s elsewhere), so ``gather`` is ``GetItem`` and
@@ -268,6 +268,54 @@ def masked_fill(input: Tensor, mask, value) -> Tensor:
         raise TypeError(f"masked_fill: value must be a number or a 0-d tensor, got "
                         f"{type(value).__name__}")
     return elementwise.where(mask, value, input)
+
+
+def take(input: Tensor, index) -> Tensor:
+    """The elements of ``input`` read as 1-D (row-major) at ``index``: the result has index's
+    shape. ``index`` is an integer tensor with values in ``[-numel, numel)`` (negative counts from
+    the end); any other raises an IndexError naming it. Repeated indices add up in the
+    gradient."""
+    idx = _index_array(index, input, "take")
+    flat = shape_ops.reshape(input, (-1,))
+    n = flat.shape[0]
+    if idx.size and n == 0:
+        raise IndexError(f"take: cannot take from an empty tensor (shape {input.shape})")
+    xp = backend.array_module(idx)
+    bad = (idx < -n) | (idx >= n)
+    if idx.size and bool(xp.any(bad)):
+        raise IndexError(f"take: index {int(idx[bad].reshape(-1)[0])} is out of range for a "
+                         f"tensor of {n} elements (shape {input.shape})")
+    positions = xp.where(idx < 0, idx + n, idx).reshape(-1)
+    return shape_ops.reshape(shape_ops.getitem_arrays(flat, (positions,)), idx.shape)
+
+
+def masked_select(input: Tensor, mask) -> Tensor:
+    """The elements of ``input`` where the bool ``mask`` is true, as a 1-D tensor in row-major
+    order; input and mask broadcast against each other first. The gradient goes back to the
+    selected positions (summed over broadcast dims)."""
+    mask = mask if isinstance(mask, Tensor) else Tensor(mask, device=input.device)
+    if mask.dtype != bool:
+        raise TypeError(f"masked_select: mask must be a bool tensor, got {mask.dtype} (shape "
+                        f"{mask.shape})")
+    shape = elementwise.broadcast_shapes("masked_select", input.shape, mask.shape)
+    xp = backend.array_module(input.data)
+    chosen = xp.broadcast_to(backend.to_device(mask.data, input.device), shape)
+    return shape_ops.getitem_arrays(shape_ops.expand(input, shape), chosen)
+
+
+def nonzero(input: Tensor, *, as_tuple: bool = False):
+    """The positions of the non-zero elements (NaN counts as non-zero), in row-major order:
+    an int64 tensor of shape (N, input.ndim), or with ``as_tuple=True`` a tuple of ``ndim``
+    1-D int64 tensors of length N, one per dim (a 0-d input counts as 1-D there, as in
+    PyTorch). No gradient."""
+    xp = backend.array_module(input.data)
+    data = input.data.reshape(1) if input.ndim == 0 else input.data
+    where = tuple(i.astype(backend.DEFAULT_INT, copy=False) for i in xp.nonzero(data))
+    if as_tuple:
+        return tuple(Tensor._from_array(i) for i in where)
+    if input.ndim == 0:
+        return Tensor._from_array(xp.zeros((where[0].shape[0], 0), dtype=backend.DEFAULT_INT))
+    return Tensor._from_array(xp.stack(where, axis=1))
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:

@@ -262,6 +262,17 @@ def broadcast_to(x: Tensor, shape) -> Tensor:
     return expand(x, shape)
 
 
+def broadcast_tensors(*tensors) -> tuple[Tensor, ...]:
+    """The tensors expanded to their common broadcast shape (views; each keeps its dtype):
+    (3, 1) and (2,) -> two (3, 2) tensors. Gradients sum back to each input's shape."""
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"broadcast_tensors: argument {i} must be a Tensor, got "
+                            f"{type(t).__name__}")
+    shape = elementwise.broadcast_shapes("broadcast_tensors", *(t.shape for t in tensors))
+    return tuple(expand(t, shape) for t in tensors)
+
+
 def is_advanced_index(index) -> bool:
     """True when ``index`` (already converted to arrays) uses integer or boolean arrays."""
     items = index if isinstance(index, tuple) else (index,)

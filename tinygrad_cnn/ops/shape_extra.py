@@ -1,5 +1,5 @@
 """More shape ops: flip, roll, repeat, tile, repeat_interleave, split, chunk, unbind, unflatten,
-tril/triu, diagonal, meshgrid.
+tril/triu, diagonal, meshgrid; t, narrow, select.
 
 Most are compositions of reshape / expand / getitem (ops/shape.py), so their gradients (and
 second derivatives) come from those; flip, roll and tril/triu are small Functions whose backward
@@ -288,3 +288,59 @@ def meshgrid(*tensors, indexing: str = "ij") -> tuple[Tensor, ...]:
         out.append(shape_ops.expand(shape_ops.reshape(t, tuple(view)), tuple(shape)))
     return tuple(out)
 
+
+
+# ---------------------------------------------------------------------- views: t, narrow, select
+
+
+def t(input: Tensor) -> Tensor:
+    """The transpose of a 2-D tensor, (n, m) -> (m, n); a 0-D or 1-D tensor is returned as is.
+    More than 2 dims is an error (use ``transpose`` or ``permute``)."""
+    if input.ndim > 2:
+        raise backend.ShapeError(f"t: expected a tensor with at most 2 dims, got shape "
+                                 f"{input.shape} (use transpose or permute)")
+    return shape_ops.transpose(input, 0, 1) if input.ndim == 2 else input
+
+
+def _int_arg(value, op: str, name: str) -> int:
+    """An int argument (a Python or NumPy integer, or a 0-d integer tensor), or a TypeError."""
+    if isinstance(value, Tensor) and value.ndim == 0 and value.dtype.kind in "iu":
+        return int(value.item())
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{op}: {name} must be an int, got {value!r}")
+    return int(value)
+
+
+def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
+    """``length`` elements of dim ``dim`` from ``start`` on (a view, as PyTorch's):
+    ``narrow(x, 1, 2, 3)`` is ``x[:, 2:5]``. ``start`` lies in ``[-size, size]`` (negative counts
+    from the end) and ``start + length`` may not pass the dim's size; the other dims are kept."""
+    if input.ndim == 0:
+        raise backend.ShapeError("narrow: cannot be applied to a 0-d tensor")
+    d = shape_ops.normalize_dim(dim, input.ndim, "narrow")
+    start, length = _int_arg(start, "narrow", "start"), _int_arg(length, "narrow", "length")
+    size = input.shape[d]
+    if not -size <= start <= size:
+        raise IndexError(f"narrow: start {start} is out of range for dim {dim} of size {size} "
+                         f"(expected {-size}..{size}; shape {input.shape})")
+    if length < 0:
+        raise ValueError(f"narrow: length must be non-negative, got {length}")
+    start = start + size if start < 0 else start
+    if start + length > size:
+        raise backend.ShapeError(f"narrow: start {start} + length {length} exceeds the size "
+                                 f"{size} of dim {dim} (shape {input.shape})")
+    return shape_ops.getitem_arrays(input, (slice(None),) * d + (slice(start, start + length),))
+
+
+def select(input: Tensor, dim: int, index) -> Tensor:
+    """The slice at ``index`` along ``dim``, without that dim (a view): ``select(x, 1, 2)`` is
+    ``x[:, 2]``, shape (n, m, k) -> (n, k). ``index`` lies in ``[-size, size)``."""
+    if input.ndim == 0:
+        raise IndexError("select: cannot be applied to a 0-d tensor")
+    d = shape_ops.normalize_dim(dim, input.ndim, "select")
+    index = _int_arg(index, "select", "index")
+    size = input.shape[d]
+    if not -size <= index < size:
+        raise IndexError(f"select: index {index} is out of range for dim {dim} of size {size} "
+                         f"(expected {-size}..{size - 1}; shape {input.shape})")
+    return shape_ops.getitem_arrays(input, (slice(None),) * d + (index,))
