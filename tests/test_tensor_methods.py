@@ -42,6 +42,24 @@ METHODS = {
     "expand_as": (lambda lib, a, b: a[:1].expand_as(b), np.broadcast_to(A[:1], (3, 4)), True),
     "contiguous of a transpose": (lambda lib, a, b: a.transpose(0, 1).contiguous(), A.T, True),
     "type_as": (lambda lib, a, b: a.type_as(b), A, True),
+    "logical_xor": (lambda lib, a, b: (a > 0).logical_xor(b > 2), (A > 0) ^ (B > 2), False),
+    "square": (lambda lib, a, b: a.square(), A * A, True),
+    "count_nonzero": (lambda lib, a, b: (a > 0).count_nonzero(dim=1),
+                      np.count_nonzero(A > 0, axis=1), False),
+    "mm": (lambda lib, a, b: a.mm(b.T), A @ B.T, True),
+    "bmm": (lambda lib, a, b: a.reshape(3, 2, 2).bmm(b.reshape(3, 2, 2)),
+            np.matmul(A.reshape(3, 2, 2), B.reshape(3, 2, 2)), True),
+    "dot": (lambda lib, a, b: a[0].dot(b[1]), A[0] @ B[1], True),
+    "outer": (lambda lib, a, b: a[0].outer(b[:, 1]), np.outer(A[0], B[:, 1]), True),
+    "trace": (lambda lib, a, b: a.trace(), np.trace(A), True),
+    "t": (lambda lib, a, b: a.t(), A.T, True),
+    "mT": (lambda lib, a, b: a.reshape(2, 3, 2).mT, A.reshape(2, 3, 2).swapaxes(-1, -2), True),
+    "narrow": (lambda lib, a, b: a.narrow(1, -3, 2), A[:, 1:3], True),
+    "select": (lambda lib, a, b: a.select(1, -1), A[:, -1], True),
+    "take": (lambda lib, a, b: a.take(lib.tensor([[0, 5], [11, 5]])),
+             A.reshape(-1)[[[0, 5], [11, 5]]], True),
+    "masked_select": (lambda lib, a, b: a.masked_select(b > 2.5), A[B > 2.5], True),
+    "nonzero": (lambda lib, a, b: (a > 0).nonzero(), np.argwhere(A > 0), False),
 }
 
 
@@ -118,6 +136,8 @@ def test_new_factories_take_dtype_and_device_from_the_tensor(device):
     (lambda x: x.expand_as(tc.zeros(2, 4)), ValueError, "expand"),
     (lambda x: x.view_as(np.zeros(12)), TypeError, "view_as: other must be a Tensor, got ndarray"),
     (lambda x: x.add(x, alpha="2"), TypeError, "add: alpha must be a number, got '2'"),
+    (lambda x: x[0].mT, ValueError, r"mT: needs at least 2 dims, got shape \(4,\)"),
+    (lambda x: x.mm(x), ValueError, r"mm: .*\(3, 4\).*\(3, 4\)"),
 ])
 def test_method_errors_name_the_problem(call, error, message):
     with pytest.raises(error, match=message):

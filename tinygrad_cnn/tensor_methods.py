@@ -172,6 +172,11 @@ class TensorMethods:
         """tanh(self) elementwise; float32 for integer input (``tc.tanh``)."""
         return ops.elementwise.tanh(self)
 
+    def square(self):
+        """self * self, elementwise; integers stay integers, bool becomes int64
+        (``tc.square``)."""
+        return ops.elementwise_math.square(self)
+
     def sigmoid(self):
         """1 / (1 + exp(-self)) elementwise (``tc.sigmoid``)."""
         return ops.elementwise.sigmoid(self)
@@ -340,6 +345,21 @@ class TensorMethods:
         """Bool tensor, not self (zero is false); the ``~`` operator."""
         return ops.compare.logical_not(self)
 
+    def logical_xor(self, other):
+        """Bool tensor, exactly one of self and other true (nonzero), broadcasting
+        (``tc.logical_xor``)."""
+        return ops.compare.logical_xor(self, other)
+
+    def allclose(self, other, rtol: float = 1e-05, atol: float = 1e-08,
+                 equal_nan: bool = False) -> bool:
+        """Whether |self - other| <= atol + rtol * |other| everywhere, a Python bool
+        (``tc.allclose``)."""
+        return ops.compare.allclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other) -> bool:
+        """Whether ``other`` has this shape and these values, a Python bool (``tc.equal``)."""
+        return ops.compare.equal(self, other)
+
     def where(self, condition, other):
         """self where ``condition`` is true, else ``other``, all broadcast
         (``torch.where(condition, self, other)``)."""
@@ -391,6 +411,11 @@ class TensorMethods:
         """int64 index of the first min along ``dim``, or in the flat tensor (``tc.argmin``)."""
         return ops.reduction.argmin(self, dim, keepdim)
 
+    def count_nonzero(self, dim=None):
+        """The number of nonzero elements, over all or over ``dim``, int64
+        (``tc.count_nonzero``)."""
+        return ops.compare.count_nonzero(self, dim)
+
     def any(self, dim=None, keepdim: bool = False):
         """Bool: is any element over ``dim`` (None: all) nonzero (``ops.reduction.any``)."""
         return ops.reduction.any(self, dim, keepdim)
@@ -408,6 +433,26 @@ class TensorMethods:
         return ops.loss.log_softmax(self, dim)
 
     # ------------------------------------------------------------------ matrix products
+
+    def mm(self, mat2):
+        """(n, k) @ (k, m) -> (n, m), 2-D only (``tc.mm``)."""
+        return ops.linalg.mm(self, mat2)
+
+    def bmm(self, mat2):
+        """(b, n, k) @ (b, k, m) -> (b, n, m), 3-D only, no broadcasting (``tc.bmm``)."""
+        return ops.linalg.bmm(self, mat2)
+
+    def dot(self, other):
+        """The inner product of two 1-D tensors of one length, a 0-d tensor (``tc.dot``)."""
+        return ops.linalg.dot(self, other)
+
+    def outer(self, vec2):
+        """(n,) x (m,) -> (n, m): self[i] * vec2[j] (``tc.outer``)."""
+        return ops.linalg.outer(self, vec2)
+
+    def trace(self):
+        """The sum of a 2-D tensor's main diagonal, a 0-d tensor (``tc.trace``)."""
+        return ops.linalg.trace(self)
 
     def matmul(self, other):
         """self @ other: (..., n, k) @ (..., k, m) -> (..., n, m) (``tc.matmul``)."""

@@ -51,6 +51,26 @@ class TensorShapeMethods:
         """Broadcast to ``shape`` by NumPy's rules (``tc.broadcast_to``)."""
         return ops.shape.broadcast_to(self, shape)
 
+    def t(self):
+        """A 2-D tensor transposed; 0-d and 1-D ones as they are (``tc.t``)."""
+        return ops.shape_extra.t(self)
+
+    @property
+    def mT(self):  # noqa: N802 - PyTorch's name
+        """The last two dims swapped, (..., n, m) -> (..., m, n)."""
+        if self.data.ndim < 2:
+            raise ValueError(f"mT: needs at least 2 dims, got shape {tuple(self.data.shape)}")
+        return ops.shape.transpose(self, -2, -1)
+
+    def narrow(self, dim: int, start, length: int):
+        """``length`` elements of ``dim`` from ``start`` (negative counts from the end), a view
+        (``tc.narrow``)."""
+        return ops.shape_extra.narrow(self, dim, start, length)
+
+    def select(self, dim: int, index):
+        """Index ``index`` of ``dim``, the dim removed (``tc.select``)."""
+        return ops.shape_extra.select(self, dim, index)
+
     def view_as(self, other):
         """``reshape(other.shape)`` (``torch.Tensor.view_as``)."""
         return ops.shape.reshape(self, _other_shape(other, "view_as"))
@@ -153,6 +173,20 @@ class TensorShapeMethods:
     def masked_fill(self, mask, value):
         """``value`` where the bool ``mask`` is true, self elsewhere (``tc.masked_fill``)."""
         return ops.indexing.masked_fill(self, mask, value)
+
+    def take(self, index):
+        """The elements at ``index`` of this tensor read as 1-D, in ``index``'s shape
+        (``tc.take``)."""
+        return ops.indexing.take(self, index)
+
+    def masked_select(self, mask):
+        """The elements where the bool ``mask`` (broadcast) is true, 1-D (``tc.masked_select``)."""
+        return ops.indexing.masked_select(self, mask)
+
+    def nonzero(self, *, as_tuple: bool = False):
+        """The indices of the nonzero elements: (count, ndim) int64, or a tuple of ndim 1-D
+        tensors with ``as_tuple=True`` (``tc.nonzero``)."""
+        return ops.indexing.nonzero(self, as_tuple=as_tuple)
 
     def take_along_dim(self, indices, dim=None):
         """Values at ``indices`` along ``dim`` (None: flattened) (``tc.take_along_dim``)."""
