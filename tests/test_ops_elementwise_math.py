@@ -234,6 +234,10 @@ def test_isinf_and_isclose():
                                   [True, True, False, True, True])
     np.testing.assert_array_equal(tc.isclose(tc.Tensor(a), 1.0, rtol=0, atol=1e-3).numpy(),
                                   [True, True, True, False, False])
+    for bad, message in (({"rtol": -1e-5}, "rtol must be non-negative, got -1e-05"),
+                         ({"atol": float("nan")}, "atol must be non-negative, got nan")):
+        with pytest.raises(ValueError, match=f"isclose: {message}"):  # as PyTorch refuses them
+            tc.isclose(tc.Tensor(a), tc.Tensor(b), **bad)
     torch = pytest.importorskip("torch")
     for kwargs in ({}, {"equal_nan": True}, {"rtol": 0.0, "atol": 1e-5}):
         np.testing.assert_array_equal(

@@ -282,3 +282,15 @@ def test_softmax_of_a_0d_tensor(name, value, dim):
     out.backward(tc.Tensor(np.array(0.7)))
     assert x.grad.item() == 0.0
     assert tc.gradgradcheck(lambda v: getattr(tc, name)(v, dim), (np.array(0.3),))
+
+
+def test_sum_of_integers_and_bools_is_int64_as_pytorch(device):
+    """NumPy sums unsigned integers in uint64 (and int8 in int64): PyTorch's rule is int64 for
+    every integer and bool dtype, so uint8 image sums do not come back unsigned."""
+    for dtype in (tc.uint8, tc.int8, tc.int16, tc.int32, tc.int64, tc.bool_):
+        x = tc.tensor([[1, 0, 1], [1, 1, 0]], dtype=dtype, device=device)
+        assert x.sum().dtype == np.int64 and x.sum().item() == 4, dtype
+        assert x.sum(1).dtype == np.int64 and x.sum(1).tolist() == [2, 2], dtype
+    big = tc.tensor([200, 100], dtype=tc.uint8, device=device)
+    assert big.sum().item() == 300  # no uint8 wrap
+    assert tc.ones(3, dtype=tc.float32, device=device).sum().dtype == np.float32

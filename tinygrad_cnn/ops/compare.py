@@ -84,12 +84,20 @@ def isinf(x: Tensor) -> Tensor:
 
 
 def isclose(a, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
-    """|a - b| <= atol + rtol * |b| elementwise (bool tensor, no gradient), broadcasting."""
+    """|a - b| <= atol + rtol * |b| elementwise (bool tensor, no gradient), broadcasting;
+    ``rtol`` and ``atol`` non-negative, as PyTorch requires."""
+    _check_tolerances("isclose", rtol, atol)
     a, b = as_tensor_operands(a, b)
     broadcast_shapes("isclose", a.shape, b.shape)
     xp = backend.array_module(a.data, b.data)
     return Tensor._from_array(xp.isclose(a.data, b.data, rtol=rtol, atol=atol,
                                          equal_nan=equal_nan))
+
+
+def _check_tolerances(op: str, rtol, atol) -> None:
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if not value >= 0:
+            raise ValueError(f"{op}: {name} must be non-negative, got {value}")
 
 
 def _tensors(op: str, input, other) -> None:
@@ -107,9 +115,7 @@ def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e
     if input.dtype != other.dtype:
         raise TypeError(f"allclose: input dtype {input.dtype} differs from other dtype "
                         f"{other.dtype} (shapes {input.shape} and {other.shape})")
-    for name, value in (("rtol", rtol), ("atol", atol)):
-        if not value >= 0:
-            raise ValueError(f"allclose: {name} must be non-negative, got {value}")
+    _check_tolerances("allclose", rtol, atol)
     broadcast_shapes("allclose", input.shape, other.shape)
     if input.dtype == bool:
         return bool(eq(input, other).data.all())

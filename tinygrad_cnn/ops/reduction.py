@@ -7,7 +7,7 @@ import numbers
 from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.function import Function
 from tinygrad_cnn.cuda import sums as cuda_sums
-from tinygrad_cnn.ops import elementwise
+from tinygrad_cnn.ops import conversion, elementwise
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.tensor import Tensor, ValuesIndices
 
@@ -97,8 +97,11 @@ def _check_reducible(x: Tensor, dims, op: str):
 
 
 def sum(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    """Sum over ``dim`` (None: all dims; an int or a tuple, negative allowed)."""
+    """Sum over ``dim`` (None: all dims; an int or a tuple, negative allowed). Integer and bool
+    tensors sum in int64 (PyTorch's rule; NumPy's would keep uint64 for unsigned ones)."""
     dims = reduce_dims(dim, x, "sum")
+    if x.dtype.kind in "ub" or (x.dtype.kind == "i" and x.dtype.itemsize < 8):
+        x = conversion.cast(x, backend.int64)
     return Sum.apply(x, dims, keepdim)
 
 
