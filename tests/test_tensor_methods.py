@@ -2,6 +2,9 @@
 ``t.new_zeros(3)``, ...): values against NumPy, gradients by gradcheck, and PyTorch's own method
 as an extra oracle when it is installed."""
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -152,3 +155,5 @@ def test_size_is_numpys_count_and_pytorchs_method():
     assert tc.tensor(5.0).size() == () and tc.tensor(5.0).size == 1
     with pytest.raises(IndexError, match=r"size: dim 3 is out of range .* \(expected -3..2\)"):
         x.size(3)
+    for copied in (pickle.loads(pickle.dumps(x.size)), copy.deepcopy(x.size)):
+        assert copied == 24 and type(copied) is int

@@ -106,6 +106,9 @@ class _Size(int):
         self.shape = tuple(shape)
         return self
 
+    def __reduce__(self):  # pickled or copied, it is the plain int
+        return int, (int(self),)
+
     def __call__(self, dim=None):
         if dim is None:
             return self.shape
