@@ -52,6 +52,7 @@ from tinygrad_cnn.creation import (
     zeros_like,
 )
 from tinygrad_cnn.gradcheck import GradcheckError, gradcheck, gradgradcheck
+from tinygrad_cnn.ops.einsum import einsum
 from tinygrad_cnn.ops.elementwise import (
     abs,
     add,
