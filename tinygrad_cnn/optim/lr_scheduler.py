@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 import types
+from bisect import bisect_right
 from collections import Counter
 
 from tinygrad_cnn.optim.optimizer import Optimizer
@@ -21,6 +22,8 @@ class LRScheduler:
     ``last_epoch=-1`` starts a new schedule (and stores ``initial_lr`` in each group); the
     constructor then takes the first step, which sets the lr for epoch 0.
     """
+
+    _is_initial = False  # True only during the constructor's first step (as in PyTorch)
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
         if not isinstance(optimizer, Optimizer):
@@ -41,8 +44,16 @@ class LRScheduler:
                     )
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
+        self._initial_step()
+
+    def _initial_step(self) -> None:
+        """Reset the step count and take the first step (SequentialLR calls it for a child)."""
         self._step_count = 0
-        self.step()
+        self._is_initial = True
+        try:
+            self.step()
+        finally:
+            del self._is_initial  # back to the class's False; never in state_dict()
 
     def get_lr(self) -> list[float]:
         """The lr of each group for epoch ``last_epoch``, from the current lrs (subclasses)."""
@@ -55,8 +66,19 @@ class LRScheduler:
     def step(self) -> None:
         """Advance one epoch and write the new lr into every parameter group."""
         self._step_count += 1
-        self.last_epoch += 1
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=False):
+        self._update_lr()
+
+    def _update_lr(self, epoch: int | None = None) -> None:
+        """One epoch on (``epoch=None``), or jump to ``epoch`` with the closed form when the
+        scheduler has one (how SequentialLR starts a child at its milestone)."""
+        if epoch is None:
+            self.last_epoch += 1
+            values = self.get_lr()
+        else:
+            self.last_epoch = epoch
+            closed_form = getattr(self, "_get_closed_form_lr", None)
+            values = closed_form() if closed_form is not None else self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, values, strict=False):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
@@ -99,6 +121,10 @@ class StepLR(LRScheduler):
             return lrs
         return [lr * self.gamma for lr in lrs]
 
+    def _get_closed_form_lr(self):
+        return [base_lr * self.gamma ** (self.last_epoch // self.step_size)
+                for base_lr in self.base_lrs]
+
 
 class MultiStepLR(LRScheduler):
     """lr = base_lr * gamma ** (number of milestones <= epoch); a repeated milestone counts
@@ -120,6 +146,11 @@ class MultiStepLR(LRScheduler):
             return lrs
         return [lr * self.gamma ** self.milestones[self.last_epoch] for lr in lrs]
 
+    def _get_closed_form_lr(self):
+        milestones = sorted(self.milestones.elements())
+        return [base_lr * self.gamma ** bisect_right(milestones, self.last_epoch)
+                for base_lr in self.base_lrs]
+
     def load_state_dict(self, state_dict):
         super().load_state_dict(state_dict)
         # a checkpoint file stores the Counter as a plain dict
@@ -139,6 +170,9 @@ class ExponentialLR(LRScheduler):
         if self.last_epoch == 0:
             return lrs
         return [lr * self.gamma for lr in lrs]
+
+    def _get_closed_form_lr(self):
+        return [base_lr * self.gamma**self.last_epoch for base_lr in self.base_lrs]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -169,6 +203,11 @@ class CosineAnnealingLR(LRScheduler):
                     for base_lr, group in zip(self.base_lrs, groups, strict=False)]
         return [(1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T))
                 * (group["lr"] - eta_min) + eta_min for group in groups]
+
+    def _get_closed_form_lr(self):
+        return [self.eta_min + (base_lr - self.eta_min)
+                * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
+                for base_lr in self.base_lrs]
 
 
 class LambdaLR(LRScheduler):
@@ -324,3 +363,4 @@ class ReduceLROnPlateau:
         """Restore the attributes saved by ``state_dict()``."""
         self.__dict__.update({k: _copy(v) for k, v in state_dict.items()})
         self._init_is_better(self.mode, self.threshold, self.threshold_mode)
+
