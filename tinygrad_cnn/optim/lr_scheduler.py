@@ -364,3 +364,20 @@ class ReduceLROnPlateau:
         self.__dict__.update({k: _copy(v) for k, v in state_dict.items()})
         self._init_is_better(self.mode, self.threshold, self.threshold_mode)
 
+
+# the schedulers added later live in lr_scheduler_extra (this file would pass 600 lines)
+from tinygrad_cnn.optim.lr_scheduler_extra import (  # noqa: E402
+    ConstantLR,
+    CosineAnnealingWarmRestarts,
+    CyclicLR,
+    LinearLR,
+    OneCycleLR,
+    PolynomialLR,
+    SequentialLR,
+)
+
+__all__ = [
+    "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR", "ExponentialLR",
+    "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR", "OneCycleLR", "PolynomialLR",
+    "ReduceLROnPlateau", "SequentialLR", "StepLR",
+]
