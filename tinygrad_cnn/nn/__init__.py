@@ -40,10 +40,14 @@ from tinygrad_cnn.nn.layers import (
 from tinygrad_cnn.nn.losses import (
     BCELoss,
     BCEWithLogitsLoss,
+    CosineSimilarity,
     CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
     L1Loss,
     MSELoss,
     NLLLoss,
+    PairwiseDistance,
     SmoothL1Loss,
 )
 from tinygrad_cnn.nn.containers import Identity, ModuleDict, ModuleList, Sequential
@@ -80,5 +84,6 @@ from tinygrad_cnn.nn.normalization import (
     InstanceNorm1d,
     InstanceNorm2d,
     LayerNorm,
+    LocalResponseNorm,
 )
 from tinygrad_cnn.nn.lazy import LazyConv2d, LazyLinear, UninitializedParameter
