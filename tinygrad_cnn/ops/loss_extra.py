@@ -51,10 +51,10 @@ def kl_div(input: Tensor, target: Tensor, reduction: str = "mean",
     if log_target:
         loss = elementwise.exp(target) * (target - input)
     else:
-        # xlogy(t, t): 0 where t == 0 (value and gradient), t log t elsewhere (NaN for t < 0)
-        zero = target == 0
-        safe = elementwise.where(zero, 1.0, target)
-        loss = elementwise.where(zero, 0.0, target * elementwise.log(safe)) - target * input
+        # t log t with 0 log 0 = 0 (value and gradient): log 1 = 0 stands in where t == 0;
+        # NaN for t < 0, as PyTorch's xlogy
+        safe = elementwise.where(target == 0, 1.0, target)
+        loss = target * (elementwise.log(safe) - input)
     if reduction == "mean":
         warnings.warn("kl_div: reduction='mean' divides the total loss by both the batch size "
                       "and the support size; 'batchmean' divides only by the batch size, as the "
