@@ -36,6 +36,7 @@ from tinygrad_cnn.nn.layers import (
     Linear,
     LPPool2d,
     MaxPool2d,
+    Unflatten,
 )
 from tinygrad_cnn.nn.losses import (
     BCELoss,
@@ -50,7 +51,14 @@ from tinygrad_cnn.nn.losses import (
     PairwiseDistance,
     SmoothL1Loss,
 )
-from tinygrad_cnn.nn.containers import Identity, ModuleDict, ModuleList, Sequential
+from tinygrad_cnn.nn.containers import (
+    Identity,
+    ModuleDict,
+    ModuleList,
+    ParameterDict,
+    ParameterList,
+    Sequential,
+)
 from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.nn import utils
 
