@@ -36,17 +36,29 @@ from tinygrad_cnn.nn.layers import (
     Linear,
     LPPool2d,
     MaxPool2d,
+    Unflatten,
 )
 from tinygrad_cnn.nn.losses import (
     BCELoss,
     BCEWithLogitsLoss,
+    CosineSimilarity,
     CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
     L1Loss,
     MSELoss,
     NLLLoss,
+    PairwiseDistance,
     SmoothL1Loss,
 )
-from tinygrad_cnn.nn.containers import Identity, ModuleDict, ModuleList, Sequential
+from tinygrad_cnn.nn.containers import (
+    Identity,
+    ModuleDict,
+    ModuleList,
+    ParameterDict,
+    ParameterList,
+    Sequential,
+)
 from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.nn import utils
 
@@ -80,5 +92,6 @@ from tinygrad_cnn.nn.normalization import (
     InstanceNorm1d,
     InstanceNorm2d,
     LayerNorm,
+    LocalResponseNorm,
 )
 from tinygrad_cnn.nn.lazy import LazyConv2d, LazyLinear, UninitializedParameter

@@ -1,13 +1,15 @@
 """Containers: Identity, Sequential, ModuleList and ModuleDict (PyTorch's), Modules that hold
 other Modules in order under names ``"0"``, ``"1"``, ... (or the given keys), so their
-parameters and ``state_dict`` keys (``features.0.weight``) follow that order.
+parameters and ``state_dict`` keys (``features.0.weight``) follow that order; ParameterList and
+ParameterDict hold Parameters the same way (``heads.0``, ``scales.alpha``).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 
-from tinygrad_cnn.nn.module import Module
+from tinygrad_cnn.nn.module import Module, Parameter
+from tinygrad_cnn.tensor import Tensor
 
 
 class Identity(Module):
@@ -197,3 +199,135 @@ class ModuleDict(_Container):
     def forward(self, *args, **kwargs):
         """Not defined: a ModuleDict raises NotImplementedError; index it instead."""
         raise NotImplementedError("ModuleDict has no forward(); index it in your forward")
+
+
+# ---------------------------------------------------------------------- parameter containers
+# They keep their Parameters in the same ordered dict as the module containers (``_modules``,
+# which _Container walks); the walk registers Parameters as parameters, so named_parameters,
+# state_dict, to(device) and load_state_dict see them under "0", "1", ... or their keys.
+
+
+class _ParameterContainer(_Container):
+    def _check(self, value, where: str) -> Parameter:
+        """A Parameter as it is; a plain Tensor wrapped in one (as PyTorch does)."""
+        if isinstance(value, Parameter):
+            return value
+        if isinstance(value, Tensor):
+            return Parameter(value)
+        raise TypeError(f"{type(self).__name__}{where}: expected an nn.Parameter or a Tensor, "
+                        f"got {type(value).__name__}")
+
+    def __repr__(self) -> str:
+        lines = [f"  ({key}): Parameter containing: [{p.dtype} of shape {p.shape}"
+                 f"{'' if p.device == 'cpu' else ' on ' + p.device}]"
+                 for key, p in self._modules.items()]
+        return f"{type(self).__name__}(" + "".join(f"\n{line}" for line in lines) + (
+            "\n)" if lines else ")")
+
+
+class ParameterList(_ParameterContainer):
+    """A list of Parameters whose parent module registers them (``heads.0``, ``heads.1``);
+    Tensors are wrapped in Parameters. ``append``, ``extend``, indexing, iteration, ``len``."""
+
+    def __init__(self, values=None):
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, index):
+        values = list(self._modules.values())
+        if isinstance(index, slice):
+            return ParameterList(values[index])
+        try:
+            return values[index]
+        except IndexError:
+            raise IndexError(
+                f"ParameterList index {index} is out of range for {len(values)} parameters"
+            ) from None
+
+    def __setitem__(self, index: int, param) -> None:
+        key = list(self._modules)[index]   # the IndexError of a list
+        self._modules[key] = self._check(param, f"[{index}]")
+
+    def append(self, value):
+        """Add ``value`` (a Parameter, or a Tensor made one) at the end."""
+        self._modules[str(len(self._modules))] = self._check(value, ".append")
+        return self
+
+    def extend(self, values):
+        """Append each of ``values`` in order."""
+        for value in values:
+            self.append(value)
+        return self
+
+    def __iadd__(self, values):
+        return self.extend(values)
+
+
+class ParameterDict(_ParameterContainer):
+    """A dict of Parameters (string keys, insertion order) whose parent module registers them
+    (``scales.alpha``); Tensors are wrapped in Parameters."""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key: str) -> Parameter:
+        try:
+            return self._modules[key]
+        except KeyError:
+            raise KeyError(
+                f"ParameterDict has no key {key!r}; keys are {list(self._modules)}"
+            ) from None
+
+    def __setitem__(self, key: str, param) -> None:
+        if not isinstance(key, str) or "." in key or not key:
+            raise KeyError(f"ParameterDict keys must be non-empty strings without '.', "
+                           f"got {key!r}")
+        self._modules[key] = self._check(param, f"[{key!r}]")
+
+    def __delitem__(self, key: str) -> None:
+        self.pop(key)
+
+    def __contains__(self, key) -> bool:
+        return key in self._modules
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def keys(self):
+        """The keys, in insertion order."""
+        return self._modules.keys()
+
+    def values(self):
+        """The Parameters, in insertion order."""
+        return self._modules.values()
+
+    def items(self):
+        """(key, Parameter) pairs, in insertion order."""
+        return self._modules.items()
+
+    def get(self, key: str, default=None):
+        """The Parameter at ``key``, or ``default``."""
+        return self._modules.get(key, default)
+
+    def pop(self, key: str) -> Parameter:
+        """Remove the Parameter at ``key`` and return it (a KeyError naming the keys when there
+        is none)."""
+        param = self[key]
+        del self._modules[key]
+        return param
+
+    def clear(self) -> None:
+        """Remove every Parameter."""
+        self._modules.clear()
+
+    def update(self, parameters) -> None:
+        """Set each (key, Parameter) of a mapping or of an iterable of pairs, in order."""
+        items = parameters.items() if hasattr(parameters, "items") else parameters
+        for key, param in items:
+            self[key] = param

@@ -33,6 +33,13 @@ from tinygrad_cnn.ops.loss import (
     nll_loss,
     smooth_l1_loss,
 )
+from tinygrad_cnn.ops.loss_extra import (
+    cosine_similarity,
+    huber_loss,
+    kl_div,
+    local_response_norm,
+    pairwise_distance,
+)
 
 # [ops-bugs] more activations (ops/activation.py)
 from tinygrad_cnn.ops.activation import (

@@ -14,7 +14,7 @@ from tinygrad_cnn import backend
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn.layer_helpers import check_channels, check_ndim, zeros_parameter
 from tinygrad_cnn.nn.module import Module, Parameter
-from tinygrad_cnn.ops import conv, dense, normalization, pool
+from tinygrad_cnn.ops import conv, dense, normalization, pool, shape_extra
 from tinygrad_cnn.ops import padding as padding_ops
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.ops.windows import (
@@ -512,6 +512,29 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split dim ``dim`` into ``unflattened_size`` (one entry may be -1): (N, C*H*W) ->
+    (N, C, H, W) with Unflatten(1, (C, H, W)); the inverse of Flatten."""
+
+    def __init__(self, dim: int, unflattened_size):
+        super().__init__()
+        if not isinstance(unflattened_size, (tuple, list)):
+            raise TypeError(f"Unflatten: unflattened_size must be a tuple or list of ints, got "
+                            f"{type(unflattened_size).__name__}")
+        for i, n in enumerate(unflattened_size):
+            if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+                raise TypeError(f"Unflatten: unflattened_size must hold ints, got "
+                                f"{type(n).__name__} at position {i} of {unflattened_size!r}")
+        self.dim = dim
+        self.unflattened_size = unflattened_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return shape_extra.unflatten(x, self.dim, self.unflattened_size)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 class Dropout(Module):

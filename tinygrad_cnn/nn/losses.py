@@ -7,16 +7,19 @@ holds them (as in PyTorch).
 from __future__ import annotations
 
 from tinygrad_cnn.nn.module import Module
-from tinygrad_cnn.ops import loss
+from tinygrad_cnn.ops import loss, loss_extra
 from tinygrad_cnn.tensor import Tensor
 
 
 class _Loss(Module):
+    _REDUCTIONS = ("mean", "sum", "none")
+
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or 'none', "
-                             f"got {reduction!r}")
+        if reduction not in self._REDUCTIONS:
+            choices = ", ".join(repr(r) for r in self._REDUCTIONS[:-1])
+            raise ValueError(f"{type(self).__name__}: reduction must be {choices} or "
+                             f"{self._REDUCTIONS[-1]!r}, got {reduction!r}")
         self.reduction = reduction
 
     def extra_repr(self) -> str:
@@ -103,3 +106,63 @@ class BCEWithLogitsLoss(_Loss):
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return loss.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
                                                      self.pos_weight)
+
+
+class HuberLoss(_Loss):
+    """huber_loss(input, target, delta): 0.5 d^2 below delta, delta (|d| - 0.5 delta) above."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction)
+        if not delta > 0:
+            raise ValueError(f"HuberLoss: delta must be positive, got {delta}")
+        self.delta = delta
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return loss_extra.huber_loss(input, target, self.reduction, self.delta)
+
+
+class KLDivLoss(_Loss):
+    """kl_div(input, target): log-probabilities ``input`` against probabilities ``target`` (or
+    log-probabilities, with ``log_target``); reduction also 'batchmean'."""
+
+    _REDUCTIONS = ("mean", "batchmean", "sum", "none")
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False):
+        super().__init__(reduction)
+        self.log_target = log_target
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return loss_extra.kl_div(input, target, self.reduction, self.log_target)
+
+
+class CosineSimilarity(Module):
+    """cosine_similarity(x1, x2, dim, eps): the cosine of the angle between x1 and x2 along
+    ``dim``."""
+
+    def __init__(self, dim: int = 1, eps: float = 1e-8):
+        super().__init__()
+        self.dim = dim
+        self.eps = eps
+
+    def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        return loss_extra.cosine_similarity(x1, x2, self.dim, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, eps={self.eps}"
+
+
+class PairwiseDistance(Module):
+    """pairwise_distance(x1, x2, p, eps, keepdim): the p-norm of x1 - x2 + eps along the last
+    dim. The order p is the attribute ``norm``, as in PyTorch."""
+
+    def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):
+        super().__init__()
+        self.norm = p
+        self.eps = eps
+        self.keepdim = keepdim
+
+    def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        return loss_extra.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
+
+    def extra_repr(self) -> str:
+        return f"p={self.norm}, eps={self.eps}, keepdim={self.keepdim}"

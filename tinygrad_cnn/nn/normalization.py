@@ -1,6 +1,7 @@
 """BatchNorm1d/2d (ops/normalization.py), LayerNorm, GroupNorm, InstanceNorm1d/2d and Dropout2d
-(ops/norms.py). PyTorch's names, arguments, defaults (InstanceNorm: affine=False,
-track_running_stats=False) and initialisation (weight ones, bias zeros).
+(ops/norms.py), LocalResponseNorm (ops/loss_extra.py). PyTorch's names, arguments, defaults
+(InstanceNorm: affine=False, track_running_stats=False) and initialisation (weight ones, bias
+zeros).
 
 Shapes: N batch, C channels, then any spatial dims (L, or H and W).
 """
@@ -14,8 +15,8 @@ from tinygrad_cnn import backend, creation
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn.layer_helpers import check_ndim, zeros_parameter
 from tinygrad_cnn.nn.module import Module, Parameter
+from tinygrad_cnn.ops import loss_extra, norms
 from tinygrad_cnn.ops import normalization as normalization_ops
-from tinygrad_cnn.ops import norms
 from tinygrad_cnn.ops import shape as shape_ops
 from tinygrad_cnn.ops.windows import int_at_least
 from tinygrad_cnn.tensor import Tensor
@@ -264,3 +265,21 @@ class Dropout2d(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class LocalResponseNorm(Module):
+    """local_response_norm: each channel divided by (k + alpha/size * sum of x^2 over ``size``
+    neighbouring channels)^beta (AlexNet's); no parameters. (N, C, *) -> same shape."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, x: Tensor) -> Tensor:
+        return loss_extra.local_response_norm(x, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

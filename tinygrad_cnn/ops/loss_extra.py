@@ -1,0 +1,120 @@
+"""More losses and distances, PyTorch's: huber_loss, kl_div, cosine_similarity,
+pairwise_distance, and local_response_norm (AlexNet's).
+
+Written with Tensor ops, so every one is twice differentiable.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+from tinygrad_cnn import backend
+from tinygrad_cnn.ops import elementwise, reduction, shape_extra, vector_norm
+from tinygrad_cnn.ops import loss as loss_ops
+from tinygrad_cnn.ops import padding as padding_ops
+from tinygrad_cnn.ops import shape as shape_ops
+from tinygrad_cnn.tensor import Tensor
+
+_sum = reduction.sum    # the losses' `reduction` argument shadows the module inside them
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",
+               delta: float = 1.0) -> Tensor:
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta), d = input - target, reduced:
+    smooth_l1_loss(beta=delta) times delta. Shapes must match exactly."""
+    loss_ops._check_reduction(reduction, "huber_loss")
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    target = loss_ops._as_tensor(target, input)
+    loss_ops._check_same_shape(input, target, "huber_loss")
+    d = elementwise.abs(input - target)
+    loss = elementwise.where(d < delta, 0.5 * (d * d), delta * (d - 0.5 * delta))
+    return loss_ops._reduce(loss, reduction, "huber_loss")
+
+
+def kl_div(input: Tensor, target: Tensor, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
+    """Pointwise KL divergence of log-probabilities ``input`` from ``target``:
+    target (log target - input), or exp(target) (target - input) with ``log_target``.
+
+    Without ``log_target`` a target of 0 contributes 0 (0 log 0 = 0). Input and target
+    broadcast. ``reduction='batchmean'`` divides the sum by the batch size input.shape[0] (the
+    KL divergence's definition); ``'mean'`` divides by the number of elements (and warns, as
+    PyTorch does).
+    """
+    if reduction not in ("mean", "batchmean", "sum", "none"):
+        raise ValueError(f"kl_div: reduction must be 'mean', 'batchmean', 'sum' or 'none', "
+                         f"got {reduction!r}")
+    target = loss_ops._as_tensor(target, input)
+    elementwise.broadcast_shapes("kl_div", input.shape, target.shape)
+    if log_target:
+        loss = elementwise.exp(target) * (target - input)
+    else:
+        # t log t with 0 log 0 = 0 (value and gradient): log 1 = 0 stands in where t == 0;
+        # NaN for t < 0, as PyTorch's xlogy
+        safe = elementwise.where(target == 0, 1.0, target)
+        loss = target * (elementwise.log(safe) - input)
+    if reduction == "mean":
+        warnings.warn("kl_div: reduction='mean' divides the total loss by both the batch size "
+                      "and the support size; 'batchmean' divides only by the batch size, as the "
+                      "KL divergence's definition does", UserWarning, stacklevel=2)
+    if reduction == "batchmean":
+        total = _sum(loss)
+        return total / input.shape[0] if input.ndim else total
+    return loss_ops._reduce(loss, reduction, "kl_div")
+
+
+def _broadcast_pair(x1: Tensor, x2: Tensor, op: str):
+    """Floating x1, x2 (ints -> float32) broadcast to one shape."""
+    x1, x2 = elementwise.as_tensor_operands(elementwise.floating(x1), elementwise.floating(x2))
+    shape = elementwise.broadcast_shapes(op, x1.shape, x2.shape)
+    return shape_ops.expand(x1, shape), shape_ops.expand(x2, shape)
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """sum(x1 / max(|x1|, eps) * x2 / max(|x2|, eps)) along ``dim`` (2-norms along ``dim``);
+    x1 and x2 broadcast, and ``dim`` indexes the broadcast shape."""
+    x1, x2 = _broadcast_pair(x1, x2, "cosine_similarity")
+    d = shape_ops.normalize_dim(dim, x1.ndim, "cosine_similarity")
+    n1 = elementwise.clamp(vector_norm.vector_norm(x1, 2, d, keepdim=True), min=eps)
+    n2 = elementwise.clamp(vector_norm.vector_norm(x2, 2, d, keepdim=True), min=eps)
+    return _sum((x1 / n1) * (x2 / n2), d)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:
+    """The p-norm of x1 - x2 + eps along the last dim: (N, D), (N, D) -> (N,); x1 and x2
+    broadcast ((D,) against (N, D) is fine), two (D,) vectors give a 0-d distance."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real):
+        raise TypeError(f"pairwise_distance: p must be a number, got {p!r}")
+    x1, x2 = _broadcast_pair(x1, x2, "pairwise_distance")
+    diff = x1 - x2 + eps
+    if diff.ndim == 0:
+        return vector_norm.vector_norm(diff, p, None, keepdim=keepdim)
+    return vector_norm.vector_norm(diff, p, -1, keepdim=keepdim)
+
+
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,
+                        k: float = 1.0) -> Tensor:
+    """x / (k + alpha/size * sum of x^2 over ``size`` neighbouring channels)^beta, the channels
+    dim 1 of (N, C, *) (AlexNet's): the window runs from c - size//2 to c + (size-1)//2,
+    zero-padded at the ends."""
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+        raise ValueError(f"local_response_norm: size must be a positive integer, got {size!r}")
+    if input.ndim < 3:
+        raise backend.ShapeError(
+            f"local_response_norm: expected an input of 3 or more dims (N, C, *), got shape "
+            f"{input.shape}"
+        )
+    x = elementwise.floating(input)
+    sq = x * x
+    channels = x.shape[1]
+    # pad dim 1 with size//2 zeros before and (size-1)//2 after, then sum `size` shifted slices
+    pads = [0, 0] * (x.ndim - 2) + [size // 2, (size - 1) // 2]
+    padded = padding_ops.pad(sq, pads)                          # (N, C + size - 1, *)
+    window = shape_extra.narrow(padded, 1, 0, channels)
+    for start in range(1, size):
+        window = window + shape_extra.narrow(padded, 1, start, channels)
+    div = elementwise.pow(window * (alpha / size) + k, beta)
+    return x / div
