@@ -159,12 +159,15 @@ HYPER = {
                                                           st.floats(0.5, 0.999)),
                   eps=st.floats(1e-8, 1e-3), weight_decay=st.floats(0, 0.5),
                   momentum_decay=st.floats(0, 0.1), decoupled_weight_decay=st.booleans()),
-    "RAdam": dict(lr=st.floats(1e-4, 0.1), betas=st.tuples(st.floats(0, 0.95),
+    # RAdam's first steps are plain momentum steps lr * m_hat: larger lrs diverge on the valley
+    "RAdam": dict(lr=st.floats(1e-4, 0.02), betas=st.tuples(st.floats(0, 0.95),
                                                           st.floats(0.5, 0.999)),
                   eps=st.floats(1e-8, 1e-3), weight_decay=st.floats(0, 0.5),
                   decoupled_weight_decay=st.booleans()),
+    # beta2 near 0 makes Adamax a sign method (u = |g| + eps), whose steps jump where g crosses 0,
+    # so ulp-level differences grow: keep beta2 >= 0.5 for a 1e-9 comparison (as for Adam)
     "Adamax": dict(lr=st.floats(1e-4, 0.1), betas=st.tuples(st.floats(0, 0.95),
-                                                           st.floats(0, 0.999)),
+                                                           st.floats(0.5, 0.999)),
                    eps=st.floats(1e-8, 1e-3), weight_decay=st.floats(0, 0.5)),
     "Adadelta": dict(lr=st.floats(1e-2, 2.0), rho=st.floats(0, 0.99),
                      eps=st.floats(1e-8, 1e-3), weight_decay=st.floats(0, 0.5)),
@@ -179,6 +182,7 @@ def test_trajectory_random_hyperparameters(name, data):
     ours = train(getattr(optim, name)(params, **kwargs), params, STEPS)
     expected = ref.trajectory(ref.REFERENCES[name](**kwargs), STEPS)
     for got, want in zip(ours[-1], expected[-1], strict=True):
+        assert np.isfinite(want).all(), "the hyperparameters should not diverge"
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
 
 
