@@ -121,7 +121,116 @@ class Adagrad:
         return out
 
 
-REFERENCES = {"SGD": SGD, "Adam": Adam, "AdamW": AdamW, "RMSprop": RMSprop, "Adagrad": Adagrad}
+class NAdam:
+    def __init__(self, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 momentum_decay=4e-3, decoupled_weight_decay=False, maximize=False):
+        self.lr, (self.b1, self.b2), self.eps, self.wd = lr, betas, eps, weight_decay
+        self.psi, self.decoupled, self.maximize = momentum_decay, decoupled_weight_decay, maximize
+        self.m, self.v = {}, {}
+        self.t = 0
+
+    def mu(self, t):
+        return self.b1 * (1 - 0.5 * 0.96 ** (t * self.psi))
+
+    def step(self, params, grads):
+        self.t += 1
+        t = self.t
+        mu_prod = math.prod(self.mu(i) for i in range(1, t + 1))
+        out = []
+        for i, (theta, g) in enumerate(zip(params, grads, strict=True)):
+            g = -g if self.maximize else g
+            if self.wd != 0:
+                if self.decoupled:
+                    theta = theta - self.lr * self.wd * theta
+                else:
+                    g = g + self.wd * theta
+            m = self.b1 * self.m.get(i, 0.0) + (1 - self.b1) * g
+            v = self.b2 * self.v.get(i, 0.0) + (1 - self.b2) * g**2
+            self.m[i], self.v[i] = m, v
+            m_hat = (self.mu(t + 1) * m / (1 - mu_prod * self.mu(t + 1))
+                     + (1 - self.mu(t)) * g / (1 - mu_prod))
+            v_hat = v / (1 - self.b2**t)
+            out.append(theta - self.lr * m_hat / (np.sqrt(v_hat) + self.eps))
+        return out
+
+
+class RAdam:
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 decoupled_weight_decay=False, maximize=False):
+        self.lr, (self.b1, self.b2), self.eps, self.wd = lr, betas, eps, weight_decay
+        self.decoupled, self.maximize = decoupled_weight_decay, maximize
+        self.m, self.v = {}, {}
+        self.t = 0
+
+    def step(self, params, grads):
+        self.t += 1
+        t = self.t
+        rho_inf = 2 / (1 - self.b2) - 1
+        rho_t = rho_inf - 2 * t * self.b2**t / (1 - self.b2**t)
+        out = []
+        for i, (theta, g) in enumerate(zip(params, grads, strict=True)):
+            g = -g if self.maximize else g
+            if self.wd != 0:
+                if self.decoupled:
+                    theta = theta - self.lr * self.wd * theta
+                else:
+                    g = g + self.wd * theta
+            m = self.b1 * self.m.get(i, 0.0) + (1 - self.b1) * g
+            v = self.b2 * self.v.get(i, 0.0) + (1 - self.b2) * g**2
+            self.m[i], self.v[i] = m, v
+            m_hat = m / (1 - self.b1**t)
+            if rho_t > 5:
+                l_t = np.sqrt(1 - self.b2**t) / (np.sqrt(v) + self.eps)
+                r_t = np.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
+                              / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+                out.append(theta - self.lr * m_hat * l_t * r_t)
+            else:
+                out.append(theta - self.lr * m_hat)
+        return out
+
+
+class Adamax:
+    def __init__(self, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, maximize=False):
+        self.lr, (self.b1, self.b2), self.eps, self.wd = lr, betas, eps, weight_decay
+        self.maximize = maximize
+        self.m, self.u = {}, {}
+        self.t = 0
+
+    def step(self, params, grads):
+        self.t += 1
+        out = []
+        for i, (theta, g) in enumerate(zip(params, grads, strict=True)):
+            g = -g if self.maximize else g
+            if self.wd != 0:
+                g = g + self.wd * theta
+            m = self.b1 * self.m.get(i, 0.0) + (1 - self.b1) * g
+            u = np.maximum(self.b2 * self.u.get(i, 0.0), np.abs(g) + self.eps)
+            self.m[i], self.u[i] = m, u
+            out.append(theta - self.lr * m / ((1 - self.b1**self.t) * u))
+        return out
+
+
+class Adadelta:
+    def __init__(self, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
+        self.lr, self.rho, self.eps, self.wd, self.maximize = lr, rho, eps, weight_decay, maximize
+        self.v, self.u = {}, {}
+
+    def step(self, params, grads):
+        out = []
+        for i, (theta, g) in enumerate(zip(params, grads, strict=True)):
+            g = -g if self.maximize else g
+            if self.wd != 0:
+                g = g + self.wd * theta
+            v = self.rho * self.v.get(i, 0.0) + (1 - self.rho) * g**2
+            dx = np.sqrt(self.u.get(i, 0.0) + self.eps) / np.sqrt(v + self.eps) * g
+            u = self.rho * self.u.get(i, 0.0) + (1 - self.rho) * dx**2
+            self.v[i], self.u[i] = v, u
+            out.append(theta - self.lr * dx)
+        return out
+
+
+REFERENCES = {"SGD": SGD, "Adam": Adam, "AdamW": AdamW, "RMSprop": RMSprop, "Adagrad": Adagrad,
+              "NAdam": NAdam, "RAdam": RAdam, "Adamax": Adamax, "Adadelta": Adadelta}
 
 
 # --------------------------------------------------------------------------- problems
