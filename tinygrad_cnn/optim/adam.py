@@ -6,7 +6,12 @@ import math
 
 from tinygrad_cnn import backend, cuda
 from tinygrad_cnn.cuda import optim as kernels
-from tinygrad_cnn.optim.optimizer import Optimizer, check_betas, check_nonnegative
+from tinygrad_cnn.optim.optimizer import (
+    Optimizer,
+    check_adam_hyperparameters,
+    decay_weights,
+    update_moments,
+)
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -32,9 +37,7 @@ class Adam(Optimizer):
 
     def _check_hyperparameters(self, group, where):
         super()._check_hyperparameters(group, where)
-        check_nonnegative(group["eps"], "epsilon value eps", where)
-        check_betas(group["betas"], where)
-        check_nonnegative(group["weight_decay"], "weight_decay", where)
+        check_adam_hyperparameters(group, where)
 
     @staticmethod
     def _init_state(xp, p, state, group):
@@ -72,20 +75,10 @@ class Adam(Optimizer):
         self._init_state(xp, p, state, group)
         state["step"] += 1
         t = state["step"]
-        if weight_decay != 0:
-            if self._decoupled:
-                p.data *= 1 - lr * weight_decay
-            else:
-                g = g + weight_decay * p.data
+        g = decay_weights(p, g, lr, weight_decay, self._decoupled)
         m, v = state["exp_avg"].data, state["exp_avg_sq"].data
         # in place, with one temporary array per parameter
-        tmp = xp.subtract(g, m)
-        tmp *= 1 - beta1
-        m += tmp  # = beta1 * m + (1 - beta1) * g, as torch's lerp_
-        xp.multiply(g, g, out=tmp)
-        tmp *= 1 - beta2
-        v *= beta2
-        v += tmp
+        tmp = update_moments(xp, g, m, v, beta1, beta2)
         if group["amsgrad"]:
             v_max = state.setdefault(
                 "max_exp_avg_sq", Tensor._from_array(xp.zeros_like(p.data))

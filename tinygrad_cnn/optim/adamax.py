@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from tinygrad_cnn import backend
-from tinygrad_cnn.optim.optimizer import Optimizer, check_betas, check_nonnegative
+from tinygrad_cnn.optim.optimizer import (
+    Optimizer,
+    check_adam_hyperparameters,
+)
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -26,9 +29,7 @@ class Adamax(Optimizer):
 
     def _check_hyperparameters(self, group, where):
         super()._check_hyperparameters(group, where)
-        check_nonnegative(group["eps"], "epsilon value eps", where)
-        check_betas(group["betas"], where)
-        check_nonnegative(group["weight_decay"], "weight_decay", where)
+        check_adam_hyperparameters(group, where)
 
     def _update(self, p, g, state, group):
         xp = backend.array_module(p.data)

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from tinygrad_cnn import backend
-from tinygrad_cnn.optim.optimizer import Optimizer, check_betas, check_nonnegative
+from tinygrad_cnn.optim.optimizer import (
+    Optimizer,
+    check_adam_hyperparameters,
+    check_nonnegative,
+    decay_weights,
+    update_moments,
+)
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -34,9 +40,7 @@ class NAdam(Optimizer):
 
     def _check_hyperparameters(self, group, where):
         super()._check_hyperparameters(group, where)
-        check_nonnegative(group["eps"], "epsilon value eps", where)
-        check_betas(group["betas"], where)
-        check_nonnegative(group["weight_decay"], "weight_decay", where)
+        check_adam_hyperparameters(group, where)
         check_nonnegative(group["momentum_decay"], "momentum_decay", where)
 
     def load_state_dict(self, state_dict):
@@ -65,24 +69,14 @@ class NAdam(Optimizer):
         state["step"] += 1
         t = state["step"]
         bias_correction2 = 1 - beta2**t
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                p.data *= 1 - lr * weight_decay
-            else:
-                g = g + weight_decay * p.data
+        g = decay_weights(p, g, lr, weight_decay, group["decoupled_weight_decay"])
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (t * momentum_decay)))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((t + 1) * momentum_decay)))
         mu_product = state["mu_product"] * mu
         state["mu_product"] = mu_product
         mu_product_next = mu_product * mu_next
         m, v = state["exp_avg"].data, state["exp_avg_sq"].data
-        tmp = xp.subtract(g, m)
-        tmp *= 1 - beta1
-        m += tmp  # = beta1 * m + (1 - beta1) * g, as torch's lerp_
-        xp.multiply(g, g, out=tmp)
-        tmp *= 1 - beta2
-        v *= beta2
-        v += tmp
+        tmp = update_moments(xp, g, m, v, beta1, beta2)
         denom = xp.divide(v, bias_correction2, out=tmp)
         xp.sqrt(denom, out=denom)
         denom += group["eps"]

@@ -283,6 +283,40 @@ def check_betas(betas, where: str) -> None:
                              "expected 0 <= beta < 1")
 
 
+def check_adam_hyperparameters(group: dict, where: str) -> None:
+    """The Adam family's checks (Adam, AdamW, NAdam, RAdam, Adamax): eps >= 0, betas in [0, 1),
+    weight_decay >= 0."""
+    check_nonnegative(group["eps"], "epsilon value eps", where)
+    check_betas(group["betas"], where)
+    check_nonnegative(group["weight_decay"], "weight_decay", where)
+
+
+def decay_weights(p: Tensor, g, lr: float, weight_decay: float, decoupled: bool):
+    """Weight decay before an update: decoupled (AdamW's) shrinks ``p`` in place by
+    ``1 - lr * weight_decay``; coupled adds ``weight_decay * p`` to the gradient. Returns the
+    gradient to use (a new array when coupled; ``g`` is never written to)."""
+    if weight_decay != 0:
+        if decoupled:
+            p.data *= 1 - lr * weight_decay
+        else:
+            g = g + weight_decay * p.data
+    return g
+
+
+def update_moments(xp, g, m, v, beta1: float, beta2: float):
+    """m = beta1 m + (1 - beta1) g and v = beta2 v + (1 - beta2) g**2, in place and in torch's
+    order of operations (its lerp_ and addcmul_), through one temporary array, which is
+    returned for the caller to reuse (its contents are spent)."""
+    tmp = xp.subtract(g, m)
+    tmp *= 1 - beta1
+    m += tmp  # = beta1 * m + (1 - beta1) * g, as torch's lerp_
+    xp.multiply(g, g, out=tmp)
+    tmp *= 1 - beta2
+    v *= beta2
+    v += tmp
+    return tmp
+
+
 def gradient(p: Tensor, maximize: bool):
     """The array to descend along: ``p.grad`` (negated when maximizing), never written to."""
     g = p.grad.data

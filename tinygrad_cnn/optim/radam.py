@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from tinygrad_cnn import backend
-from tinygrad_cnn.optim.optimizer import Optimizer, check_betas, check_nonnegative
+from tinygrad_cnn.optim.optimizer import (
+    Optimizer,
+    check_adam_hyperparameters,
+    decay_weights,
+    update_moments,
+)
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -35,9 +40,7 @@ class RAdam(Optimizer):
 
     def _check_hyperparameters(self, group, where):
         super()._check_hyperparameters(group, where)
-        check_nonnegative(group["eps"], "epsilon value eps", where)
-        check_betas(group["betas"], where)
-        check_nonnegative(group["weight_decay"], "weight_decay", where)
+        check_adam_hyperparameters(group, where)
 
     def _update(self, p, g, state, group):
         xp = backend.array_module(p.data)
@@ -49,19 +52,9 @@ class RAdam(Optimizer):
             state["exp_avg_sq"] = Tensor._from_array(xp.zeros_like(p.data))
         state["step"] += 1
         t = state["step"]
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                p.data *= 1 - lr * weight_decay
-            else:
-                g = g + weight_decay * p.data
+        g = decay_weights(p, g, lr, weight_decay, group["decoupled_weight_decay"])
         m, v = state["exp_avg"].data, state["exp_avg_sq"].data
-        tmp = xp.subtract(g, m)
-        tmp *= 1 - beta1
-        m += tmp  # = beta1 * m + (1 - beta1) * g, as torch's lerp_
-        xp.multiply(g, g, out=tmp)
-        tmp *= 1 - beta2
-        v *= beta2
-        v += tmp
+        tmp = update_moments(xp, g, m, v, beta1, beta2)
         bias_correction1 = 1 - beta1**t
         bias_correction2 = 1 - beta2**t
         update = xp.divide(m, bias_correction1, out=tmp)  # m_hat
