@@ -44,7 +44,8 @@ class _Container(Module):
 
 
 class _ModuleSequence(_Container):
-    """What Sequential and ModuleList share: iteration over modules, append and extend."""
+    """What Sequential, ModuleList and ParameterList share: iteration over the members in order,
+    append and extend (which returns the container, as PyTorch's)."""
 
     def __iter__(self):
         return iter(self._modules.values())
@@ -55,9 +56,10 @@ class _ModuleSequence(_Container):
         return self
 
     def extend(self, modules):
-        """Append each module of ``modules`` in order."""
+        """Append each of ``modules`` in order."""
         for module in modules:
             self.append(module)
+        return self
         return self
 
 
@@ -141,26 +143,23 @@ class ModuleList(_ModuleSequence):
         raise NotImplementedError("ModuleList has no forward(); iterate over it in your forward")
 
 
-class ModuleDict(_Container):
-    """A dict of modules (string keys, insertion order) whose parameters the parent sees."""
+class _KeyedContainer(_Container):
+    """What ModuleDict and ParameterDict share: string keys (no '.'), insertion order, and the
+    dict methods; the members are checked by the class's ``_check``."""
 
-    def __init__(self, modules=None):
-        super().__init__()
-        if modules is not None:
-            self.update(modules)
-
-    def __getitem__(self, key: str) -> Module:
+    def __getitem__(self, key: str):
         try:
             return self._modules[key]
         except KeyError:
             raise KeyError(
-                f"ModuleDict has no key {key!r}; keys are {list(self._modules)}"
+                f"{type(self).__name__} has no key {key!r}; keys are {list(self._modules)}"
             ) from None
 
-    def __setitem__(self, key: str, module: Module) -> None:
+    def __setitem__(self, key: str, value) -> None:
         if not isinstance(key, str) or "." in key or not key:
-            raise KeyError(f"ModuleDict keys must be non-empty strings without '.', got {key!r}")
-        self._modules[key] = self._check(module, f"[{key!r}]")
+            raise KeyError(f"{type(self).__name__} keys must be non-empty strings without '.', "
+                           f"got {key!r}")
+        self._modules[key] = self._check(value, f"[{key!r}]")
 
     def __delitem__(self, key: str) -> None:
         self.pop(key)
@@ -176,25 +175,42 @@ class ModuleDict(_Container):
         return self._modules.keys()
 
     def values(self):
-        """The modules, in insertion order."""
+        """The members, in insertion order."""
         return self._modules.values()
 
     def items(self):
-        """(key, module) pairs, in insertion order."""
+        """(key, member) pairs, in insertion order."""
         return self._modules.items()
 
-    def pop(self, key: str) -> Module:
-        """Remove the module at ``key`` and return it (a KeyError naming the keys when there is
-        none)."""
-        module = self[key]  # the KeyError that lists the keys
-        del self._modules[key]
-        return module
+    def get(self, key: str, default=None):
+        """The member at ``key``, or ``default``."""
+        return self._modules.get(key, default)
 
-    def update(self, modules) -> None:
-        """Set each (key, module) of a mapping or of an iterable of pairs, in order."""
-        items = modules.items() if hasattr(modules, "items") else modules
-        for key, module in items:
-            self[key] = module
+    def pop(self, key: str):
+        """Remove the member at ``key`` and return it (a KeyError naming the keys when there is
+        none)."""
+        value = self[key]  # the KeyError that lists the keys
+        del self._modules[key]
+        return value
+
+    def clear(self) -> None:
+        """Remove every member."""
+        self._modules.clear()
+
+    def update(self, members) -> None:
+        """Set each (key, member) of a mapping or of an iterable of pairs, in order."""
+        items = members.items() if hasattr(members, "items") else members
+        for key, value in items:
+            self[key] = value
+
+
+class ModuleDict(_KeyedContainer):
+    """A dict of modules (string keys, insertion order) whose parameters the parent sees."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
 
     def forward(self, *args, **kwargs):
         """Not defined: a ModuleDict raises NotImplementedError; index it instead."""
@@ -225,7 +241,7 @@ class _ParameterContainer(_Container):
             "\n)" if lines else ")")
 
 
-class ParameterList(_ParameterContainer):
+class ParameterList(_ModuleSequence, _ParameterContainer):
     """A list of Parameters whose parent module registers them (``heads.0``, ``heads.1``);
     Tensors are wrapped in Parameters. ``append``, ``extend``, indexing, iteration, ``len``."""
 
@@ -233,9 +249,6 @@ class ParameterList(_ParameterContainer):
         super().__init__()
         if values is not None:
             self.extend(values)
-
-    def __iter__(self):
-        return iter(self._modules.values())
 
     def __getitem__(self, index):
         values = list(self._modules.values())
@@ -252,22 +265,11 @@ class ParameterList(_ParameterContainer):
         key = list(self._modules)[index]   # the IndexError of a list
         self._modules[key] = self._check(param, f"[{index}]")
 
-    def append(self, value):
-        """Add ``value`` (a Parameter, or a Tensor made one) at the end."""
-        self._modules[str(len(self._modules))] = self._check(value, ".append")
-        return self
-
-    def extend(self, values):
-        """Append each of ``values`` in order."""
-        for value in values:
-            self.append(value)
-        return self
-
     def __iadd__(self, values):
         return self.extend(values)
 
 
-class ParameterDict(_ParameterContainer):
+class ParameterDict(_KeyedContainer, _ParameterContainer):
     """A dict of Parameters (string keys, insertion order) whose parent module registers them
     (``scales.alpha``); Tensors are wrapped in Parameters."""
 
@@ -275,59 +277,3 @@ class ParameterDict(_ParameterContainer):
         super().__init__()
         if parameters is not None:
             self.update(parameters)
-
-    def __getitem__(self, key: str) -> Parameter:
-        try:
-            return self._modules[key]
-        except KeyError:
-            raise KeyError(
-                f"ParameterDict has no key {key!r}; keys are {list(self._modules)}"
-            ) from None
-
-    def __setitem__(self, key: str, param) -> None:
-        if not isinstance(key, str) or "." in key or not key:
-            raise KeyError(f"ParameterDict keys must be non-empty strings without '.', "
-                           f"got {key!r}")
-        self._modules[key] = self._check(param, f"[{key!r}]")
-
-    def __delitem__(self, key: str) -> None:
-        self.pop(key)
-
-    def __contains__(self, key) -> bool:
-        return key in self._modules
-
-    def __iter__(self):
-        return iter(self._modules)
-
-    def keys(self):
-        """The keys, in insertion order."""
-        return self._modules.keys()
-
-    def values(self):
-        """The Parameters, in insertion order."""
-        return self._modules.values()
-
-    def items(self):
-        """(key, Parameter) pairs, in insertion order."""
-        return self._modules.items()
-
-    def get(self, key: str, default=None):
-        """The Parameter at ``key``, or ``default``."""
-        return self._modules.get(key, default)
-
-    def pop(self, key: str) -> Parameter:
-        """Remove the Parameter at ``key`` and return it (a KeyError naming the keys when there
-        is none)."""
-        param = self[key]
-        del self._modules[key]
-        return param
-
-    def clear(self) -> None:
-        """Remove every Parameter."""
-        self._modules.clear()
-
-    def update(self, parameters) -> None:
-        """Set each (key, Parameter) of a mapping or of an iterable of pairs, in order."""
-        items = parameters.items() if hasattr(parameters, "items") else parameters
-        for key, param in items:
-            self[key] = param
