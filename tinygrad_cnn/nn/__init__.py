@@ -25,6 +25,7 @@ from tinygrad_cnn.nn.activation import (
     Softplus,
     Softsign,
 )
+from tinygrad_cnn.nn.embedding import Embedding
 from tinygrad_cnn.nn.layers import (
     AdaptiveAvgPool2d,
     AdaptiveMaxPool2d,

@@ -65,5 +65,5 @@ from tinygrad_cnn.ops.norms import dropout2d, group_norm, instance_norm, layer_n
 from tinygrad_cnn.ops.unfold import fold, unfold
 
 # [ops-vocab] normalize, softmin, one_hot
-from tinygrad_cnn.ops.indexing import one_hot
+from tinygrad_cnn.ops.indexing import embedding, one_hot
 from tinygrad_cnn.ops.vector_norm import normalize, softmin

@@ -1,5 +1,5 @@
 """Indexing along a dim: gather, scatter, scatter_add, index_add, take_along_dim, masked_fill,
-one_hot; of the flattened tensor: take, masked_select, nonzero.
+one_hot, embedding; of the flattened tensor: take, masked_select, nonzero.
 
 One mechanism serves them all: an index along ``dim`` becomes a NumPy advanced index (the index
 array at ``dim``, broadcast ``arange``s elsewhere), so ``gather`` is ``GetItem`` and
@@ -31,7 +31,7 @@ def along_dim_index(xp, index, dim: int) -> tuple:
     return tuple(items)
 
 
-def _index_array(index, like: Tensor, op: str):
+def _index_array(index, like: Tensor, op: str, name: str = "index"):
     """``index`` (a Tensor, array or list of ints) as a backend integer array on ``like``'s
     device, or a TypeError naming its dtype."""
     if isinstance(index, Tensor):
@@ -39,7 +39,7 @@ def _index_array(index, like: Tensor, op: str):
     else:
         array = Tensor(index, device=like.device).data
     if array.dtype.kind not in "iu":
-        raise TypeError(f"{op}: index must be an integer tensor, got {array.dtype}")
+        raise TypeError(f"{op}: {name} must be an integer tensor, got {array.dtype}")
     return array
 
 
@@ -338,3 +338,25 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
                          f"num_classes={num_classes}")
     out = values[..., None] == xp.arange(num_classes)
     return Tensor._from_array(out.astype(backend.DEFAULT_INT))
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx=None) -> Tensor:
+    """The rows of ``weight`` (num_embeddings, embedding_dim) at the integer ``input`` (any
+    shape): (*) -> (*, embedding_dim), PyTorch's ``F.embedding``. Each row's gradient is the sum
+    of its uses' gradients; row ``padding_idx`` (negative counts from the end) gets none."""
+    if not isinstance(weight, Tensor) or weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
+                         f"shape {getattr(weight, 'shape', type(weight).__name__)}")
+    num = weight.shape[0]
+    index = _index_array(input, weight, "embedding", "indices").reshape(-1)
+    check_bounds(backend.array_module(index), index, num, 0, "embedding")
+    shape = tuple(input.shape) if isinstance(input, Tensor) else tuple(index.shape)
+    rows = shape_ops.reshape(shape_ops.getitem_arrays(weight, (index,)), shape + (weight.shape[1],))
+    if padding_idx is None:
+        return rows
+    if isinstance(padding_idx, bool) or not isinstance(padding_idx, numbers.Integral) \
+            or not -num <= padding_idx < num:
+        raise ValueError(f"embedding: padding_idx must be within num_embeddings {num}, got "
+                         f"{padding_idx!r}")
+    used = Tensor._from_array((index != padding_idx % num).reshape(shape + (1,)))
+    return elementwise.where(used, rows, rows.detach())  # the padding row's value, no gradient
