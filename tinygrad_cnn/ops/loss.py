@@ -410,13 +410,20 @@ def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean",
     _check_reduction(reduction, "smooth_l1_loss")
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    return _reduce(smooth_l1_terms(input, target, beta, "smooth_l1_loss"), reduction,
+                   "smooth_l1_loss")
+
+
+def smooth_l1_terms(input: Tensor, target: Tensor, beta: float, op: str) -> Tensor:
+    """The unreduced smooth-L1 loss of ``input`` against ``target`` (same shapes, checked under
+    ``op``'s name): 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta; |d| for beta = 0.
+    Huber's loss is delta times it with beta = delta."""
     target = _as_tensor(target, input)
-    _check_same_shape(input, target, "smooth_l1_loss")
+    _check_same_shape(input, target, op)
     d = elementwise.abs(input - target)
     if beta == 0:
-        return _reduce(d, reduction, "smooth_l1_loss")
-    loss = elementwise.where(d < beta, (0.5 / beta) * (d * d), d - 0.5 * beta)
-    return _reduce(loss, reduction, "smooth_l1_loss")
+        return d
+    return elementwise.where(d < beta, (0.5 / beta) * (d * d), d - 0.5 * beta)
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,

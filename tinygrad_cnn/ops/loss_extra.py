@@ -26,10 +26,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",
     loss_ops._check_reduction(reduction, "huber_loss")
     if not delta > 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
-    target = loss_ops._as_tensor(target, input)
-    loss_ops._check_same_shape(input, target, "huber_loss")
-    d = elementwise.abs(input - target)
-    loss = elementwise.where(d < delta, 0.5 * (d * d), delta * (d - 0.5 * delta))
+    loss = delta * loss_ops.smooth_l1_terms(input, target, delta, "huber_loss")
     return loss_ops._reduce(loss, reduction, "huber_loss")
 
 
