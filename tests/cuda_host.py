@@ -20,6 +20,8 @@ import tempfile
 
 import numpy as np
 
+from tinygrad_cnn.cuda import nvrtc
+
 HOST_PRELUDE = r"""
 #include <cmath>
 #include <cstring>
@@ -135,37 +137,11 @@ def on_host(fn, *args):
     return result, host.launches[before:]
 
 
-def _nvrtc_library():
-    try:
-        import nvidia.cuda_nvrtc  # noqa: PLC0415
-    except ImportError:
-        return None
-    for root in nvidia.cuda_nvrtc.__path__:
-        path = os.path.join(root, "lib", "libnvrtc.so.12")
-        if os.path.exists(path):
-            return ctypes.CDLL(path)
-    return None
-
-
-NVRTC = _nvrtc_library()
-NO_NVRTC_REASON = "NVRTC is not installed (pip install nvidia-cuda-nvrtc-cu12)"
+NVRTC = nvrtc.library()
+NO_NVRTC_REASON = nvrtc.NO_NVRTC_REASON
 
 
 def nvrtc_compile(source: str, arch: str = "compute_90") -> tuple[bool, str]:
     """Compile ``source`` to PTX with NVRTC as CuPy's RawModule would; (ok, compiler log)."""
-    program = ctypes.c_void_p()
-    status = NVRTC.nvrtcCreateProgram(ctypes.byref(program), source.encode(), b"kernel.cu", 0,
-                                      None, None)
-    if status != 0:
-        raise RuntimeError(f"nvrtcCreateProgram failed with status {status}")
-    options = [b"--std=c++14", f"-arch={arch}".encode()]
-    try:
-        status = NVRTC.nvrtcCompileProgram(program, len(options),
-                                           (ctypes.c_char_p * len(options))(*options))
-        size = ctypes.c_size_t()
-        NVRTC.nvrtcGetProgramLogSize(program, ctypes.byref(size))
-        log = ctypes.create_string_buffer(size.value)
-        NVRTC.nvrtcGetProgramLog(program, log)
-    finally:
-        NVRTC.nvrtcDestroyProgram(ctypes.byref(program))
-    return status == 0, log.value.decode(errors="replace")
+    ok, log, _ = nvrtc.compile_source(NVRTC, source, arch)
+    return ok, log

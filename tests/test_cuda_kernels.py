@@ -24,6 +24,7 @@ from tests.cuda_host import (
     HostRunner,
     nvrtc_compile,
 )
+from tests.recording_cupy import RecordingCuPy
 from tinygrad_cnn.cuda import Kernel
 
 for _module in pkgutil.iter_modules(cuda.__path__):
@@ -58,47 +59,15 @@ def test_every_kernel_compiles_with_cupy_on_the_gpu(kernel, dtype):
     assert function is not None
 
 
-class _RecordingCuPy:
-    """Just enough of CuPy for Kernel._launch_cupy: records each RawModule it compiles (from
-    any thread) and each launch."""
-
-    def __init__(self):
-        import threading
-
-        self.compiled, self.calls, self.threads = [], [], set()
-        recording = self
-
-        class RawModule:
-            def __init__(self, code, options):
-                recording.compiled.append(code)
-                recording.threads.add(threading.current_thread().name)
-
-            def get_function(self, name):
-                return lambda grid, block, args: recording.calls.append(name)
-
-        class Device:
-            def __init__(self, device=0):
-                pass
-
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                return False
-
-        self.RawModule = RawModule
-        self.cuda = type("cuda", (), {"Device": Device,
-                                      "runtime": type("runtime", (), {"getDevice": lambda: 0})})
-
-
 def test_a_gpu_compiles_every_kernel_of_a_dtype_on_threads_at_the_first_launch(monkeypatch):
     from tinygrad_cnn.cuda import activation, bias
     from tinygrad_cnn.cuda import kernel as kernel_module
 
-    fake = _RecordingCuPy()
+    fake = RecordingCuPy(compute_capability="75")  # no shipped cubin runs there: all compile
     monkeypatch.setitem(__import__("sys").modules, "cupy", fake)
     monkeypatch.setattr(kernel_module, "_compiling", {})
     monkeypatch.setattr(kernel_module, "_runtime", None)
+    monkeypatch.setattr(kernel_module.prebuilt, "_architectures", {})
     registered = kernel_module.registered_kernels()
     for k in registered:
         monkeypatch.setattr(k, "_functions", {})
@@ -146,6 +115,7 @@ def test_the_first_launch_queues_the_deferred_kernels_last(monkeypatch):
 
     monkeypatch.setattr(kernel_module, "ThreadPoolExecutor", RecordingPool)
     monkeypatch.setattr(kernel_module, "_compiling", {})
+    monkeypatch.setenv(kernel_module.prebuilt.ENV_SWITCH, "0")  # no shipped cubins: all compile
     kernel_module._cupy_function(optim.SGD_KERNEL, np.dtype(np.float32), 0)
     deferred = [k.deferred for k in submitted]
     assert submitted[0] is optim.SGD_KERNEL and len(submitted) == len(

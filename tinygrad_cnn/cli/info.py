@@ -80,6 +80,10 @@ def cmd_info(args) -> int:
         name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
         info["gpu_device"] = f"{name}, {props['totalGlobalMem'] / 2**30:.1f} GiB"
         info["cupy"] = cupy.__version__
+        from tinygrad_cnn.cuda import prebuilt  # noqa: PLC0415 - only with a GPU
+
+        capability = int(cupy.cuda.Device(0).compute_capability)
+        info["cuda_kernels"] = prebuilt.describe(capability)
     if args.json:
         print(json.dumps(info))
         return 0

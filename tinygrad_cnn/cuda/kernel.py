@@ -7,10 +7,12 @@ memory, ``__syncthreads`` or warp intrinsics. That subset keeps each kernel's lo
 lets the test suite run the very same source on the CPU (compiled by a C++ compiler, one thread
 walking all items: ``tests/cuda_host.py``) and compile it with NVRTC, without a GPU.
 
-On a GPU the first launch of any kernel for a scalar type starts compiling every registered
-kernel for that type, each on its own, on a few threads (NVRTC releases the GIL; CuPy caches
-each compiled kernel on disk by its source): a fresh process's first step then waits about as
-long as the slowest compile instead of their sum.
+On a GPU a kernel loads from the cubins shipped in the package where they hold its current
+source for the GPU's architecture (:mod:`.prebuilt`: no compile at all). Otherwise the first
+launch of a kernel for a scalar type starts compiling every registered kernel without a cubin
+for that type, each on its own, on a few threads (NVRTC releases the GIL; CuPy caches each
+compiled kernel on disk by its source): a fresh process's first step then waits about as long as
+the slowest compile instead of their sum.
 
 Arguments, so that one launcher serves CuPy and the host runner alike: every scalar parameter
 of a kernel is ``T`` or ``long long`` and every array parameter a pointer to ``T``, ``double``,
@@ -32,6 +34,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 from tinygrad_cnn import backend
+
+from . import nvrtc, prebuilt
 
 # Compiled by NVRTC and by the host runner's C++ compiler alike.
 PRELUDE = r"""
@@ -186,7 +190,6 @@ class Kernel:
         function((blocks,), (_THREADS,), args)
 
 
-_NVRTC_OPTIONS = ("--std=c++14",)
 _compiling: dict[tuple, dict[int, Future]] = {}  # (dtype.char, device): {id(kernel): future}
 _runtime = None  # cupy.cuda.runtime, once a kernel has run on CuPy
 
@@ -215,7 +218,7 @@ def _compile(kernel: Kernel, dtype, device: int):
     import cupy  # noqa: PLC0415
 
     with cupy.cuda.Device(device):  # a compile thread has no current device of its own
-        module = cupy.RawModule(code=kernel.source(dtype), options=_NVRTC_OPTIONS)
+        module = cupy.RawModule(code=kernel.source(dtype), options=nvrtc.OPTIONS)
         return module.get_function(kernel.name)
 
 
@@ -226,12 +229,18 @@ def compile_threads(kernels: int) -> int:
 
 
 def _cupy_function(kernel: Kernel, dtype, device: int):
-    """``kernel``'s CuPy function for ``dtype`` on ``device``. The first call for a (dtype,
-    device) starts compiling every registered kernel for it on a thread pool, ``kernel`` first;
-    a kernel registered later compiles on its own."""
+    """``kernel``'s CuPy function for ``dtype`` on ``device``: its shipped cubin where there is
+    one (:mod:`.prebuilt`), else compiled. The first compile for a (dtype, device) starts
+    compiling every registered kernel without a cubin for it on a thread pool, ``kernel``
+    first; a kernel registered later compiles on its own."""
+    function = prebuilt.load(kernel, dtype, device)
+    if function is not None:
+        return function
     futures = _compiling.get((dtype.char, device))
     if futures is None:
-        kernels = sorted(registered_kernels(), key=lambda k: (k is not kernel, k.deferred))
+        kernels = sorted((k for k in registered_kernels()
+                          if k is kernel or not prebuilt.available(k, dtype, device)),
+                         key=lambda k: (k is not kernel, k.deferred))
         pool = ThreadPoolExecutor(max_workers=compile_threads(len(kernels)),
                                   thread_name_prefix="tinygrad_cnn-nvrtc")
         futures = _compiling[dtype.char, device] = {

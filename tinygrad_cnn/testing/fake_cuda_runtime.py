@@ -7,6 +7,8 @@ from __future__ import annotations
 class Device:
     """``cupy.cuda.Device``: a context manager that selects nothing (there is one device)."""
 
+    compute_capability = "00"  # as getDeviceProperties' major and minor: no real GPU's
+
     def __init__(self, device_id=0):
         self.id = device_id
 
