@@ -250,6 +250,12 @@ def _cupy_function(kernel: Kernel, dtype, device: int):
     return _compile(kernel, dtype, device) if future is None else future.result()
 
 
+def compiles_started() -> int:
+    """How many compiles of our kernels this process has started (0 where every kernel it
+    launched came from a shipped cubin)."""
+    return sum(len(futures) for futures in _compiling.values())
+
+
 def wait_for_compiles() -> None:
     """Return once every kernel compile started in the background has finished (for timings:
     compile threads running beside a timed step take CPU time and the GIL from it)."""
