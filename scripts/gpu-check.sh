@@ -1,8 +1,8 @@
 #!/bin/bash
 # One device call that checks the GPU path end to end, sized for a 15-minute device budget
 # (adapted from ../shared/gpu-check.sh; see docs/gpu.md "Testing on a GPU"). From the repo root:
-#   bash scripts/gpu-check.sh [host]   (on the device tool: timeout_s about 320; 190 s on an H200
-#   on 27 November, when the suite was 1,900 tests; it is about 2,600 since 28 November)
+#   bash scripts/gpu-check.sh [host]   (on the device tool: timeout_s about 320; 205 s on an H200
+#   on 28 November with 2,730 tests, the suite's step 130 s of it)
 # If .whl/ holds the nvidia-cudnn-frontend wheel (carry [".whl"]), it is installed first, so the
 # cuDNN convolution path is what runs; docs/gpu.md says how to fetch that wheel.
 # Order: the self-check, the compiles of a cold first step and the benchmark first, then the whole suite with the GPU as default
