@@ -7,8 +7,8 @@ from collections import namedtuple
 
 from tinygrad_cnn import backend
 from tinygrad_cnn.autograd import engine
-from tinygrad_cnn.autograd.grad_mode import is_grad_enabled
 from tinygrad_cnn.autograd.hooks import RemovableHandle, add_hook
+from tinygrad_cnn.tensor_inplace import TensorInPlace
 from tinygrad_cnn.tensor_methods import TensorMethods
 from tinygrad_cnn.tensor_shape_methods import TensorShapeMethods
 
@@ -115,7 +115,7 @@ class _Size(int):
         return self.shape[shape_ops.normalize_dim(dim, len(self.shape), "size")]
 
 
-class Tensor(TensorMethods, TensorShapeMethods):
+class Tensor(TensorMethods, TensorShapeMethods, TensorInPlace):
     """An n-dimensional array on the CPU (NumPy) or GPU (CuPy) that can record its gradient.
 
     ``Tensor(data, requires_grad=False, dtype=None, device=None)``: ``data`` is Python numbers or
@@ -124,7 +124,9 @@ class Tensor(TensorMethods, TensorShapeMethods):
     """
 
     # _grad_hooks (a leaf's register_hook hooks) is set only on a leaf that has some
-    __slots__ = ("data", "grad", "_requires_grad", "_node", "_grad_hooks", "__weakref__")
+    # _version (tensor_inplace.py) is set only on a tensor once changed in place
+    __slots__ = ("data", "grad", "_requires_grad", "_node", "_grad_hooks", "_version",
+                 "__weakref__")
     __array_priority__ = 1000  # make ndarray <op> Tensor call Tensor's reflected operator
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, device=None):
@@ -375,11 +377,6 @@ class Tensor(TensorMethods, TensorShapeMethods):
             hooks = owner._grad_hooks = {}
         return add_hook(hooks, hook)
 
-    def zero_(self) -> Tensor:
-        """Fill with zeros in place (outside of any graph)."""
-        self.data[...] = 0
-        return self
-
     # ------------------------------------------------------------------ autograd
 
     def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False):
@@ -463,13 +460,11 @@ class Tensor(TensorMethods, TensorShapeMethods):
         return shape_ops.getitem(self, index)
 
     def __setitem__(self, index, value):
-        if self.requires_grad and is_grad_enabled():
-            raise RuntimeError(
-                "in-place assignment to a tensor that requires grad would corrupt its gradient; "
-                "do it under tc.no_grad() or build a new tensor (e.g. with tc.where)"
-            )
+        self._refuse_in_graph("t[...] = v (in-place assignment)", value,
+                              "a new tensor, e.g. with tc.where or tc.cat")
         index = shape_ops.index_to_arrays(index, self.data)
         self.data[index] = value.data if isinstance(value, Tensor) else value
+        self._changed_in_place()
 
 
 def _initial_gradient(output: Tensor, gradient, caller: str) -> Tensor:

@@ -19,7 +19,7 @@ A Function instance is also the graph node (``ctx``) of the tensor it produced:
 
 from __future__ import annotations
 
-from tinygrad_cnn import backend
+from tinygrad_cnn import backend, tensor_inplace
 from tinygrad_cnn.autograd.grad_mode import is_grad_enabled
 from tinygrad_cnn.backend import array_module
 from tinygrad_cnn.tensor import Tensor
@@ -50,6 +50,8 @@ class Function:
     _saved: list | None = None
     _freed = False
     _retained_output_ref = None
+    _saved_at = 0  # tensor_inplace's count of in-place changes when the node saved its tensors
+    _output_changed = False  # the output was changed in place since (tensor_inplace.py)
     _grad_hooks = None  # {key: hook} of the output's register_hook, once it has one
 
     # ------------------------------------------------------------------ used inside forward
@@ -74,12 +76,24 @@ class Function:
         out = []
         for kind, value in self._saved:
             if kind == _INPUT:
-                out.append(self.inputs[value])
+                tensor = self.inputs[value]
+                if getattr(tensor, "_version", 0) > self._saved_at:
+                    raise self._changed_error(f"its input {value}", tensor.shape)
+                out.append(tensor)
             elif kind == _OUTPUT:  # the output as a Tensor of this node: gradients through it
+                if self._output_changed:
+                    raise self._changed_error("its output", value.shape)
                 out.append(Tensor._from_array(value, requires_grad=True, node=self))  # reach us
             else:
                 out.append(value)
         return tuple(out)
+
+    def _changed_error(self, which: str, shape) -> RuntimeError:
+        return RuntimeError(
+            f"{type(self).__name__}: one of the tensors its backward needs, {which} (shape "
+            f"{tuple(shape)}), was changed in place after the op saved it, so its gradient would "
+            "be wrong; change a clone() instead, or change it after backward() (optimizer.step() "
+            "changes the parameters in place: call it after backward)")
 
     # ------------------------------------------------------------------ the two halves
 
@@ -123,6 +137,7 @@ class Function:
         inputs = ctx.inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
         saved = ctx._saved = [ctx._classify(a, arrays, out) for a in ctx._to_save]
         ctx._to_save = ()
+        ctx._saved_at = tensor_inplace._changes
         # keep an input Tensor only where backward needs it (saved, or a leaf that gets .grad);
         # the others become edges to their nodes, so their arrays can go, as in PyTorch
         kept = edges = None

@@ -70,6 +70,7 @@ def _fill(tensor: Tensor, values) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"init functions fill a Tensor in place, got {type(tensor).__name__}")
     tensor.data[...] = values.astype(tensor.dtype, copy=False)
+    tensor._changed_in_place()
     return tensor
 
 

@@ -391,6 +391,7 @@ class Module:
         with no_grad():
             for target, array in updates:
                 target.data[...] = backend.to_device(array, target.device)
+                target._changed_in_place()
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ display

@@ -137,6 +137,7 @@ class Optimizer:
                     state = self._state_for(p)
                     if not self._fused_update(p, state, group):
                         self._update(p, gradient(p, group["maximize"]), state, group)
+                    p._changed_in_place()  # a graph built before the step cannot backward now
         return loss
 
     def _fused_update(self, p: Tensor, state: dict, group: dict) -> bool:

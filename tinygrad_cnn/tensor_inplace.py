@@ -1,0 +1,168 @@
+"""In-place methods of Tensor (``t.add_(u)``, ``t.mul_(0.9)``, ``t.copy_(src)``, ``t -= lr * g``)
+and the version counters that keep an in-place change from corrupting a gradient.
+
+**Version counters.** A tensor changed in place (by these methods, ``t[...] = v``, ``zero_``,
+an optimizer's step, ``nn.init`` or ``load_state_dict``) records the change. A node that saved
+the tensor for its backward before the change then refuses to run that backward, naming the op
+and the tensor, where it would have computed the gradient from the new values (PyTorch's
+"modified by an inplace operation" error). Writing into ``t.data`` directly is not tracked, as
+with PyTorch's ``.data``.
+
+**Which changes are in place.** tinygrad_cnn has no in-place autograd (PyTorch rewrites the
+graph behind an in-place op; here a node's output is never changed under it). So the methods
+change a tensor in place only outside the graph: under ``tc.no_grad()``, or when neither the
+tensor nor the other operand requires a gradient. A leaf that requires grad refuses them while
+grad mode is on (as in PyTorch: ``with tc.no_grad(): w -= lr * w.grad`` is the way); the
+methods refuse a tensor in the graph too, naming the out-of-place method to use. The operators
+``+=``, ``-=``, ``*=`` and ``/=`` there compute out of place and rebind the name
+(``out += identity`` in a residual block gives the right values and gradient; other
+references to the old tensor keep its values, where PyTorch's would see the sum).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_cnn import backend
+from tinygrad_cnn.autograd.grad_mode import is_grad_enabled, no_grad
+
+_changes = 0  # in-place changes of tensors so far; a changed tensor's _version is the count then
+
+
+def changes_so_far() -> int:
+    """The process-wide count of in-place changes (a node records it when it saves tensors)."""
+    return _changes
+
+
+class TensorInPlace:
+    """In-place methods and version counting shared by every Tensor (a mixin: no state of its
+    own; ``_version`` is a slot of Tensor, unset until the first in-place change)."""
+
+    __slots__ = ()
+
+    def _changed_in_place(self) -> None:
+        """Record that this tensor's values changed in place: nodes that saved it before now
+        refuse their backward."""
+        global _changes
+        _changes += 1
+        self._version = _changes
+        if self._node is not None:  # a non-leaf: the node that made it may have saved it
+            self._node._output_changed = True
+
+    # ------------------------------------------------------------------ arithmetic
+
+    def add_(self, other, *, alpha=1):
+        """``self += alpha * other`` in place (broadcasting ``other`` to self's shape)."""
+        return self._in_place("add_", other, lambda t, o: t.add(o, alpha=alpha))
+
+    def sub_(self, other, *, alpha=1):
+        """``self -= alpha * other`` in place."""
+        return self._in_place("sub_", other, lambda t, o: t.sub(o, alpha=alpha))
+
+    def mul_(self, other):
+        """``self *= other`` in place."""
+        return self._in_place("mul_", other, lambda t, o: t * o)
+
+    def div_(self, other, *, rounding_mode=None):
+        """``self /= other`` in place (``rounding_mode`` as ``div``)."""
+        return self._in_place("div_", other, lambda t, o: t.div(o, rounding_mode=rounding_mode))
+
+    def clamp_(self, min=None, max=None):  # noqa: A002 - PyTorch's argument names
+        """Values limited to [min, max] in place (``clamp``)."""
+        return self._in_place("clamp_", None, lambda t, _: t.clamp(min, max))
+
+    def __iadd__(self, other):
+        return self._in_place_or_rebind("+=", other, lambda t, o: t + o)
+
+    def __isub__(self, other):
+        return self._in_place_or_rebind("-=", other, lambda t, o: t - o)
+
+    def __imul__(self, other):
+        return self._in_place_or_rebind("*=", other, lambda t, o: t * o)
+
+    def __itruediv__(self, other):
+        return self._in_place_or_rebind("/=", other, lambda t, o: t / o)
+
+    # ------------------------------------------------------------------ filling and copying
+
+    def zero_(self):
+        """Fill with zeros in place."""
+        return self.fill_(0)
+
+    def fill_(self, value):
+        """Every element set to ``value`` (a number, or a tensor of one element) in place."""
+        self._refuse_in_graph("fill_", None, "tc.full_like(t, value)")
+        if hasattr(value, "shape"):  # a Tensor or an array
+            if int(np.prod(value.shape)) != 1:
+                raise backend.ShapeError(f"fill_: expected a number or a one-element tensor, "
+                                         f"got shape {tuple(value.shape)}")
+            value = value.item()
+        xp = backend.array_module(self.data)
+        self.data[...] = backend.full(xp, self.shape, value, self.dtype)
+        self._changed_in_place()
+        return self
+
+    def copy_(self, src, non_blocking: bool = False):
+        """``src``'s values copied in place (from either device, cast to self's dtype,
+        broadcast to self's shape). ``non_blocking`` is accepted for PyTorch's signature."""
+        self._refuse_in_graph("copy_", src, "src.to(t.device, t.dtype) or tc.where")
+        from tinygrad_cnn.tensor import Tensor  # noqa: PLC0415 - tensor.py imports this mixin
+
+        value = src.data if isinstance(src, Tensor) else src
+        if not hasattr(value, "shape"):
+            value = np.asarray(value)
+        try:
+            target = np.broadcast_shapes(tuple(value.shape), self.shape)
+        except ValueError:
+            target = None
+        if target != self.shape:
+            raise backend.ShapeError(f"copy_: the source has shape {tuple(value.shape)}, which "
+                                     f"does not broadcast to the destination's {self.shape}")
+        value = backend.to_device(value, self.device)
+        self.data[...] = value.astype(self.dtype, copy=False)
+        self._changed_in_place()
+        return self
+
+    # ------------------------------------------------------------------ the rules
+
+    def _refuse_in_graph(self, op: str, other, instead: str) -> None:
+        """Raise unless ``op`` may change this tensor in place (see the module's docstring)."""
+        if not is_grad_enabled():
+            return
+        if self._requires_grad and self._node is None:
+            raise RuntimeError(
+                f"{op}: a leaf tensor that requires grad (shape {self.shape}) cannot be changed "
+                "in place while grad mode is on (its gradient would be wrong); do it under "
+                "tc.no_grad(), as an optimizer does")
+        if self._requires_grad or getattr(other, "_requires_grad", False):
+            raise RuntimeError(
+                f"{op}: tinygrad_cnn cannot change a tensor in the autograd graph in place "
+                f"(shape {self.shape}); use the out-of-place form ({instead}), or do it under "
+                "tc.no_grad() if no gradient should flow")
+
+    def _in_place(self, op: str, other, compute):
+        self._refuse_in_graph(op, other, f"t = t.{op.rstrip('_')}(...)")
+        return self._store(op, other, compute)
+
+    def _in_place_or_rebind(self, op: str, other, compute):
+        if is_grad_enabled() and (self._requires_grad or getattr(other, "_requires_grad", False)):
+            if self._requires_grad and self._node is None:
+                self._refuse_in_graph(op, other, "")  # a leaf: refused, as in PyTorch
+            return compute(self, other)  # in the graph: a new node, the name rebound
+        return self._store(op, other, compute)
+
+    def _store(self, op: str, other, compute):
+        """``compute(self, other)``, computed out of place, written into self's array."""
+        with no_grad():
+            result = compute(self, other)
+        if result.shape != self.shape:
+            raise backend.ShapeError(
+                f"{op}: the result has shape {result.shape} but the tensor changed in place has "
+                f"shape {self.shape}; the other operand ({getattr(other, 'shape', other)}) may "
+                "broadcast to it, not beyond it")
+        if not np.can_cast(result.dtype, self.dtype, "same_kind"):
+            raise TypeError(f"{op}: the result's dtype {result.dtype} cannot be stored in place "
+                            f"in a tensor of dtype {self.dtype}")
+        self.data[...] = result.data
+        self._changed_in_place()
+        return self
