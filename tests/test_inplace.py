@@ -17,6 +17,12 @@ A = RNG.standard_normal((3, 4))
 B = RNG.standard_normal((3, 4)) + 3.0  # away from zero: a divisor
 ROW = RNG.standard_normal(4) + 3.0
 
+IDX = np.array([[3], [0], [2]])  # one column per row: scatter_'s target positions
+SCATTERED, SCATTER_ADDED = A.copy(), A.copy()
+for _row, _col in enumerate(IDX[:, 0]):
+    SCATTERED[_row, _col] = B[_row, 0]
+    SCATTER_ADDED[_row, _col] += B[_row, 0]
+
 # name -> (the in-place call on a, NumPy's result)
 IN_PLACE = {
     "add_": (lambda a, b: a.add_(b), A + B),
@@ -34,6 +40,16 @@ IN_PLACE = {
     "copy_": (lambda a, b: a.copy_(b), B),
     "copy_ broadcast from NumPy float32": (lambda a, b: a.copy_(ROW.astype(np.float32)),
                                            np.broadcast_to(ROW.astype(np.float32), A.shape)),
+    "lerp_": (lambda a, b: a.lerp_(b, 0.25), A + 0.25 * (B - A)),
+    "masked_fill_": (lambda a, b: a.masked_fill_(tc.tensor(A > 0, device=a.device), -1.0),
+                     np.where(A > 0, -1.0, A)),
+    "scatter_": (lambda a, b: a.scatter_(1, tc.tensor(IDX, device=a.device), b),
+                 SCATTERED),
+    "scatter_add_": (lambda a, b: a.scatter_add_(1, tc.tensor(IDX, device=a.device), b),
+                     SCATTER_ADDED),
+    "index_add_ alpha": (lambda a, b: a.index_add_(1, tc.tensor([0, 2], device=a.device),
+                                                   b[:, :2], alpha=2.0),
+                         A + np.stack([2 * B[:, 0], 0 * B[:, 0], 2 * B[:, 1], 0 * B[:, 0]], 1)),
     "+=": (lambda a, b: a.__iadd__(b), A + B),
     "-= number": (lambda a, b: a.__isub__(2.0), A - 2.0),
     "*= row": (lambda a, b: a.__imul__(tc.tensor(ROW, device=a.device, dtype=tc.float64)),
@@ -67,7 +83,12 @@ def test_in_place_methods_match_pytorch(name):
         "*= row": lambda: theirs_a.__imul__(torch.tensor(ROW)),
         "fill_ tensor": lambda: theirs_a.fill_(torch.tensor(-1.0)),
         "copy_ broadcast from NumPy float32": lambda: theirs_a.copy_(
-            torch.tensor(ROW.astype(np.float32)))}  # torch's copy_ takes tensors only
+            torch.tensor(ROW.astype(np.float32))),  # torch's copy_ takes tensors only
+        "masked_fill_": lambda: theirs_a.masked_fill_(torch.tensor(A > 0), -1.0),
+        "scatter_": lambda: theirs_a.scatter_(1, torch.tensor(IDX), torch.tensor(B)),
+        "scatter_add_": lambda: theirs_a.scatter_add_(1, torch.tensor(IDX), torch.tensor(B)),
+        "index_add_ alpha": lambda: theirs_a.index_add_(1, torch.tensor([0, 2]),
+                                                        torch.tensor(B)[:, :2], alpha=2.0)}
     theirs = (built_inside[name]() if name in built_inside
               else call(theirs_a, torch.tensor(B)))
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-15, atol=1e-15)
@@ -278,3 +299,43 @@ def test_pytorch_refuses_the_same_backward():
         loss.backward()
     with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
         w.add_(1.0)
+
+
+def test_random_fills_draw_what_nn_init_draws_and_follow_the_leaf_rule(device):
+    a, b = tc.zeros(3, 4, device=device), tc.zeros(3, 4, device=device)
+    tc.manual_seed(5)
+    assert a.normal_(1.0, 2.0) is a
+    tc.manual_seed(5)
+    nn.init.normal_(b, 1.0, 2.0)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    tc.manual_seed(6)
+    a.uniform_(-0.5, 0.5)
+    tc.manual_seed(6)
+    nn.init.uniform_(b, -0.5, 0.5)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert -0.5 <= a.numpy().min() and a.numpy().max() < 0.5
+    w = tc.zeros(2, requires_grad=True, device=device)
+    with pytest.raises(RuntimeError, match="normal_: a leaf tensor that requires grad"):
+        w.normal_()
+    with tc.no_grad():
+        w.uniform_(2.0, 3.0)  # an initialisation, as torch's under no_grad
+    assert (w.numpy() >= 2.0).all()
+
+
+def test_an_ema_of_the_weights_with_lerp_under_no_grad():
+    tc.manual_seed(2)
+    model, ema = nn.Linear(2, 2), nn.Linear(2, 2)
+    ema.load_state_dict(model.state_dict())
+    opt = tc.optim.SGD(model.parameters(), lr=0.5)
+    expected = [p.numpy().astype(np.float64) for p in ema.parameters()]
+    for _ in range(3):
+        opt.zero_grad()
+        model(tc.randn(4, 2)).square().sum().backward()
+        opt.step()
+        with tc.no_grad():
+            for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+                e.lerp_(p, 0.1)
+        expected = [x + 0.1 * (p.numpy() - x)
+                    for x, p in zip(expected, model.parameters(), strict=True)]
+    for e, x in zip(ema.parameters(), expected, strict=True):
+        np.testing.assert_allclose(e.numpy(), x, rtol=1e-6, atol=1e-7)

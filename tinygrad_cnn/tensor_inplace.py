@@ -71,6 +71,29 @@ class TensorInPlace:
         """Values limited to [min, max] in place (``clamp``)."""
         return self._in_place("clamp_", None, lambda t, _: t.clamp(min, max))
 
+    def lerp_(self, end, weight):
+        """``self += weight * (end - self)`` in place (an exponential moving average's update:
+        ``ema.lerp_(p, 1 - decay)``)."""
+        return self._in_place("lerp_", (end, weight), lambda t, _: t.lerp(end, weight))
+
+    def masked_fill_(self, mask, value):
+        """``value`` written where the bool ``mask`` (broadcast to self) is true."""
+        return self._in_place("masked_fill_", value, lambda t, _: t.masked_fill(mask, value))
+
+    def scatter_(self, dim: int, index, src=None, *, value=None, reduce=None):
+        """``scatter`` in place: ``self[i][index[i][j]] = src[i][j]`` for dim=1 (or ``value``)."""
+        return self._in_place("scatter_", src, lambda t, _: t.scatter(dim, index, src,
+                                                                       value=value, reduce=reduce))
+
+    def scatter_add_(self, dim: int, index, src):
+        """``scatter_add`` in place: ``src`` added at ``index`` along ``dim``."""
+        return self._in_place("scatter_add_", src, lambda t, _: t.scatter_add(dim, index, src))
+
+    def index_add_(self, dim: int, index, source, *, alpha=1):
+        """``index_add`` in place: ``alpha * source`` added at ``index`` along ``dim``."""
+        return self._in_place("index_add_", source,
+                              lambda t, _: t.index_add(dim, index, source, alpha=alpha))
+
     def __iadd__(self, other):
         return self._in_place_or_rebind("+=", other, lambda t, o: t + o)
 
@@ -88,6 +111,20 @@ class TensorInPlace:
     def zero_(self):
         """Fill with zeros in place."""
         return self.fill_(0)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0):
+        """Filled with draws from N(mean, std^2) in place (``nn.init.normal_``)."""
+        from tinygrad_cnn.nn import init  # noqa: PLC0415 - nn imports Tensor
+
+        self._refuse_in_graph("normal_", None, "tc.randn_like(t) * std + mean")
+        return init.normal_(self, mean, std)
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0):
+        """Filled with draws from U(a, b) in place (``nn.init.uniform_``)."""
+        from tinygrad_cnn.nn import init  # noqa: PLC0415
+
+        self._refuse_in_graph("uniform_", None, "tc.rand_like(t) * (b - a) + a")
+        return init.uniform_(self, a, b)
 
     def fill_(self, value):
         """Every element set to ``value`` (a number, or a tensor of one element) in place."""
@@ -134,7 +171,8 @@ class TensorInPlace:
                 f"{op}: a leaf tensor that requires grad (shape {self.shape}) cannot be changed "
                 "in place while grad mode is on (its gradient would be wrong); do it under "
                 "tc.no_grad(), as an optimizer does")
-        if self._requires_grad or getattr(other, "_requires_grad", False):
+        others = other if isinstance(other, tuple) else (other,)
+        if self._requires_grad or any(getattr(o, "_requires_grad", False) for o in others):
             raise RuntimeError(
                 f"{op}: tinygrad_cnn cannot change a tensor in the autograd graph in place "
                 f"(shape {self.shape}); use the out-of-place form ({instead}), or do it under "
