@@ -339,3 +339,48 @@ def test_an_ema_of_the_weights_with_lerp_under_no_grad():
                     for x, p in zip(expected, model.parameters(), strict=True)]
     for e, x in zip(ema.parameters(), expected, strict=True):
         np.testing.assert_allclose(e.numpy(), x, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("how", ["slice", "reshape", "transpose", "detach", "view of a view"])
+def test_a_change_through_a_tensor_sharing_the_memory_is_seen(how):
+    x = tc.tensor([[1.0, 2.0], [3.0, 4.0]])
+    w = tc.ones(2, 2, requires_grad=True)
+    loss = (x * w).sum()  # Mul saved x
+    other = {"slice": lambda: x[0], "reshape": lambda: x.reshape(4),
+             "transpose": lambda: x.transpose(0, 1), "detach": x.detach,
+             "view of a view": lambda: x.reshape(4)[1:3]}[how]()
+    assert np.shares_memory(other.data, x.data)  # a view, as in PyTorch
+    other.zero_()
+    assert (x.numpy() == 0).sum() >= 2  # x itself changed
+    with pytest.raises(RuntimeError, match=r"Mul: .*its input 0 \(shape \(2, 2\)\), was "
+                                           r"changed in place"):
+        loss.backward()
+
+
+def test_a_change_of_the_base_is_seen_by_a_node_that_saved_a_view():
+    x = tc.tensor([1.0, 2.0, 3.0, 4.0])
+    v = x[1:3]
+    w = tc.ones(2, requires_grad=True)
+    loss = (v * w).sum()  # Mul saved the view
+    x.mul_(10.0)
+    with pytest.raises(RuntimeError, match=r"Mul: .*its input 0 \(shape \(2,\)\)"):
+        loss.backward()
+
+
+def test_a_detached_output_changed_in_place_is_seen_by_its_node():
+    x = tc.tensor([0.5, 1.0], requires_grad=True)
+    y = x.exp()  # Exp saved its output
+    y.detach().add_(1.0)  # torch raises here too (the detached tensor shares y's version)
+    with pytest.raises(RuntimeError, match=r"Exp: .*its output"):
+        y.sum().backward()
+
+
+def test_copies_and_unrelated_tensors_do_not_share_a_version():
+    x = tc.tensor([1.0, 2.0])
+    w = tc.ones(2, requires_grad=True)
+    loss = (x * w).sum()
+    for other in (x.clone(), x + 0.0, tc.tensor(x.numpy()), x.to(tc.float64)):
+        assert not np.shares_memory(other.data, x.data)
+        other.add_(5.0)
+    loss.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [1.0, 2.0])

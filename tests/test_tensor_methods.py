@@ -157,3 +157,41 @@ def test_size_is_numpys_count_and_pytorchs_method():
         x.size(3)
     for copied in (pickle.loads(pickle.dumps(x.size)), copy.deepcopy(x.size)):
         assert copied == 24 and type(copied) is int
+
+
+def test_to_takes_pytorchs_forms(device):
+    x = tc.tensor(A, dtype=tc.float32, device=device, requires_grad=True)
+    assert x.to(tc.float64).dtype == np.float64  # a dtype in the device's place
+    assert x.to("float16").dtype == np.float16
+    y = x.to("cpu", tc.float64)
+    assert y.device == "cpu" and y.dtype == np.float64
+    like = tc.zeros(1, dtype=tc.float64, device="cpu")
+    z = x.to(like)  # another tensor's device and dtype
+    assert z.device == "cpu" and z.dtype == np.float64
+    assert x.to(device) is x and x.to(tc.float32) is x  # nothing to change: itself
+    c = x.to(copy=True, non_blocking=True)
+    assert c is not x and not np.shares_memory(c.numpy(), x.numpy())
+    c.sum().backward()  # the copy is differentiable
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones_like(A))
+    with pytest.raises(ValueError, match=r"to: 'tpu' is neither a device \('cpu' or 'gpu', "
+                                         r"alias 'cuda'\) nor a dtype"):
+        x.to("tpu")
+    with pytest.raises(TypeError, match="to: got two dtypes"):
+        x.to(tc.float32, tc.float64)
+
+
+def test_module_to_takes_a_dtype_or_a_tensor():
+    model = tc.nn.Linear(2, 3)
+    assert model.to(tc.float64) is model and model.weight.dtype == np.float64
+    model.to(tc.zeros(1, dtype=tc.float32))
+    assert model.weight.dtype == np.float32 and model.bias.device == "cpu"
+    with pytest.raises(ValueError, match="Module.to: 'tpu' is neither a device"):
+        model.to("tpu")
+
+
+def test_to_matches_pytorch_forms():
+    torch = pytest.importorskip("torch", reason="PyTorch is the optional oracle (bench extra)")
+    ours, theirs = tc.tensor(A, dtype=tc.float32), torch.tensor(A, dtype=torch.float32)
+    assert str(ours.to(tc.float64).dtype) == str(theirs.to(torch.float64).dtype).split(".")[1]
+    assert ours.to(tc.float32) is ours and theirs.to(torch.float32) is theirs
+    assert ours.to(copy=True) is not ours and theirs.to(copy=True) is not theirs

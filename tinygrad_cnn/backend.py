@@ -69,6 +69,23 @@ def normalize_device(device) -> str:
     return _ALIASES[name]
 
 
+def device_and_dtype(device, dtype, where: str):
+    """PyTorch's ``to`` arguments as (device or None, dtype or None): ``to(device)``,
+    ``to(device, dtype)``, or a dtype in the device's place, ``to(dtype)``; a name that is
+    neither raises, naming ``where``."""
+    if device is None or str(device).strip().lower() in _ALIASES:
+        return device, dtype
+    try:
+        as_dtype = check_dtype(device)
+    except TypeError:
+        raise ValueError(f"{where}: {device!r} is neither a device ('cpu' or 'gpu', alias "
+                         "'cuda') nor a dtype") from None
+    if dtype is not None:
+        raise TypeError(f"{where}: got two dtypes, {device!r} in the device's place and "
+                        f"{dtype!r}")
+    return None, as_dtype
+
+
 _default_device: str | None = None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import weakref
 from collections import namedtuple
 
-from tinygrad_cnn import backend
+from tinygrad_cnn import backend, tensor_inplace
 from tinygrad_cnn.autograd import engine
 from tinygrad_cnn.autograd.hooks import RemovableHandle, add_hook
 from tinygrad_cnn.tensor_inplace import TensorInPlace
@@ -124,7 +124,7 @@ class Tensor(TensorMethods, TensorShapeMethods, TensorInPlace):
     """
 
     # _grad_hooks (a leaf's register_hook hooks) is set only on a leaf that has some
-    # _version (tensor_inplace.py) is set only on a tensor once changed in place
+    # _version: None, or the one-element list tensor_inplace.py shares between views
     __slots__ = ("data", "grad", "_requires_grad", "_node", "_grad_hooks", "_version",
                  "__weakref__")
     __array_priority__ = 1000  # make ndarray <op> Tensor call Tensor's reflected operator
@@ -133,6 +133,7 @@ class Tensor(TensorMethods, TensorShapeMethods, TensorInPlace):
         self.data = _to_backend_array(data, dtype, device)
         self.grad: Tensor | None = None
         self._node = None
+        self._version = None
         self._requires_grad = False
         if requires_grad:
             self.requires_grad = True
@@ -145,6 +146,7 @@ class Tensor(TensorMethods, TensorShapeMethods, TensorInPlace):
         t.grad = None
         t._requires_grad = requires_grad
         t._node = node
+        t._version = None
         return t
 
     # ------------------------------------------------------------------ attributes
@@ -260,15 +262,23 @@ class Tensor(TensorMethods, TensorShapeMethods, TensorInPlace):
         """The values as (nested lists of) Python numbers; a 0-d tensor gives one number."""
         return self.numpy().tolist()
 
-    def to(self, device=None, dtype=None) -> Tensor:
-        """This tensor on ``device`` and/or as ``dtype``; differentiable; ``self`` when nothing
-        changes."""
+    def to(self, device=None, dtype=None, non_blocking: bool = False,
+           copy: bool = False) -> Tensor:
+        """This tensor on ``device`` and/or as ``dtype`` (PyTorch's forms: ``to("gpu")``,
+        ``to(tc.float64)``, ``to("gpu", tc.float64)``, ``to(other_tensor)``: its device and
+        dtype); differentiable; ``self`` when nothing changes, unless ``copy``.
+        ``non_blocking`` is accepted for PyTorch's signature."""
+        if isinstance(device, Tensor):
+            if dtype is not None:
+                raise TypeError("to: got a tensor to match and a dtype; pass one of them")
+            device, dtype = device.device, device.dtype
+        device, dtype = backend.device_and_dtype(device, dtype, "to")
         out = self
         if device is not None and backend.normalize_device(device) != self.device:
             out = conversion.to_device(out, backend.normalize_device(device))
         if dtype is not None and backend.check_dtype(dtype) != self.dtype:
             out = conversion.cast(out, dtype)
-        return out
+        return conversion.clone(out) if copy and out is self else out
 
     def cpu(self) -> Tensor:
         """``to("cpu")``: ``self`` when it is there already."""
@@ -343,8 +353,11 @@ class Tensor(TensorMethods, TensorShapeMethods, TensorInPlace):
                 "device": self.device if device is None else device}
 
     def detach(self) -> Tensor:
-        """The same data, cut from the graph (no gradient flows through it)."""
-        return Tensor._from_array(self.data)
+        """The same data, cut from the graph (no gradient flows through it); an in-place
+        change of either is seen by the nodes that saved the other."""
+        out = Tensor._from_array(self.data)
+        out._version = tensor_inplace.version_cell(self)
+        return out
 
     def clone(self) -> Tensor:
         """A differentiable copy."""

@@ -2,11 +2,12 @@
 and the version counters that keep an in-place change from corrupting a gradient.
 
 **Version counters.** A tensor changed in place (by these methods, ``t[...] = v``, ``zero_``,
-an optimizer's step, ``nn.init`` or ``load_state_dict``) records the change. A node that saved
-the tensor for its backward before the change then refuses to run that backward, naming the op
-and the tensor, where it would have computed the gradient from the new values (PyTorch's
-"modified by an inplace operation" error). Writing into ``t.data`` directly is not tracked, as
-with PyTorch's ``.data``.
+an optimizer's step, ``nn.init`` or ``load_state_dict``) records the change in its version,
+which it shares with the tensors viewing its memory (an op's output that is a view of its input,
+``detach()``). A node that saved the tensor for its backward before the change then refuses to
+run that backward, naming the op and the tensor, where it would have computed the gradient from
+the new values (PyTorch's "modified by an inplace operation" error). Writing into ``t.data``
+directly is not tracked, as with PyTorch's ``.data``.
 
 **Which changes are in place.** tinygrad_cnn has no in-place autograd (PyTorch rewrites the
 graph behind an in-place op; here a node's output is never changed under it). So the methods
@@ -26,28 +27,44 @@ import numpy as np
 from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.grad_mode import is_grad_enabled, no_grad
 
-_changes = 0  # in-place changes of tensors so far; a changed tensor's _version is the count then
+_changes = 0  # in-place changes of tensors so far; a changed tensor's version is the count then
 
 
-def changes_so_far() -> int:
-    """The process-wide count of in-place changes (a node records it when it saves tensors)."""
-    return _changes
+def version_cell(tensor) -> list:
+    """``tensor``'s version: a one-element list holding the count of in-place changes at its
+    last change (0: never), shared by every tensor viewing the same memory."""
+    cell = tensor._version
+    if cell is None:
+        cell = tensor._version = [0]
+    return cell
+
+
+def share_version(result, out, args) -> None:
+    """Give ``result`` (an op's output, array ``out``) the version of the input tensor in
+    ``args`` whose memory ``out`` views or is, so that a change through either is seen by
+    nodes that saved the other."""
+    base = getattr(out, "base", None)
+    for a in args:
+        data = getattr(a, "data", None)
+        if data is not None and hasattr(a, "_version") and (
+                data is out or (base is not None and (data is base or getattr(data, "base", None)
+                                                      is base))):
+            result._version = version_cell(a)
+            return
 
 
 class TensorInPlace:
     """In-place methods and version counting shared by every Tensor (a mixin: no state of its
-    own; ``_version`` is a slot of Tensor, unset until the first in-place change)."""
+    own; ``_version`` is a slot of Tensor, None until a version is needed: version_cell)."""
 
     __slots__ = ()
 
     def _changed_in_place(self) -> None:
-        """Record that this tensor's values changed in place: nodes that saved it before now
-        refuse their backward."""
+        """Record that this tensor's values changed in place: nodes that saved it, or a tensor
+        viewing its memory, before now refuse their backward."""
         global _changes
         _changes += 1
-        self._version = _changes
-        if self._node is not None:  # a non-leaf: the node that made it may have saved it
-            self._node._output_changed = True
+        version_cell(self)[0] = _changes
 
     # ------------------------------------------------------------------ arithmetic
 

@@ -51,7 +51,7 @@ class Function:
     _freed = False
     _retained_output_ref = None
     _saved_at = 0  # tensor_inplace's count of in-place changes when the node saved its tensors
-    _output_changed = False  # the output was changed in place since (tensor_inplace.py)
+    _output_version = None  # the output tensor's version cell, when the output is saved
     _grad_hooks = None  # {key: hook} of the output's register_hook, once it has one
 
     # ------------------------------------------------------------------ used inside forward
@@ -77,11 +77,12 @@ class Function:
         for kind, value in self._saved:
             if kind == _INPUT:
                 tensor = self.inputs[value]
-                if getattr(tensor, "_version", 0) > self._saved_at:
+                version = tensor._version
+                if version is not None and version[0] > self._saved_at:
                     raise self._changed_error(f"its input {value}", tensor.shape)
                 out.append(tensor)
             elif kind == _OUTPUT:  # the output as a Tensor of this node: gradients through it
-                if self._output_changed:
+                if self._output_version[0] > self._saved_at:
                     raise self._changed_error("its output", value.shape)
                 out.append(Tensor._from_array(value, requires_grad=True, node=self))  # reach us
             else:
@@ -131,13 +132,21 @@ class Function:
             raise TypeError(
                 f"{cls.__name__}.forward must return one backend array, got {type(out).__name__}"
             )
+        shares = getattr(out, "base", None) is not None or (arrays and out is arrays[0])
         if not (True in needs and is_grad_enabled() and out.dtype.kind == "f"):
-            return Tensor._from_array(out)
+            result = Tensor._from_array(out)
+            if shares:  # a view of an input (or the input itself): one version for both
+                tensor_inplace.share_version(result, out, args)
+            return result
         result = Tensor._from_array(out, requires_grad=True, node=ctx)
+        if shares:
+            tensor_inplace.share_version(result, out, args)
         inputs = ctx.inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
         saved = ctx._saved = [ctx._classify(a, arrays, out) for a in ctx._to_save]
         ctx._to_save = ()
         ctx._saved_at = tensor_inplace._changes
+        if any(kind == _OUTPUT for kind, _ in saved):
+            ctx._output_version = tensor_inplace.version_cell(result)
         # keep an input Tensor only where backward needs it (saved, or a leaf that gets .grad);
         # the others become edges to their nodes, so their arrays can go, as in PyTorch
         kept = edges = None

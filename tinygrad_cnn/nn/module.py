@@ -286,10 +286,14 @@ class Module:
         """Number of parameter elements (only those with requires_grad, by default)."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
-    def to(self, device=None, dtype=None):
+    def to(self, device=None, dtype=None, non_blocking: bool = False):
         """Move (and/or cast) parameters and buffers in place; the Parameter objects stay the
         same, so an optimizer built earlier keeps updating them. Only floating-point tensors
-        are cast by ``dtype``. Returns self."""
+        are cast by ``dtype``. PyTorch's forms: ``to("gpu")``, ``to(tc.float64)``,
+        ``to("gpu", tc.float64)``, ``to(tensor)`` (its device and dtype). Returns self."""
+        if isinstance(device, Tensor):
+            device, dtype = device.device, device.dtype if dtype is None else dtype
+        device, dtype = backend.device_and_dtype(device, dtype, "Module.to")
         if device is not None:
             device = backend.normalize_device(device)
             if device == backend.GPU:
