@@ -384,3 +384,26 @@ def test_copies_and_unrelated_tensors_do_not_share_a_version():
         other.add_(5.0)
     loss.backward()
     np.testing.assert_array_equal(w.grad.numpy(), [1.0, 2.0])
+
+
+def test_assigning_a_parameters_data_takes_a_tensors_array_and_refuses_other_things():
+    model = nn.Linear(3, 2)
+    new = tc.zeros(2, 3)
+    model.weight.data = new  # PyTorch's weight surgery: the Tensor's array, shared
+    assert model.weight.data is new.data and type(model.weight.data) is np.ndarray
+    np.testing.assert_array_equal(model(tc.ones(1, 3)).numpy(), model.bias.numpy()[None])
+    model.weight.data = np.ones((2, 3), dtype=np.float32)  # an array as it is
+    with pytest.raises(TypeError, match="Parameter.data must be a Tensor or a NumPy/CuPy "
+                                        "array, got list"):
+        model.weight.data = [[1.0, 2.0, 3.0]] * 2
+    assert model.weight.data.shape == (2, 3)
+
+
+def test_a_parameter_made_from_a_tensor_shares_its_version():
+    t = tc.tensor([1.0, 2.0])
+    p = nn.Parameter(t)
+    assert np.shares_memory(p.data, t.data)
+    loss = (p * p).sum()  # Mul saved p
+    t.add_(1.0)  # p's values changed through t
+    with pytest.raises(RuntimeError, match=r"Mul: .*was changed in place"):
+        loss.backward()

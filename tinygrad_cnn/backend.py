@@ -256,6 +256,11 @@ def is_gpu_array(array) -> bool:
     return is_gpu_type(type(array))
 
 
+def is_backend_array(value) -> bool:
+    """True for a NumPy ndarray or a CuPy array: what a Tensor's ``data`` holds."""
+    return isinstance(value, np.ndarray) or is_gpu_type(type(value))
+
+
 def is_gpu_type(array_type) -> bool:
     """True for CuPy's array type (known by its module, without importing CuPy)."""
     return array_type.__module__.split(".")[0] == "cupy"

@@ -145,7 +145,7 @@ class Function:
         saved = ctx._saved = [ctx._classify(a, arrays, out) for a in ctx._to_save]
         ctx._to_save = ()
         ctx._saved_at = tensor_inplace._changes
-        if any(kind == _OUTPUT for kind, _ in saved):
+        if ctx._output_version is True:  # _classify saw the output among the saved arrays
             ctx._output_version = tensor_inplace.version_cell(result)
         # keep an input Tensor only where backward needs it (saved, or a leaf that gets .grad);
         # the others become edges to their nodes, so their arrays can go, as in PyTorch
@@ -164,6 +164,7 @@ class Function:
 
     def _classify(self, array, input_arrays, output_array):
         if array is output_array:
+            self._output_version = True  # apply() replaces it with the output's version cell
             return (_OUTPUT, output_array)
         for i, candidate in enumerate(input_arrays):
             if array is candidate and self.inputs[i] is not None:

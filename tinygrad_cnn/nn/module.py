@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
 
-from tinygrad_cnn import backend
+from tinygrad_cnn import backend, tensor_inplace
 from tinygrad_cnn.autograd.grad_mode import no_grad
 from tinygrad_cnn.autograd.hooks import RemovableHandle, add_hook
 from tinygrad_cnn.tensor import Tensor
@@ -31,6 +31,7 @@ _INTERNAL = frozenset({
 })
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+_DATA_SLOT = Tensor.__dict__["data"]  # Tensor's slot, under Parameter's checking property
 
 
 class Parameter(Tensor):
@@ -41,12 +42,31 @@ class Parameter(Tensor):
     """
 
     def __init__(self, data=None, requires_grad: bool = True):
-        device = None
+        device = version = None
         if data is None:
             data = backend.host_array([], dtype=backend.DEFAULT_FLOAT)
         if isinstance(data, Tensor):  # keep the tensor's array and device, as PyTorch does
+            version = tensor_inplace.version_cell(data)  # and its in-place changes
             data, device = data.data, data.device
         super().__init__(data, requires_grad=requires_grad, device=device)
+        self._version = version
+
+    # Weight surgery assigns a parameter's data, PyTorch's way (``p.data = new_tensor``): a
+    # property here checks it (a Tensor gives its array); activations keep Tensor's plain slot.
+    @property
+    def data(self):
+        """The backend array of the weights; assigning a Tensor takes its array (both then share
+        it), an array of either backend is taken as it is, anything else is refused."""
+        return _DATA_SLOT.__get__(self, Parameter)
+
+    @data.setter
+    def data(self, value) -> None:
+        if isinstance(value, Tensor):
+            value = value.data
+        elif not backend.is_backend_array(value):
+            raise TypeError(f"Parameter.data must be a Tensor or a NumPy/CuPy array, got "
+                            f"{type(value).__name__}")
+        _DATA_SLOT.__set__(self, value)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
