@@ -6,12 +6,19 @@ Arrays live on NumPy ("cpu") or CuPy ("gpu"); the same model code runs on either
 # tensor must be imported first: the ops it pulls in import Tensor back from it.
 from tinygrad_cnn.tensor import Tensor, grad  # isort: skip
 from tinygrad_cnn.autograd.function import Function
-from tinygrad_cnn.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from tinygrad_cnn.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from tinygrad_cnn.backend import (
     DeviceMismatchError,
     ShapeError,
     available_devices,
     bool_,
+    device,
     float16,
     float32,
     float64,
@@ -191,7 +198,8 @@ from tinygrad_cnn.serialization import CheckpointError, load, save
 # [files] zero-copy exchange with NumPy, PyTorch, CuPy (DLPack)
 from tinygrad_cnn.dlpack import from_dlpack, from_numpy
 # [data-train] data, train, models
-from tinygrad_cnn import data, models, train
+from tinygrad_cnn import data, models, train, utils
+from tinygrad_cnn import cuda  # the kernels, and torch.cuda's is_available, device_count, ...
 # [distributed] data-parallel training (imports no MPI until init_process_group)
 from tinygrad_cnn import distributed
 # [onnx] tc.onnx.export (the onnx package is imported only when exporting)

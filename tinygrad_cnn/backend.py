@@ -229,6 +229,38 @@ def gpu_available() -> bool:
     return _cupy is not None
 
 
+def gpu_device_count() -> int:
+    """How many CUDA devices CuPy sees (0 without a usable GPU)."""
+    return require_gpu().cuda.runtime.getDeviceCount() if gpu_available() else 0
+
+
+def synchronize() -> None:
+    """Wait for the current GPU's queued work to finish (nothing to wait for without a GPU)."""
+    if _cupy is not None:
+        _cupy.cuda.Device().synchronize()
+
+
+class device(str):  # noqa: N801 - PyTorch's name
+    """PyTorch's ``torch.device``: ``tc.device("cuda" if tc.cuda.is_available() else "cpu")``.
+    A str (so ``.to(device)`` and ``device=`` take it) with ``type`` ("cpu" or "cuda") and
+    ``index`` (an int for "cuda:1", else None); an unknown name raises ValueError."""
+
+    def __new__(cls, name, index: int | None = None):
+        text = str(name).strip().lower()
+        if index is not None:
+            text = f"{text}:{index}"
+        normalize_device(text)  # raises for an unknown name
+        self = super().__new__(cls, text)
+        _, _, number = text.partition(":")
+        self.type = "cpu" if normalize_device(text) == CPU else "cuda"
+        self.index = int(number) if number else None
+        return self
+
+    def __repr__(self) -> str:
+        return f"device(type={self.type!r}" + (
+            f", index={self.index})" if self.index is not None else ")")
+
+
 def gpu_unavailable_reason() -> str | None:
     """Why the GPU cannot be used here, or None when it can."""
     _probe_cupy()

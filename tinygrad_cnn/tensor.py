@@ -14,6 +14,11 @@ from tinygrad_cnn.tensor_shape_methods import TensorShapeMethods
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 
+_LEGACY_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+                 "uint8": "ByteTensor", "int8": "CharTensor", "int16": "ShortTensor",
+                 "int32": "IntTensor", "int64": "LongTensor", "bool": "BoolTensor"}
+_LEGACY_DTYPES = {name: dtype for dtype, name in _LEGACY_NAMES.items()}
+
 
 def _is_python_data(data) -> bool:
     return not backend.is_array(data)
@@ -322,6 +327,18 @@ class Tensor(TensorMethods, TensorShapeMethods, TensorInPlace):
     def type_as(self, other: Tensor) -> Tensor:
         """``astype(other.dtype)``."""
         return self.astype(other.dtype)
+
+    def type(self, dtype=None, non_blocking: bool = False):
+        """PyTorch's ``type``: without ``dtype`` the legacy type name ("tinygrad_cnn.FloatTensor",
+        "tinygrad_cnn.cuda.LongTensor"); with a dtype, ``astype(dtype)``; with such a name (or
+        torch's, "torch.cuda.FloatTensor"), that dtype and device."""
+        if dtype is None:
+            where = "tinygrad_cnn.cuda." if self.device == backend.GPU else "tinygrad_cnn."
+            return where + _LEGACY_NAMES[self.dtype.name]
+        if isinstance(dtype, str) and dtype.split(".")[-1] in _LEGACY_DTYPES:
+            device = backend.GPU if ".cuda." in dtype else backend.CPU
+            return self.to(device, _LEGACY_DTYPES[dtype.split(".")[-1]])
+        return self.astype(dtype)
 
     # ------------------------------------------------------------------ new tensors like this one
 

@@ -68,3 +68,28 @@ class enable_grad(set_grad_enabled):
 
     def __init__(self, func=None):
         super().__init__(True)
+
+
+class inference_mode(set_grad_enabled):
+    """PyTorch's ``inference_mode``: ``no_grad`` for inference (``with tc.inference_mode():``,
+    ``@tc.inference_mode()`` or bare ``@tc.inference_mode``). ``inference_mode(False)`` leaves
+    the mode as it is. Tensors made inside are ordinary tensors (PyTorch's inference tensors,
+    which refuse later use in autograd, have no counterpart here)."""
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # used bare as @inference_mode
+            return cls()(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode=True):
+        super().__init__(False)
+        self.active = bool(mode)
+
+    def _recreate_cm(self):
+        return inference_mode(self.active)
+
+    def __enter__(self):
+        self.previous = is_grad_enabled()
+        if self.active:
+            _set(False)
+        return self

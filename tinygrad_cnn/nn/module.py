@@ -353,6 +353,10 @@ class Module:
         """Cast floating-point parameters and buffers to float32 in place."""
         return self.to(dtype=backend.float32)
 
+    def half(self):
+        """Cast floating-point parameters and buffers to float16 in place."""
+        return self.to(dtype=backend.float16)
+
     def state_dict(self) -> OrderedDict:
         """Parameters and persistent buffers by dotted name, as detached Tensors that share
         memory with the module (copy them if you need a snapshot that training will not
