@@ -55,6 +55,9 @@ IN_PLACE = {
     "*= row": (lambda a, b: a.__imul__(tc.tensor(ROW, device=a.device, dtype=tc.float64)),
                A * ROW),
     "/=": (lambda a, b: a.__itruediv__(b), A / B),
+    "//=": (lambda a, b: a.__ifloordiv__(b), np.floor_divide(A, B)),
+    "%=": (lambda a, b: a.__imod__(b), np.mod(A, B)),
+    "**= 2": (lambda a, b: a.__ipow__(2), A**2),
 }
 
 
@@ -407,3 +410,13 @@ def test_a_parameter_made_from_a_tensor_shares_its_version():
     t.add_(1.0)  # p's values changed through t
     with pytest.raises(RuntimeError, match=r"Mul: .*was changed in place"):
         loss.backward()
+
+
+def test_boolean_masks_combine_in_place():
+    mask = tc.tensor([True, False, True])
+    alias = mask
+    mask &= tc.tensor([True, True, False])
+    assert alias is mask
+    np.testing.assert_array_equal(mask.numpy(), [True, False, False])
+    mask |= tc.tensor([False, True, False])
+    np.testing.assert_array_equal(alias.numpy(), [True, True, False])

@@ -123,6 +123,21 @@ class TensorInPlace:
     def __itruediv__(self, other):
         return self._in_place_or_rebind("/=", other, lambda t, o: t / o)
 
+    def __ifloordiv__(self, other):
+        return self._in_place_or_rebind("//=", other, lambda t, o: t // o)
+
+    def __imod__(self, other):
+        return self._in_place_or_rebind("%=", other, lambda t, o: t % o)
+
+    def __ipow__(self, other):
+        return self._in_place_or_rebind("**=", other, lambda t, o: t ** o)
+
+    def __iand__(self, other):
+        return self._in_place_or_rebind("&=", other, lambda t, o: t & o)
+
+    def __ior__(self, other):
+        return self._in_place_or_rebind("|=", other, lambda t, o: t | o)
+
     # ------------------------------------------------------------------ filling and copying
 
     def zero_(self):
