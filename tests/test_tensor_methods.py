@@ -183,8 +183,9 @@ def test_to_takes_pytorchs_forms(device):
 def test_module_to_takes_a_dtype_or_a_tensor():
     model = tc.nn.Linear(2, 3)
     assert model.to(tc.float64) is model and model.weight.dtype == np.float64
-    model.to(tc.zeros(1, dtype=tc.float32))
-    assert model.weight.dtype == np.float32 and model.bias.device == "cpu"
+    like = tc.zeros(1, dtype=tc.float32)
+    model.to(like)
+    assert model.weight.dtype == np.float32 and model.bias.device == like.device
     with pytest.raises(ValueError, match="Module.to: 'tpu' is neither a device"):
         model.to("tpu")
 

@@ -110,10 +110,11 @@ def test_tensor_type_matches_pytorch():
                           (tc.int64, torch.int64), (tc.uint8, torch.uint8), (tc.bool_, torch.bool),
                           (tc.int8, torch.int8), (tc.int16, torch.int16), (tc.float16,
                                                                             torch.float16)):
-        ours = tc.zeros(1, dtype=dtype).type().replace("tinygrad_cnn.", "torch.")
+        ours = tc.zeros(1, dtype=dtype, device="cpu").type().replace("tinygrad_cnn.", "torch.")
         assert ours == torch.zeros(1, dtype=theirs).type()
         name = torch.zeros(1, dtype=theirs).type()
-        assert str(tc.ones(1).type(name).dtype) == str(torch.ones(1).type(name).dtype).split(".")[1]
+        assert str(tc.ones(1, device="cpu").type(name).dtype) == str(
+            torch.ones(1).type(name).dtype).split(".")[1]
 
 
 def test_module_half_casts_floating_state():
