@@ -354,6 +354,12 @@ def broadcast_shapes(*shapes) -> tuple[int, ...]:
     return tuple(np.broadcast_shapes(*shapes))
 
 
+def can_store(dtype, into) -> bool:
+    """Whether values of ``dtype`` may be written into an array of dtype ``into`` (NumPy's
+    "same_kind" casting: float into int, or int into bool, may not)."""
+    return bool(np.can_cast(dtype, into, "same_kind"))
+
+
 def array2string(array, **kwargs) -> str:
     """np.array2string of an array on either device (copied to the host first)."""
     return np.array2string(to_numpy(array), **kwargs)

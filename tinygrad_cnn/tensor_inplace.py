@@ -22,7 +22,7 @@ references to the old tensor keep its values, where PyTorch's would see the sum)
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
 from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.grad_mode import is_grad_enabled, no_grad
@@ -162,7 +162,7 @@ class TensorInPlace:
         """Every element set to ``value`` (a number, or a tensor of one element) in place."""
         self._refuse_in_graph("fill_", None, "tc.full_like(t, value)")
         if hasattr(value, "shape"):  # a Tensor or an array
-            if int(np.prod(value.shape)) != 1:
+            if math.prod(value.shape) != 1:
                 raise backend.ShapeError(f"fill_: expected a number or a one-element tensor, "
                                          f"got shape {tuple(value.shape)}")
             value = value.item()
@@ -179,9 +179,9 @@ class TensorInPlace:
 
         value = src.data if isinstance(src, Tensor) else src
         if not hasattr(value, "shape"):
-            value = np.asarray(value)
+            value = backend.host_array(value)
         try:
-            target = np.broadcast_shapes(tuple(value.shape), self.shape)
+            target = backend.broadcast_shapes(tuple(value.shape), self.shape)
         except ValueError:
             target = None
         if target != self.shape:
@@ -230,7 +230,7 @@ class TensorInPlace:
                 f"{op}: the result has shape {result.shape} but the tensor changed in place has "
                 f"shape {self.shape}; the other operand ({getattr(other, 'shape', other)}) may "
                 "broadcast to it, not beyond it")
-        if not np.can_cast(result.dtype, self.dtype, "same_kind"):
+        if not backend.can_store(result.dtype, self.dtype):
             raise TypeError(f"{op}: the result's dtype {result.dtype} cannot be stored in place "
                             f"in a tensor of dtype {self.dtype}")
         self.data[...] = result.data
