@@ -52,6 +52,9 @@ def test_results_stay_on_the_device_and_views_write_through():
     assert type(fcp.lib.stride_tricks.as_strided(x, (2,), (8,))) is fcp.ndarray
     assert not hasattr(x.flags, "writeable") and x.flags.c_contiguous
     assert pickle.loads(pickle.dumps(x)).get().tolist() == x.get().tolist()
+    # NumPy's named results come back as CuPy's plain tuples of device arrays
+    q, r = result = fcp.linalg.qr(fcp.asarray(np.eye(3)[:, :2] + 1.0))
+    assert type(result) is tuple and type(q) is fcp.ndarray and type(r) is fcp.ndarray
 
 
 def test_its_generator_has_no_permutation_like_cupys():

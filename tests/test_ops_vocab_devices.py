@@ -39,6 +39,8 @@ CASES = [
     ("tril", lambda t, d: t.tril(-1)),
     ("diagonal", lambda t, d: t.diagonal(1)),
     ("meshgrid", lambda t, d: tc.meshgrid(t[0], t[1], indexing="xy")[0]),
+    ("cdist", lambda t, d: tc.cdist(t, t[:2] * 2 + 1, 3.0)),
+    ("cdist_p2", lambda t, d: tc.cdist(t.unsqueeze(0), t[1:].flip(1))),
 ]
 
 

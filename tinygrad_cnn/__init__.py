@@ -168,6 +168,7 @@ from tinygrad_cnn.ops.indexing import (
     take,
     take_along_dim,
 )
+from tinygrad_cnn.ops.loss_extra import cdist
 from tinygrad_cnn.ops.vector_norm import norm
 from tinygrad_cnn.ops.scan import cumprod, cumsum, prod
 from tinygrad_cnn.ops.shape_extra import (
@@ -187,7 +188,7 @@ from tinygrad_cnn.ops.shape_extra import (
     unbind,
     unflatten,
 )
-from tinygrad_cnn.ops.sort import argsort, sort, topk
+from tinygrad_cnn.ops.sort import argsort, sort, topk, unique
 
 # [nn] nn, summary
 from tinygrad_cnn import nn

@@ -484,6 +484,12 @@ class TensorMethods:
         """``(values, indices)`` of the ``k`` largest (or smallest) along ``dim`` (``tc.topk``)."""
         return ops.sort.topk(self, k, dim, largest, sorted)
 
+    def unique(self, sorted: bool = True, return_inverse: bool = False,
+               return_counts: bool = False, dim=None):
+        """The distinct elements, 1-D and ascending; optionally the inverse (self's shape) and the
+        counts, as a tuple; no gradient (``tc.unique``)."""
+        return ops.sort.unique(self, sorted, return_inverse, return_counts, dim)
+
     def norm(self, p="fro", dim=None, keepdim: bool = False, dtype=None):
         """The ``p``-norm over ``dim``; "fro" is the 2-norm of the elements (``tc.norm``)."""
         return ops.vector_norm.norm(self, p, dim, keepdim, dtype)

@@ -161,3 +161,106 @@ def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
     if fan == 0:
         return tensor
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan))
+
+
+# trunc_normal_ samples by rejection; below this acceptance rate it refuses rather than draw
+# more than a thousand candidates per value
+_MIN_ACCEPTANCE = 1e-3
+
+
+def _standard_normal_mass(alpha: float, beta: float) -> float:
+    """P(alpha <= Z <= beta) for Z ~ N(0, 1), from erfc so that far tails keep their digits."""
+    if alpha >= 0:
+        return 0.5 * (math.erfc(alpha / math.sqrt(2)) - math.erfc(beta / math.sqrt(2)))
+    if beta <= 0:
+        return 0.5 * (math.erfc(-beta / math.sqrt(2)) - math.erfc(-alpha / math.sqrt(2)))
+    return 1.0 - 0.5 * (math.erfc(beta / math.sqrt(2)) + math.erfc(-alpha / math.sqrt(2)))
+
+
+def _check_number(value, name: str, op: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise TypeError(f"{op}: {name} must be a number, got {value!r}")
+    return float(value)
+
+
+def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
+                  b: float = 2.0) -> Tensor:
+    """Fill with samples from N(mean, std^2) truncated to [a, b] (absolute bounds, as PyTorch).
+
+    Exact in distribution: standard normal candidates (or, where [a, b] is narrow and far out,
+    uniform ones on it, accepted with the normal's density) are drawn in float64 and only the
+    rejected values are drawn again. Refuses (ValueError) a >= b, std <= 0, and an interval that
+    holds so little of the normal's mass that fewer than 1 candidate in 1000 would be accepted.
+    """
+    _check_float(tensor, "trunc_normal_")
+    mean, std = _check_number(mean, "mean", "trunc_normal_"), _check_number(std, "std",
+                                                                            "trunc_normal_")
+    a, b = _check_number(a, "a", "trunc_normal_"), _check_number(b, "b", "trunc_normal_")
+    if not std > 0 or math.isinf(std) or math.isinf(mean):
+        raise ValueError(f"trunc_normal_: std must be positive and finite, with a finite mean; "
+                         f"got mean={mean}, std={std}")
+    if not a < b:
+        raise ValueError(f"trunc_normal_: the lower bound a={a} must be below the upper bound "
+                         f"b={b}")
+    alpha, beta = (a - mean) / std, (b - mean) / std           # the bounds in std units
+    mass = _standard_normal_mass(alpha, beta)
+    uniform_rate, nearest = 0.0, 0.0
+    if math.isfinite(alpha) and math.isfinite(beta):
+        nearest = min(max(0.0, alpha), beta)                   # where the density peaks in [a, b]
+        peak = math.exp(-nearest * nearest / 2) / math.sqrt(2 * math.pi)
+        uniform_rate = mass / ((beta - alpha) * peak)
+    rate = max(mass, uniform_rate)
+    if not rate >= _MIN_ACCEPTANCE:
+        raise ValueError(
+            f"trunc_normal_: [a, b] = [{a}, {b}] holds only {mass:.3g} of N({mean}, {std}^2)'s "
+            f"mass ([{alpha:.3g}, {beta:.3g}] in standard deviations): too little to sample by "
+            f"rejection (acceptance {rate:.3g} < {_MIN_ACCEPTANCE})"
+        )
+    n = tensor.numel()
+    if n == 0:
+        return tensor
+    xp = backend.array_module(tensor.data)
+    gen = backend.generator(tensor.device)
+    z = xp.empty(n, dtype=backend.float64)                     # (n,) accepted, in std units
+    filled = 0
+    while filled < n:
+        need = n - filled
+        # a few more candidates than the expected need, so that one round usually does
+        draws = min(math.ceil(need / rate * 1.1) + 16, max(need, 1 << 22))
+        if uniform_rate > mass:
+            candidates = gen.random(draws) * (beta - alpha) + alpha
+            density = xp.exp((nearest * nearest - candidates * candidates) / 2)  # phi / peak
+            accepted = candidates[gen.random(draws) < density]
+        else:
+            candidates = gen.standard_normal(draws)
+            accepted = candidates[(candidates >= alpha) & (candidates <= beta)]
+        accepted = accepted[:need]
+        z[filled:filled + accepted.shape[0]] = accepted
+        filled += int(accepted.shape[0])
+    values = xp.clip(z * std + mean, a, b)                     # mean + std*alpha may round past a
+    return _fill(tensor, values.reshape(tensor.shape))
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """Fill with a (semi-)orthogonal matrix times ``gain``: the tensor (rows, *) read as
+    (rows, cols = numel / rows); Q of the QR decomposition of a standard normal (rows, cols)
+    matrix (of its transpose when rows < cols), each column's sign flipped so that R's diagonal
+    is positive (PyTorch's correction, which makes Q Haar-distributed). Q^T Q = I when
+    rows >= cols, Q Q^T = I otherwise. The QR runs in float64."""
+    _check_float(tensor, "orthogonal_")
+    if tensor.ndim < 2:
+        raise ValueError(f"orthogonal_: only tensors with 2 or more dims are supported, got "
+                         f"shape {tensor.shape}")
+    if tensor.numel() == 0:
+        return tensor                                          # nothing to draw (as PyTorch)
+    xp = backend.array_module(tensor.data)
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    flat = backend.generator(tensor.device).standard_normal((rows, cols))   # (rows, cols)
+    if rows < cols:
+        flat = flat.T                                          # (cols, rows): tall
+    q, r = xp.linalg.qr(flat)                                  # (big, small), (small, small)
+    q = q * xp.sign(xp.diagonal(r))                            # column j times sign(R[j, j])
+    if rows < cols:
+        q = q.T                                                # (rows, cols)
+    return _fill(tensor, (q * gain).reshape(tensor.shape))

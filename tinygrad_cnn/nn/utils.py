@@ -1,4 +1,5 @@
-"""Gradient clipping: ``clip_grad_norm_`` and ``clip_grad_value_`` (PyTorch's ``nn.utils``).
+"""Gradient clipping (``clip_grad_norm_``, ``clip_grad_value_``) and parameters as one vector
+(``parameters_to_vector``, ``vector_to_parameters``): PyTorch's ``nn.utils``.
 
 The "in-place" trailing underscore is PyTorch's name; here each clipped gradient is a new tensor
 assigned to ``p.grad``, because autograd may share one gradient array between several tensors.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 
+from tinygrad_cnn import backend
 from tinygrad_cnn.autograd.grad_mode import no_grad
 from tinygrad_cnn.ops import compare, conversion, elementwise, reduction
 from tinygrad_cnn.ops import shape as shape_ops
@@ -98,3 +100,48 @@ def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
         for p in _as_list(parameters):
             if p.grad is not None:
                 p.grad = elementwise.clamp(p.grad, -clip_value, clip_value)
+
+
+def _parameter_list(parameters, op: str) -> list[Tensor]:
+    """The parameters as a list of Tensors on one device (PyTorch's check, as a TypeError)."""
+    params = _as_list(parameters)
+    for p in params:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"{op}: expected Tensors, got {type(p).__name__}")
+    devices = sorted({p.device for p in params})
+    if len(devices) > 1:
+        raise TypeError(f"{op}: found parameters on different devices ({', '.join(devices)}); "
+                        "they must all be on one device")
+    return params
+
+
+def parameters_to_vector(parameters) -> Tensor:
+    """All of ``parameters`` (a Tensor or an iterable of them, on one device) flattened and
+    joined, in order, into one 1-D tensor (sum of numels,). Differentiable: the vector's gradient
+    flows back to each parameter."""
+    params = _parameter_list(parameters, "parameters_to_vector")
+    if not params:
+        raise ValueError("parameters_to_vector: expected at least one parameter, got none")
+    return shape_ops.cat([shape_ops.reshape(p, (-1,)) for p in params])
+
+
+def vector_to_parameters(vec: Tensor, parameters) -> None:
+    """Copy consecutive slices of the 1-D ``vec`` (sum of numels,) into ``parameters`` in place
+    (each slice reshaped to its parameter's shape and cast to its dtype), outside any graph: the
+    inverse of ``parameters_to_vector``. ``vec``'s length must be the parameters' total size."""
+    if not isinstance(vec, Tensor):
+        raise TypeError(f"vector_to_parameters: expected vec to be a Tensor, got "
+                        f"{type(vec).__name__}")
+    params = _parameter_list(parameters, "vector_to_parameters")
+    if vec.ndim != 1:
+        raise backend.ShapeError(f"vector_to_parameters: vec must be 1-D, got shape {vec.shape}")
+    total = sum(p.numel() for p in params)
+    if vec.shape[0] != total:
+        raise backend.ShapeError(f"vector_to_parameters: vec has {vec.shape[0]} elements but the "
+                                 f"{len(params)} parameters hold {total}")
+    with no_grad():
+        start = 0
+        for p in params:
+            n = p.numel()
+            p.copy_(shape_ops.reshape(vec[start:start + n], p.shape))
+            start += n

@@ -1,5 +1,5 @@
 """More losses and distances, PyTorch's: huber_loss, kl_div, cosine_similarity,
-pairwise_distance, and local_response_norm (AlexNet's).
+pairwise_distance, cdist, and local_response_norm (AlexNet's).
 
 Written with Tensor ops, so every one is twice differentiable.
 """
@@ -90,6 +90,53 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     if diff.ndim == 0:
         return vector_norm.vector_norm(diff, p, None, keepdim=keepdim)
     return vector_norm.vector_norm(diff, p, -1, keepdim=keepdim)
+
+
+_CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                "donot_use_mm_for_euclid_dist")
+
+
+def cdist(x1: Tensor, x2: Tensor, p: float = 2.0,
+          compute_mode: str = "use_mm_for_euclid_dist_if_necessary") -> Tensor:
+    """The p-norm distance between each row of x1 and each row of x2: (*B, P, M) and (*B', R, M)
+    -> (*broadcast(B, B'), P, R), out[..., i, j] = ||x1[..., i, :] - x2[..., j, :]||_p.
+
+    ``p`` >= 0: 0 counts the differing coordinates (no gradient), inf takes the largest. Both
+    floating, of one dtype, as PyTorch. Computed from the differences (*B, P, R, M) through
+    ``vector_norm`` (PyTorch's ``compute_mode`` is accepted; the matrix-product shortcut for p=2
+    is never taken), so twice differentiable, with a gradient of 0 at a zero distance.
+    """
+    if isinstance(p, bool) or not isinstance(p, numbers.Real):
+        raise TypeError(f"cdist: p must be a number, got {p!r}")
+    if not p >= 0:
+        raise ValueError(f"cdist: p must be non-negative, got {p}")
+    if compute_mode not in _CDIST_MODES:
+        raise ValueError(f"cdist: {compute_mode!r} is not a valid compute_mode; expected one of "
+                         f"{', '.join(map(repr, _CDIST_MODES))}")
+    for name, x in (("x1", x1), ("x2", x2)):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"cdist: {name} must be a Tensor, got {type(x).__name__}")
+    shapes = f"x1 {x1.shape} and x2 {x2.shape}"
+    if x1.ndim < 2 or x2.ndim < 2:
+        raise backend.ShapeError(f"cdist: needs tensors of at least 2 dims (*B, P, M) and "
+                                 f"(*B, R, M), got {shapes}")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise backend.ShapeError(f"cdist: {shapes} differ in their last dim (M: {x1.shape[-1]} "
+                                 f"and {x2.shape[-1]})")
+    if x1.dtype.kind != "f" or x2.dtype != x1.dtype:
+        raise TypeError(f"cdist: needs two floating tensors of one dtype, got {x1.dtype} and "
+                        f"{x2.dtype}")
+    try:
+        batch = backend.broadcast_shapes(x1.shape[:-2], x2.shape[:-2])
+    except ValueError:
+        raise backend.ShapeError(f"cdist: the batch dims of {shapes} cannot be broadcast "
+                                 "together") from None
+    a = shape_ops.expand(x1, batch + x1.shape[-2:])                    # (*B, P, M)
+    b = shape_ops.expand(x2, batch + x2.shape[-2:])                    # (*B, R, M)
+    diff = shape_ops.unsqueeze(a, -2) - shape_ops.unsqueeze(b, -3)     # (*B, P, R, M)
+    if diff.shape[-1] == 0:                 # M = 0: every distance is 0 (the inf-norm too)
+        return reduction.sum(diff, -1)
+    return vector_norm.vector_norm(diff, p, -1)
 
 
 def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,

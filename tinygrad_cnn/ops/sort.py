@@ -1,4 +1,4 @@
-"""Sorting: sort, argsort, topk.
+"""Sorting: sort, argsort, topk, and unique (no gradient).
 
 Indices come from a stable sort (equal elements keep their order, ascending or descending; NaN
 sorts above every number, as in PyTorch); values are ``gather(input, dim, indices)``, so their
@@ -64,3 +64,39 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     if input.ndim == 0:
         return ValuesIndices(shape_ops.reshape(values, ()), Tensor._from_array(index.reshape(())))
     return ValuesIndices(values, Tensor._from_array(index))
+
+
+def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
+           return_counts: bool = False, dim=None):
+    """The distinct elements of ``input`` (any shape, read flattened) as a 1-D tensor (U,) in
+    ascending order, input's dtype; with ``return_inverse`` also the int64 index of each element
+    in that output, in input's shape; with ``return_counts`` also how often each occurs, (U,)
+    int64. Returns the output alone, or a tuple ``(output, inverse?, counts?)`` as PyTorch.
+
+    Always sorted (``sorted=False`` allows any order, and this one is it); every NaN is its own
+    element, as in PyTorch. No gradient: the outputs do not require grad.
+    """
+    if dim is not None:
+        raise NotImplementedError(f"unique: the dim argument is not supported (got dim={dim!r}); "
+                                  "only dim=None, the unique elements of the flattened input")
+    if not isinstance(input, Tensor):
+        raise TypeError(f"unique: expected a Tensor, got {type(input).__name__}")
+    xp = backend.array_module(input.data)
+    flat = input.data.reshape(-1)                                       # (n,)
+    order = xp.argsort(flat, kind="stable")                             # (n,)
+    ordered = flat[order]
+    # a new value starts where the sorted array changes (NaN != NaN: each NaN starts one)
+    starts = xp.ones(flat.shape, dtype=bool)
+    starts[1:] = ordered[1:] != ordered[:-1]
+    values = ordered[starts]                                            # (U,)
+    results = [Tensor._from_array(values)]
+    if return_inverse:
+        group = xp.cumsum(starts, dtype=backend.DEFAULT_INT) - 1        # (n,): value of each
+        inverse = xp.empty(flat.shape, dtype=backend.DEFAULT_INT)
+        inverse[order] = group
+        results.append(Tensor._from_array(inverse.reshape(input.shape)))
+    if return_counts:
+        first = xp.flatnonzero(starts)                                  # (U,) start positions
+        ends = xp.concatenate([first[1:], xp.asarray([flat.size], dtype=first.dtype)])
+        results.append(Tensor._from_array((ends - first).astype(backend.DEFAULT_INT)))
+    return results[0] if len(results) == 1 else tuple(results)

@@ -63,6 +63,8 @@ def _wrap(result):
         return ndarray(np.asarray(result))
     if type(result) in (tuple, list):
         return type(result)(_wrap(r) for r in result)
+    if isinstance(result, tuple):  # NumPy's named results (linalg.qr, ...): CuPy's are tuples
+        return tuple(_wrap(r) for r in result)
     return result
 
 
