@@ -421,3 +421,35 @@ def test_boolean_masks_combine_in_place():
     np.testing.assert_array_equal(mask.numpy(), [True, False, False])
     mask |= tc.tensor([False, True, False])
     np.testing.assert_array_equal(alias.numpy(), [True, True, False])
+
+
+def test_pickles_and_deep_copies_start_without_a_version_shallow_copies_share_it(tmp_path):
+    import copy
+    import pickle
+    import subprocess
+    import sys
+
+    model = nn.Linear(2, 2)
+    for _ in range(5):
+        nn.init.normal_(model.weight)  # five in-place changes: a version in this process
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(model))
+    # another process counts its own changes from 0: a carried-over version refused its backward
+    code = ("import pickle, sys, tinygrad_cnn as tc\n"
+            "m = pickle.loads(open(sys.argv[1], 'rb').read())\n"
+            "m(tc.ones(1, 2)).sum().backward()\n"
+            "print(m.weight.grad.shape)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(2, 2)"
+    deep = copy.deepcopy(model)
+    assert deep.weight._version is None and not np.shares_memory(deep.weight.data,
+                                                                 model.weight.data)
+    x = tc.tensor([1.0, 2.0])
+    w = tc.ones(2, requires_grad=True)
+    loss = (x * w).sum()
+    shallow = copy.copy(x)  # the same array
+    shallow.add_(1.0)
+    with pytest.raises(RuntimeError, match="Mul: .*changed in place"):
+        loss.backward()

@@ -18,6 +18,7 @@ _LEGACY_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16":
                  "uint8": "ByteTensor", "int8": "CharTensor", "int16": "ShortTensor",
                  "int32": "IntTensor", "int64": "LongTensor", "bool": "BoolTensor"}
 _LEGACY_DTYPES = {name: dtype for dtype, name in _LEGACY_NAMES.items()}
+_STATE_SLOTS = ("data", "grad", "_requires_grad", "_node", "_grad_hooks")  # not _version
 
 
 def _is_python_data(data) -> bool:
@@ -153,6 +154,27 @@ class Tensor(TensorMethods, TensorShapeMethods, TensorInPlace):
         t._node = node
         t._version = None
         return t
+
+    def __getstate__(self):
+        """Pickled or copied without its version: a version is a count of this process's
+        in-place changes, meaningless in another process and for a copy's new memory."""
+        slots = {name: getattr(self, name) for name in _STATE_SLOTS if hasattr(self, name)}
+        return (getattr(self, "__dict__", None) or None, slots)
+
+    def __copy__(self):
+        """A shallow copy shares the array, so it shares the version too."""
+        out = type(self).__new__(type(self))
+        out.__setstate__(self.__getstate__())
+        out._version = tensor_inplace.version_cell(self)
+        return out
+
+    def __setstate__(self, state) -> None:
+        attributes, slots = state
+        if attributes:
+            self.__dict__.update(attributes)
+        for name, value in slots.items():
+            setattr(self, name, value)
+        self._version = None
 
     # ------------------------------------------------------------------ attributes
 
