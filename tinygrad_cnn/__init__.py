@@ -188,7 +188,7 @@ from tinygrad_cnn.ops.shape_extra import (
     unbind,
     unflatten,
 )
-from tinygrad_cnn.ops.sort import argsort, sort, topk, unique
+from tinygrad_cnn.ops.sort import argsort, median, nanmedian, sort, topk, unique
 
 # [nn] nn, summary
 from tinygrad_cnn import nn

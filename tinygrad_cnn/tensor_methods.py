@@ -480,6 +480,14 @@ class TensorMethods:
         """The int64 indices that sort along ``dim``, stable (``tc.argsort``)."""
         return ops.sort.argsort(self, dim, descending, stable)
 
+    def median(self, dim=None, keepdim: bool = False):
+        """The lower median; ``(values, indices)`` along ``dim`` when given (``tc.median``)."""
+        return ops.sort.median(self, dim, keepdim)
+
+    def nanmedian(self, dim=None, keepdim: bool = False):
+        """``median`` skipping NaN (``tc.nanmedian``)."""
+        return ops.sort.nanmedian(self, dim, keepdim)
+
     def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
         """``(values, indices)`` of the ``k`` largest (or smallest) along ``dim`` (``tc.topk``)."""
         return ops.sort.topk(self, k, dim, largest, sorted)

@@ -100,3 +100,47 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
         ends = xp.concatenate([first[1:], xp.asarray([flat.size], dtype=first.dtype)])
         results.append(Tensor._from_array((ends - first).astype(backend.DEFAULT_INT)))
     return results[0] if len(results) == 1 else tuple(results)
+
+
+def median(input: Tensor, dim: int | None = None, keepdim: bool = False):
+    """PyTorch's median: the lower of the two middle values for an even count (not their mean),
+    and NaN where the values hold a NaN (``nanmedian`` skips them). Without ``dim``: a 0-d tensor
+    of the flattened input; with ``dim``: ``(values, indices)`` along it, the dim removed unless
+    ``keepdim``. The gradient goes to the chosen element; indices are int64, no gradient."""
+    return _middle(input, dim, keepdim, "median", skip_nan=False)
+
+
+def nanmedian(input: Tensor, dim: int | None = None, keepdim: bool = False):
+    """``median`` of the values that are not NaN (NaN where every value is NaN)."""
+    return _middle(input, dim, keepdim, "nanmedian", skip_nan=True)
+
+
+def _middle(input: Tensor, dim, keepdim: bool, op: str, skip_nan: bool):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(input).__name__}")
+    if input.size == 0:
+        raise ValueError(f"{op}: the input is empty (shape {input.shape})")
+    whole = dim is None
+    x = shape_ops.reshape(input, (-1,)) if whole else input
+    x, d, order = _sorted(x, 0 if whole else dim, False, op)
+    xp = backend.array_module(x.data)
+    n = x.shape[d]
+    if x.dtype.kind == "f":  # NaN sorts last: the first NaN of the slice follows the numbers
+        numbers_count = n - xp.isnan(x.data).sum(axis=d, keepdims=True)
+        if skip_nan:   # the lower middle of the numbers; all NaN: the first NaN
+            position = xp.maximum(numbers_count - 1, 0) // 2
+        else:          # the lower middle, or the first NaN where there is one
+            position = xp.where(numbers_count < n, numbers_count, (n - 1) // 2)
+        position = position.astype(backend.DEFAULT_INT)
+    else:
+        shape = list(x.shape)
+        shape[d] = 1
+        position = xp.full(tuple(shape), (n - 1) // 2, dtype=backend.DEFAULT_INT)
+    index = xp.take_along_axis(order, position, axis=d)                  # kept dim d of size 1
+    values = indexing._gather_unchecked(x, d, index)
+    if whole:
+        return shape_ops.reshape(values, ())
+    if not keepdim:
+        values = shape_ops.squeeze(values, d)
+        index = index.squeeze(axis=d)
+    return ValuesIndices(values, Tensor._from_array(index))
