@@ -132,3 +132,52 @@ def test_torch_utils_data_names_are_the_data_packages_objects():
     assert tc.utils.data.random_split is random_split is tc.data.random_split
     batches = list(DataLoader(TensorDataset(tc.arange(6.0).reshape(3, 2)), batch_size=2))
     np.testing.assert_array_equal(batches[0][0].numpy(), [[0.0, 1.0], [2.0, 3.0]])
+
+
+def test_add_module_get_submodule_get_parameter_get_buffer():
+    seq = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+    seq.add_module("out", nn.Linear(3, 1))  # a container appends it under the name
+    assert [n for n, _ in seq.named_children()] == ["0", "1", "out"]
+    assert seq(tc.ones(4, 2)).shape == (4, 1)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_module("body", nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2)))
+
+        def forward(self, x):
+            return self.body(x)
+
+    net = Net()
+    assert net.get_submodule("") is net and net.get_submodule("body.1") is net.body[1]
+    assert net.get_parameter("body.0.weight") is net.body[0].weight
+    assert net.get_buffer("body.1.running_var") is net.body[1].running_var
+    with pytest.raises(AttributeError, match=r"get_submodule: body has no submodule '7' "
+                                             r"\(path 'body.7'\)"):
+        net.get_parameter("body.7.weight")
+    with pytest.raises(AttributeError, match="get_parameter: body.1 has no parameter 'nope'"):
+        net.get_parameter("body.1.nope")
+    with pytest.raises(AttributeError, match="get_buffer: body.0 has no buffer 'weight'"):
+        net.get_buffer("body.0.weight")  # a parameter, not a buffer
+    for name, error in (("a.b", KeyError), ("", KeyError), ("training", KeyError),
+                        ("forward", KeyError)):
+        with pytest.raises(error, match="add_module"):
+            net.add_module(name, nn.ReLU())
+    with pytest.raises(TypeError, match="add_module: 'x' must be an nn.Module or None, got int"):
+        net.add_module("x", 3)
+
+
+def test_submodule_lookups_match_pytorch():
+    torch = pytest.importorskip("torch", reason="PyTorch is the optional oracle (bench extra)")
+    ours = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.ReLU(), nn.Linear(3, 1)))
+    theirs = torch.nn.Sequential(torch.nn.Linear(2, 3),
+                                 torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Linear(3, 1)))
+    for path in ("0", "1", "1.1"):
+        assert type(ours.get_submodule(path)).__name__ == type(theirs.get_submodule(path)).__name__
+    assert ours.get_parameter("1.1.bias").shape == tuple(theirs.get_parameter("1.1.bias").shape)
+    ours.add_module("tail", nn.ReLU())
+    theirs.add_module("tail", torch.nn.ReLU())
+    assert [n for n, _ in ours.named_children()] == [n for n, _ in theirs.named_children()]
+    for model in (ours, theirs):
+        with pytest.raises(AttributeError):
+            model.get_submodule("1.5")

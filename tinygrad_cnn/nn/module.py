@@ -146,6 +146,56 @@ class Module:
             self._non_persistent.add(name)
         object.__setattr__(self, name, tensor)
 
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register ``module`` (or None) as the child ``name``, as ``self.name = module`` does;
+        a container (``Sequential``, ...) appends it under that name (PyTorch's; also
+        ``register_module``)."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"add_module: the name must be a non-empty string without '.', got "
+                           f"{name!r}")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} must be an nn.Module or None, got "
+                            f"{type(module).__name__}")
+        current = self.__dict__.get(name)
+        if name in _INTERNAL or (name in self.__dict__ and not isinstance(current, Module)
+                                 and current is not None) or hasattr(type(self), name):
+            raise KeyError(f"add_module: attribute {name!r} already exists and is not a module")
+        if "_modules" in self.__dict__:  # a container's children live in its _modules
+            self._modules[name] = module
+        else:
+            setattr(self, name, module)
+
+    register_module = add_module
+
+    def get_submodule(self, target: str) -> Module:
+        """The submodule at the dotted path ``target`` ("" is this module), e.g. "layer1.0.conv1";
+        an AttributeError names the first part that is missing."""
+        module = self
+        for i, part in enumerate(target.split(".") if target else []):
+            child = dict(module.named_children()).get(part)
+            if child is None:
+                where = ".".join(target.split(".")[:i]) or type(self).__name__
+                raise AttributeError(f"get_submodule: {where} has no submodule {part!r} (path "
+                                     f"{target!r})")
+            module = child
+        return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at the dotted path ``target``, e.g. "layer1.0.conv1.weight"."""
+        return self._get_state(target, "parameter", Module.named_parameters)
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at the dotted path ``target``, e.g. "bn1.running_mean"."""
+        return self._get_state(target, "buffer", Module.named_buffers)
+
+    def _get_state(self, target: str, kind: str, named):
+        path, _, name = target.rpartition(".")
+        found = dict(named(self.get_submodule(path), recurse=False)).get(name)
+        if found is None:
+            raise AttributeError(f"get_{kind}: {path or type(self).__name__} has no {kind} "
+                                 f"{name!r} (path {target!r})")
+        return found
+
     def _members(self):
         """(name, value) of the attributes to walk, in assignment order (containers override)."""
         return [(k, v) for k, v in self.__dict__.items() if k not in _INTERNAL]
