@@ -453,3 +453,23 @@ def test_pickles_and_deep_copies_start_without_a_version_shallow_copies_share_it
     shallow.add_(1.0)
     with pytest.raises(RuntimeError, match="Mul: .*changed in place"):
         loss.backward()
+
+
+def test_expanded_and_read_only_tensors_refuse_in_place_changes():
+    expanded = tc.ones(1, 3).expand(4, 3)  # four rows, one row of memory (also on CuPy)
+    for change in (lambda: expanded.add_(1.0), lambda: expanded.__iadd__(1.0),
+                   lambda: expanded.zero_(), lambda: expanded.__setitem__(0, 5.0),
+                   lambda: expanded.copy_(tc.zeros(4, 3))):
+        with pytest.raises(RuntimeError, match=r"\(shape \(4, 3\)\) cannot be changed in place: "
+                                               r"several of its positions share one element"):
+            change()
+    frozen = np.arange(3.0)
+    frozen.flags.writeable = False
+    shared = tc.as_tensor(frozen, device="cpu")  # shares the read-only NumPy array
+    with pytest.raises(RuntimeError, match="mul_: .*cannot be changed in place: its memory is "
+                                           "read-only; change a clone"):
+        shared.mul_(2.0)
+    np.testing.assert_array_equal(frozen, [0.0, 1.0, 2.0])
+    clone = expanded.clone()
+    clone.add_(1.0)  # a clone owns its memory
+    np.testing.assert_array_equal(clone.numpy(), np.full((4, 3), 2.0))

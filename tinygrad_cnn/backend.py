@@ -354,6 +354,17 @@ def broadcast_shapes(*shapes) -> tuple[int, ...]:
     return tuple(np.broadcast_shapes(*shapes))
 
 
+def unwritable_reason(array) -> str | None:
+    """Why ``array`` cannot be written in place, or None: a read-only NumPy array, or a view
+    whose zero strides make several positions one element (``expand``, ``broadcast_to``)."""
+    if any(stride == 0 and size > 1
+           for stride, size in zip(array.strides, array.shape, strict=True)):
+        return "several of its positions share one element (an expand() or broadcast view)"
+    if isinstance(array, np.ndarray) and not array.flags.writeable:
+        return "its memory is read-only"
+    return None
+
+
 def can_store(dtype, into) -> bool:
     """Whether values of ``dtype`` may be written into an array of dtype ``into`` (NumPy's
     "same_kind" casting: float into int, or int into bool, may not)."""

@@ -196,6 +196,7 @@ class TensorInPlace:
 
     def _refuse_in_graph(self, op: str, other, instead: str) -> None:
         """Raise unless ``op`` may change this tensor in place (see the module's docstring)."""
+        self._check_writable(op)
         if not is_grad_enabled():
             return
         if self._requires_grad and self._node is None:
@@ -210,6 +211,12 @@ class TensorInPlace:
                 f"(shape {self.shape}); use the out-of-place form ({instead}), or do it under "
                 "tc.no_grad() if no gradient should flow")
 
+    def _check_writable(self, op: str) -> None:
+        reason = backend.unwritable_reason(self.data)
+        if reason is not None:
+            raise RuntimeError(f"{op}: this tensor (shape {self.shape}) cannot be changed in "
+                               f"place: {reason}; change a clone() instead")
+
     def _in_place(self, op: str, other, compute):
         self._refuse_in_graph(op, other, f"t = t.{op.rstrip('_')}(...)")
         return self._store(op, other, compute)
@@ -223,6 +230,7 @@ class TensorInPlace:
 
     def _store(self, op: str, other, compute):
         """``compute(self, other)``, computed out of place, written into self's array."""
+        self._check_writable(op)
         with no_grad():
             result = compute(self, other)
         if result.shape != self.shape:
