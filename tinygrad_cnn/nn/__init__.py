@@ -52,6 +52,17 @@ from tinygrad_cnn.nn.losses import (
     PairwiseDistance,
     SmoothL1Loss,
 )
+# [losses-margin] margin, embedding and likelihood losses
+from tinygrad_cnn.nn.losses import (
+    CosineEmbeddingLoss,
+    GaussianNLLLoss,
+    HingeEmbeddingLoss,
+    MarginRankingLoss,
+    MultiLabelSoftMarginLoss,
+    PoissonNLLLoss,
+    SoftMarginLoss,
+    TripletMarginLoss,
+)
 from tinygrad_cnn.nn.containers import (
     Identity,
     ModuleDict,

@@ -40,6 +40,17 @@ from tinygrad_cnn.ops.loss_extra import (
     local_response_norm,
     pairwise_distance,
 )
+# [losses-margin] margin, embedding and likelihood losses (ops/loss_margin.py)
+from tinygrad_cnn.ops.loss_margin import (
+    cosine_embedding_loss,
+    gaussian_nll_loss,
+    hinge_embedding_loss,
+    margin_ranking_loss,
+    multilabel_soft_margin_loss,
+    poisson_nll_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
+)
 
 # [ops-bugs] more activations (ops/activation.py)
 from tinygrad_cnn.ops.activation import (

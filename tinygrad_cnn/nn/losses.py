@@ -1,4 +1,5 @@
-"""Loss layers: the module forms of the losses in ops/loss.py (same arguments and defaults).
+"""Loss layers: the module forms of the losses in ops/loss.py, ops/loss_extra.py and
+ops/loss_margin.py (same arguments and defaults).
 
 ``weight`` and ``pos_weight`` are buffers, so ``to(device)`` moves them and ``state_dict()``
 holds them (as in PyTorch).
@@ -7,7 +8,7 @@ holds them (as in PyTorch).
 from __future__ import annotations
 
 from tinygrad_cnn.nn.module import Module
-from tinygrad_cnn.ops import loss, loss_extra
+from tinygrad_cnn.ops import loss, loss_extra, loss_margin
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -166,3 +167,134 @@ class PairwiseDistance(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.norm}, eps={self.eps}, keepdim={self.keepdim}"
+
+
+def _with_reduction(text: str, reduction: str) -> str:
+    return text + (f", reduction={reduction!r}" if reduction != "mean" else "")
+
+
+class MarginRankingLoss(_Loss):
+    """margin_ranking_loss(input1, input2, target, margin): max(0, -target (input1 - input2) +
+    margin); input1, input2, target (N,) or 0-d."""
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.margin = margin
+
+    def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
+        return loss_margin.margin_ranking_loss(input1, input2, target, self.margin,
+                                               self.reduction)
+
+    def extra_repr(self) -> str:
+        return _with_reduction(f"margin={self.margin}", self.reduction)
+
+
+class TripletMarginLoss(_Loss):
+    """triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap): anchor, positive,
+    negative (N, D) -> (N,) before the reduction, or (D,) -> 0-d."""
+
+    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6,
+                 swap: bool = False, reduction: str = "mean"):
+        super().__init__(reduction)
+        if not margin > 0:
+            raise ValueError(f"TripletMarginLoss: margin must be greater than 0, got {margin}")
+        self.margin = margin
+        self.p = p
+        self.eps = eps
+        self.swap = swap
+
+    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+        return loss_margin.triplet_margin_loss(anchor, positive, negative, self.margin, self.p,
+                                               self.eps, self.swap, self.reduction)
+
+    def extra_repr(self) -> str:
+        return _with_reduction(f"margin={self.margin}, p={self.p}, eps={self.eps}, "
+                               f"swap={self.swap}", self.reduction)
+
+
+class CosineEmbeddingLoss(_Loss):
+    """cosine_embedding_loss(input1, input2, target, margin): input1, input2 (N, D) with target
+    (N,) of 1 / -1 -> (N,) before the reduction, or (D,) with a 0-d target."""
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.margin = margin
+
+    def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
+        return loss_margin.cosine_embedding_loss(input1, input2, target, self.margin,
+                                                 self.reduction)
+
+    def extra_repr(self) -> str:
+        return _with_reduction(f"margin={self.margin}", self.reduction)
+
+
+class HingeEmbeddingLoss(_Loss):
+    """hinge_embedding_loss(input, target, margin): input where target is 1, max(0, margin -
+    input) where it is -1; any shape."""
+
+    def __init__(self, margin: float = 1.0, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.margin = margin
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return loss_margin.hinge_embedding_loss(input, target, self.margin, self.reduction)
+
+    def extra_repr(self) -> str:
+        return _with_reduction(f"margin={self.margin}", self.reduction)
+
+
+class SoftMarginLoss(_Loss):
+    """soft_margin_loss(input, target): log(1 + exp(-target input)), any shape (both alike)."""
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return loss_margin.soft_margin_loss(input, target, self.reduction)
+
+
+class MultiLabelSoftMarginLoss(_Loss):
+    """multilabel_soft_margin_loss(input, target, weight): input and 0/1 target (N, C) -> (N,)
+    before the reduction (or (C,) -> 0-d); ``weight`` (C,) is a buffer."""
+
+    def __init__(self, weight=None, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.register_buffer("weight", _buffer(weight))
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return loss_margin.multilabel_soft_margin_loss(input, target, self.weight,
+                                                       self.reduction)
+
+
+class GaussianNLLLoss(_Loss):
+    """gaussian_nll_loss(input, target, var, full, eps): input (N, *), target alike, var of
+    the input's shape, without its last dim, or with one dim of size 1 (or a float)."""
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.full = full
+        self.eps = eps
+
+    def forward(self, input: Tensor, target: Tensor, var) -> Tensor:
+        return loss_margin.gaussian_nll_loss(input, target, var, self.full, self.eps,
+                                             self.reduction)
+
+    def extra_repr(self) -> str:
+        return _with_reduction(f"full={self.full}, eps={self.eps}", self.reduction)
+
+
+class PoissonNLLLoss(_Loss):
+    """poisson_nll_loss(input, target, log_input, full, eps): log-rates (or rates) against
+    counts, any shape (both alike)."""
+
+    def __init__(self, log_input: bool = True, full: bool = False, eps: float = 1e-8,
+                 reduction: str = "mean"):
+        super().__init__(reduction)
+        self.log_input = log_input
+        self.full = full
+        self.eps = eps
+
+    def forward(self, log_input: Tensor, target: Tensor) -> Tensor:
+        return loss_margin.poisson_nll_loss(log_input, target, self.log_input, self.full,
+                                            self.eps, self.reduction)
+
+    def extra_repr(self) -> str:
+        return _with_reduction(f"log_input={self.log_input}, full={self.full}, eps={self.eps}",
+                               self.reduction)
