@@ -107,3 +107,16 @@ from tinygrad_cnn.nn.normalization import (
     LocalResponseNorm,
 )
 from tinygrad_cnn.nn.lazy import LazyConv2d, LazyLinear, UninitializedParameter
+
+# [layers-helper] more activations, RMSNorm, ChannelShuffle, Dropout1d, 1-D adaptive pools
+from tinygrad_cnn.nn.activation_extra import (
+    GLU,
+    Hardshrink,
+    Softmax2d,
+    Softshrink,
+    Tanhshrink,
+    Threshold,
+)
+from tinygrad_cnn.nn.conv1d import AdaptiveAvgPool1d, AdaptiveMaxPool1d
+from tinygrad_cnn.nn.normalization import Dropout1d, RMSNorm
+from tinygrad_cnn.nn.upsampling import ChannelShuffle

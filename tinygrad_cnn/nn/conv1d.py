@@ -1,5 +1,6 @@
-"""1-D layers: Conv1d, MaxPool1d, AvgPool1d. They call ops/conv1d.py, which runs the 2-D ops on a
-unit height. PyTorch's names, arguments, defaults and default initialisation.
+"""1-D layers: Conv1d, MaxPool1d, AvgPool1d, AdaptiveAvgPool1d, AdaptiveMaxPool1d. They call
+ops/conv1d.py, which runs the 2-D ops on a unit height. PyTorch's names,
+arguments, defaults and default initialisation.
 
 Shapes: N batch, C_in/C_out channels, L input length, K kernel, OL output length.
 """
@@ -171,3 +172,41 @@ class AvgPool1d(Module):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool1d(Module):
+    """Average pooling to a fixed length whatever the input length: (N, C, L) or (C, L) ->
+    (N, C, OL) or (C, OL), OL = output_size. Bin i covers floor(i*L/OL) .. ceil((i+1)*L/OL)."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        conv1d_ops.positive_single(output_size, "output_size", type(self).__name__)
+        self.output_size = output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_input(self, x)
+        return conv1d_ops.adaptive_avg_pool1d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool1d(Module):
+    """Max pooling to a fixed length OL = output_size, which must divide L (uneven bins are not
+    implemented): (N, C, L) or (C, L) -> (N, C, OL) or (C, OL). With ``return_indices`` also
+    each maximum's index into L."""
+
+    def __init__(self, output_size, return_indices: bool = False):
+        super().__init__()
+        name = type(self).__name__
+        conv1d_ops.positive_single(output_size, "output_size", name)
+        check_flag(name, "return_indices", return_indices)
+        self.output_size = output_size
+        self.return_indices = return_indices
+
+    def forward(self, x: Tensor):
+        _check_input(self, x)
+        return conv1d_ops.adaptive_max_pool1d(x, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"

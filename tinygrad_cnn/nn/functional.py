@@ -78,3 +78,9 @@ from tinygrad_cnn.ops.unfold import fold, unfold
 # [ops-vocab] normalize, softmin, one_hot
 from tinygrad_cnn.ops.indexing import embedding, one_hot
 from tinygrad_cnn.ops.vector_norm import normalize, softmin
+
+# [layers-helper] more activations, rms_norm, channel_shuffle, dropout1d, 1-D adaptive pools
+from tinygrad_cnn.ops.activation_extra import glu, hardshrink, softshrink, tanhshrink, threshold
+from tinygrad_cnn.ops.conv1d import adaptive_avg_pool1d, adaptive_max_pool1d
+from tinygrad_cnn.ops.norms import dropout1d, rms_norm
+from tinygrad_cnn.ops.resample import channel_shuffle

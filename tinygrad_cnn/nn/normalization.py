@@ -1,7 +1,7 @@
-"""BatchNorm1d/2d (ops/normalization.py), LayerNorm, GroupNorm, InstanceNorm1d/2d and Dropout2d
-(ops/norms.py), LocalResponseNorm (ops/loss_extra.py). PyTorch's names, arguments, defaults
-(InstanceNorm: affine=False, track_running_stats=False) and initialisation (weight ones, bias
-zeros).
+"""BatchNorm1d/2d (ops/normalization.py), LayerNorm, RMSNorm, GroupNorm, InstanceNorm1d/2d,
+Dropout1d and Dropout2d (ops/norms.py), LocalResponseNorm (ops/loss_extra.py). PyTorch's names,
+arguments, defaults (InstanceNorm: affine=False, track_running_stats=False) and
+initialisation (weight ones, bias zeros).
 
 Shapes: N batch, C channels, then any spatial dims (L, or H and W).
 """
@@ -149,6 +149,37 @@ class LayerNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
 
 
+class RMSNorm(Module):
+    """Root-mean-square normalization over the last dims (normalized_shape) of each item:
+    (*, *normalized_shape) -> same, y = x / sqrt(mean(x^2) + eps) [* weight]. ``eps=None`` is
+    the machine epsilon of the input's dtype. With ``elementwise_affine``, a weight (ones) of
+    shape normalized_shape (no bias, as PyTorch's)."""
+
+    def __init__(self, normalized_shape, eps: float | None = None,
+                 elementwise_affine: bool = True, device=None, dtype=None):
+        super().__init__()
+        self.normalized_shape = norms.normalized_shape_tuple(normalized_shape, "RMSNorm")
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        self.weight = (Parameter(creation.ones(self.normalized_shape, dtype=dtype, device=device))
+                       if elementwise_affine else None)      # a weight only, no bias (PyTorch's)
+
+    def reset_parameters(self) -> None:
+        """Weight back to ones, where the layer has one."""
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, x: Tensor) -> Tensor:
+        try:
+            return norms.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+        except ValueError as e:
+            raise ValueError(f"{self!r}: {e}") from None
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
 class GroupNorm(Module):
     """Normalize each item's groups of num_channels / num_groups channels: (N, C, *) -> same.
     num_groups=1 normalizes the whole item (LayerNorm over C, H, W), num_groups=C each channel
@@ -246,6 +277,24 @@ class InstanceNorm2d(_InstanceNorm):
     PyTorch's defaults: affine=False, track_running_stats=False (the statistics of each input
     normalize it in training and eval); with track_running_stats the running averages are
     updated in training and used in eval, as BatchNorm's."""
+
+
+class Dropout1d(Module):
+    """In training, zero whole channels with probability p and scale the others by 1/(1-p):
+    (N, C, L) or (C, L) -> same; the identity in eval mode."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        super().__init__()
+        if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout1d: probability p must be between 0 and 1, got {p!r}")
+        self.p = p
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return norms.dropout1d(x, self.p, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class Dropout2d(Module):

@@ -1,4 +1,4 @@
-"""Resampling layers: PixelShuffle, PixelUnshuffle, Upsample (ops/resample.py).
+"""Resampling layers: PixelShuffle, PixelUnshuffle, ChannelShuffle, Upsample (ops/resample.py).
 
 Shapes: N batch, C channels, H, W input size, r the factor.
 """
@@ -39,6 +39,21 @@ class PixelUnshuffle(Module):
 
     def extra_repr(self) -> str:
         return f"downscale_factor={self.downscale_factor}"
+
+
+class ChannelShuffle(Module):
+    """Interleave the channels of ``groups`` groups (ShuffleNet): (N, C, *) -> same, C
+    divisible by groups."""
+
+    def __init__(self, groups: int):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: Tensor) -> Tensor:
+        return resample.channel_shuffle(x, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"
 
 
 class Upsample(Module):

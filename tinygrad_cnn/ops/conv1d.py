@@ -1,4 +1,5 @@
-"""1-D convolution and pooling, computed by the 2-D ops on a unit height (no second copy).
+"""1-D convolution and pooling (adaptive too), computed by the 2-D ops on a unit height (no
+second copy).
 
 Shapes: N batch, C_in/C_out channels, L input length, K kernel, OL output length.
 
@@ -145,3 +146,36 @@ def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     k, s, p, _ = _pool_args(op, x, kernel_size, stride, padding, 1, ceil_mode)
     y = pool.avg_pool2d(shape_ops.unsqueeze(x, 2), k, s, p, ceil_mode, count_include_pad)
     return _unbatched(y, added)
+
+
+def _adaptive_size(op: str, output_size) -> int:
+    """output_size as an int (a 1-tuple of one too); PyTorch's 1-D ops take no None here."""
+    return positive_single(output_size, "output_size", op)
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
+    """Average pooling to a fixed length OL, as PyTorch's F.adaptive_avg_pool1d, computed by
+    adaptive_avg_pool2d: (N, C, L) or (C, L) -> (N, C, OL) or (C, OL). Bin i covers
+    floor(i*L/OL) .. ceil((i+1)*L/OL) (uneven bins overlap)."""
+    op = "adaptive_avg_pool1d"
+    x, added = _batched(input, op)
+    o = _adaptive_size(op, output_size)
+    return _unbatched(pool.adaptive_avg_pool2d(shape_ops.unsqueeze(x, 2), (1, o)), added)
+
+
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
+    """Max pooling to a fixed length OL that divides L, as PyTorch's F.adaptive_max_pool1d,
+    computed by adaptive_max_pool2d (uneven bins are not supported there, nor here):
+    (N, C, L) or (C, L) -> (N, C, OL) or (C, OL); ``return_indices`` also gives each maximum's
+    index into L."""
+    op = "adaptive_max_pool1d"
+    x, added = _batched(input, op)
+    o = _adaptive_size(op, output_size)
+    windows.check_flag(op, "return_indices", return_indices)
+    if x.shape[2] % o:
+        raise NotImplementedError(f"{op}: output_size {o} must divide the input length "
+                                  f"{x.shape[2]} (uneven bins are not supported)")
+    out = pool.adaptive_max_pool2d(shape_ops.unsqueeze(x, 2), (1, o), return_indices)
+    if return_indices:  # flat indices into a 1 x L plane are indices into L
+        return _unbatched(out[0], added), _unbatched(out[1], added)
+    return _unbatched(out, added)

@@ -1,5 +1,6 @@
-"""Layer, group and instance normalization, and channel dropout (dropout2d), written with Tensor
-ops (so twice differentiable). Batch normalization lives in ops/normalization.py.
+"""Layer, RMS, group and instance normalization, and channel dropout (dropout1d, dropout2d),
+written with Tensor ops (so twice differentiable). Batch normalization
+lives in ops/normalization.py.
 
 Shapes: N batch, C channels, G groups, then any spatial dims (L, or H and W).
 Each normalizes a block of values by its own mean and biased variance,
@@ -79,6 +80,27 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     return out
 
 
+def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
+             eps: float | None = None) -> Tensor:
+    """Root-mean-square normalization over the last len(normalized_shape) dims of each item,
+    PyTorch's F.rms_norm: y = x / sqrt(mean(x^2) + eps) [* weight]; input (*, *normalized_shape)
+    -> same; weight of shape normalized_shape or None. ``eps=None`` is the machine epsilon of
+    the input's dtype (PyTorch's torch.finfo(dtype).eps)."""
+    op = "rms_norm"
+    shape = normalized_shape_tuple(normalized_shape, op)
+    _check_input(op, input, 1, f"(*, {', '.join(map(str, shape))})")
+    if input.ndim < len(shape) or input.shape[input.ndim - len(shape):] != shape:
+        raise ValueError(f"{op}: normalized_shape={shape} expects an input of shape "
+                         f"(*, {', '.join(map(str, shape))}), got {input.shape}")
+    _check_affine(op, shape, weight, None, "normalized_shape")
+    if eps is None:
+        eps = float(backend.array_module(input.data).finfo(input.dtype).eps)
+    dims = tuple(range(input.ndim - len(shape), input.ndim))
+    mean_square = reduction.mean(input * input, dims, keepdim=True)
+    out = input / elementwise.sqrt(mean_square + eps)
+    return out if weight is None else out * weight
+
+
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalize each item's groups of C/G channels (with all their positions), PyTorch's
@@ -145,6 +167,32 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
     if bias is not None:
         out = out + _per_channel(bias, input.ndim)
     return out
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Zero whole channels with probability ``p`` and scale the rest by 1 / (1 - p) in training;
+    the identity otherwise (PyTorch's F.dropout1d). input (N, C, L) or unbatched (C, L) -> same.
+    The mask, (N, C, 1) or (C, 1), comes from the library's seeded generator (manual_seed).
+    ``inplace`` is accepted for PyTorch compatibility; the result is always a new tensor."""
+    op = "dropout1d"
+    if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: probability p must be between 0 and 1, got {p!r}")
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected a Tensor input, got {type(input).__name__}")
+    if input.ndim not in (2, 3):
+        raise ValueError(f"{op}: expected a 3-D input (N, C, L) or a 2-D unbatched one (C, L), "
+                         f"got shape {input.shape}")
+    if not training or p == 0.0:
+        return input
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: needs a floating-point tensor, got {input.dtype}")
+    mask_shape = input.shape[:-1] + (1,)
+    if p == 1.0:
+        xp = backend.array_module(input.data)
+        return input * Tensor._from_array(xp.zeros(mask_shape, dtype=input.dtype))
+    mask = backend.keep_mask(input.device, mask_shape, p, input.dtype)  # scale or 0
+    return input * Tensor._from_array(mask)
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,

@@ -1,4 +1,5 @@
-"""Resampling: pixel_shuffle / pixel_unshuffle, and interpolate (nearest, bilinear).
+"""Resampling: pixel_shuffle / pixel_unshuffle, channel_shuffle, and interpolate (nearest,
+bilinear).
 
 Shapes: N batch, C channels, H, W input size, OH, OW output size, r the upscale factor.
 
@@ -48,6 +49,28 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     x = shape_ops.reshape(input, (*lead, c // (r * r), r, r, h, w))
     x = shape_ops.permute(x, (*range(k), k, k + 3, k + 1, k + 4, k + 2))   # (*, C, H, r, W, r)
     return shape_ops.reshape(x, (*lead, c // (r * r), h * r, w * r))
+
+
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """Interleave the channels of ``groups`` groups (PyTorch's F.channel_shuffle, ShuffleNet):
+    (N, C, *) -> (N, C, *), out[:, k*g + j] = in[:, j*(C/g) + k] for group j, k < C/g; C must be
+    divisible by g = groups. A reshape to (N, g, C/g, *), a transpose and a reshape back."""
+    op = "channel_shuffle"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected a Tensor input, got {type(input).__name__}")
+    if input.ndim < 3:
+        raise ValueError(f"{op}: expected an input (N, C, *) with more than 2 dims, got shape "
+                         f"{input.shape}")
+    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    n, c, *rest = input.shape
+    g = int(groups)
+    if c % g:
+        raise ValueError(f"{op}: the number of channels must be divisible by groups: got {c} "
+                         f"channels (input {input.shape}) and {g} groups")
+    x = shape_ops.reshape(input, (n, g, c // g, *rest))
+    x = shape_ops.transpose(x, 1, 2)                                          # (N, C/g, g, *)
+    return shape_ops.reshape(x, input.shape)
 
 
 def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
