@@ -185,14 +185,7 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
                          f"got shape {input.shape}")
     if not training or p == 0.0:
         return input
-    if input.dtype.kind != "f":
-        raise TypeError(f"{op}: needs a floating-point tensor, got {input.dtype}")
-    mask_shape = input.shape[:-1] + (1,)
-    if p == 1.0:
-        xp = backend.array_module(input.data)
-        return input * Tensor._from_array(xp.zeros(mask_shape, dtype=input.dtype))
-    mask = backend.keep_mask(input.device, mask_shape, p, input.dtype)  # scale or 0
-    return input * Tensor._from_array(mask)
+    return _drop_channels(op, input, p, input.shape[:-1] + (1,))
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
@@ -215,11 +208,16 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
                       UserWarning, stacklevel=2)
     if not training or p == 0.0:
         return input
+    return _drop_channels(op, input, p, input.shape[:2] + (1,) * (input.ndim - 2))
+
+
+def _drop_channels(op: str, input: Tensor, p: float, mask_shape) -> Tensor:
+    """input times a keep mask of ``mask_shape`` (1 / (1 - p) or 0, from the library's seeded
+    generator), broadcast over the dims where ``mask_shape`` is 1."""
     if input.dtype.kind != "f":
         raise TypeError(f"{op}: needs a floating-point tensor, got {input.dtype}")
-    xp = backend.array_module(input.data)
-    mask_shape = input.shape[:2] + (1,) * (input.ndim - 2)
     if p == 1.0:
+        xp = backend.array_module(input.data)
         return input * Tensor._from_array(xp.zeros(mask_shape, dtype=input.dtype))
     mask = backend.keep_mask(input.device, mask_shape, p, input.dtype)  # scale or 0
     return input * Tensor._from_array(mask)
