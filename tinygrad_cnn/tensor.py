@@ -8,16 +8,13 @@ from collections import namedtuple
 from tinygrad_cnn import backend, tensor_inplace
 from tinygrad_cnn.autograd import engine
 from tinygrad_cnn.autograd.hooks import RemovableHandle, add_hook
+from tinygrad_cnn.tensor_conversions import TensorConversions
 from tinygrad_cnn.tensor_inplace import TensorInPlace
 from tinygrad_cnn.tensor_methods import TensorMethods
 from tinygrad_cnn.tensor_shape_methods import TensorShapeMethods
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 
-_LEGACY_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
-                 "uint8": "ByteTensor", "int8": "CharTensor", "int16": "ShortTensor",
-                 "int32": "IntTensor", "int64": "LongTensor", "bool": "BoolTensor"}
-_LEGACY_DTYPES = {name: dtype for dtype, name in _LEGACY_NAMES.items()}
 _STATE_SLOTS = ("data", "grad", "_requires_grad", "_node", "_grad_hooks")  # not _version
 
 
@@ -121,7 +118,7 @@ class _Size(int):
         return self.shape[shape_ops.normalize_dim(dim, len(self.shape), "size")]
 
 
-class Tensor(TensorMethods, TensorShapeMethods, TensorInPlace):
+class Tensor(TensorMethods, TensorShapeMethods, TensorInPlace, TensorConversions):
     """An n-dimensional array on the CPU (NumPy) or GPU (CuPy) that can record its gradient.
 
     ``Tensor(data, requires_grad=False, dtype=None, device=None)``: ``data`` is Python numbers or
@@ -288,108 +285,6 @@ class Tensor(TensorMethods, TensorShapeMethods, TensorInPlace):
     def tolist(self):
         """The values as (nested lists of) Python numbers; a 0-d tensor gives one number."""
         return self.numpy().tolist()
-
-    def to(self, device=None, dtype=None, non_blocking: bool = False,
-           copy: bool = False) -> Tensor:
-        """This tensor on ``device`` and/or as ``dtype`` (PyTorch's forms: ``to("gpu")``,
-        ``to(tc.float64)``, ``to("gpu", tc.float64)``, ``to(other_tensor)``: its device and
-        dtype); differentiable; ``self`` when nothing changes, unless ``copy``.
-        ``non_blocking`` is accepted for PyTorch's signature."""
-        if isinstance(device, Tensor):
-            if dtype is not None:
-                raise TypeError("to: got a tensor to match and a dtype; pass one of them")
-            device, dtype = device.device, device.dtype
-        device, dtype = backend.device_and_dtype(device, dtype, "to")
-        out = self
-        if device is not None and backend.normalize_device(device) != self.device:
-            out = conversion.to_device(out, backend.normalize_device(device))
-        if dtype is not None and backend.check_dtype(dtype) != self.dtype:
-            out = conversion.cast(out, dtype)
-        return conversion.clone(out) if copy and out is self else out
-
-    def cpu(self) -> Tensor:
-        """``to("cpu")``: ``self`` when it is there already."""
-        return self.to("cpu")
-
-    def gpu(self) -> Tensor:
-        """``to("gpu")``: ``self`` when it is there already; also ``cuda()``."""
-        return self.to("gpu")
-
-    cuda = gpu
-
-    def astype(self, dtype) -> Tensor:
-        """This tensor converted to ``dtype``, ``self`` when it has that dtype already
-        (differentiable between float dtypes)."""
-        return conversion.cast(self, dtype)
-
-    def float(self) -> Tensor:
-        """``astype(float32)``."""
-        return self.astype(backend.float32)
-
-    def double(self) -> Tensor:
-        """``astype(float64)``."""
-        return self.astype(backend.float64)
-
-    def long(self) -> Tensor:
-        """``astype(int64)``."""
-        return self.astype(backend.int64)
-
-    def int(self) -> Tensor:
-        """``astype(int32)`` (PyTorch's ``int()``; ``long()`` is int64)."""
-        return self.astype(backend.int32)
-
-    def half(self) -> Tensor:
-        """``astype(float16)``."""
-        return self.astype(backend.float16)
-
-    def bool(self) -> Tensor:
-        """``astype(bool)``: nonzero is True."""
-        return self.astype(backend.bool_)
-
-    def type_as(self, other: Tensor) -> Tensor:
-        """``astype(other.dtype)``."""
-        return self.astype(other.dtype)
-
-    def type(self, dtype=None, non_blocking: bool = False):
-        """PyTorch's ``type``: without ``dtype`` the legacy type name ("tinygrad_cnn.FloatTensor",
-        "tinygrad_cnn.cuda.LongTensor"); with a dtype, ``astype(dtype)``; with such a name (or
-        torch's, "torch.cuda.FloatTensor"), that dtype and device."""
-        if dtype is None:
-            where = "tinygrad_cnn.cuda." if self.device == backend.GPU else "tinygrad_cnn."
-            return where + _LEGACY_NAMES[self.dtype.name]
-        if isinstance(dtype, str) and dtype.split(".")[-1] in _LEGACY_DTYPES:
-            device = backend.GPU if ".cuda." in dtype else backend.CPU
-            return self.to(device, _LEGACY_DTYPES[dtype.split(".")[-1]])
-        return self.astype(dtype)
-
-    # ------------------------------------------------------------------ new tensors like this one
-
-    def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-        """Zeros of shape ``size``, with this tensor's dtype and device unless given."""
-        return creation.zeros(*size, **self._like(dtype, device), requires_grad=requires_grad)
-
-    def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-        """Ones of shape ``size``, with this tensor's dtype and device unless given."""
-        return creation.ones(*size, **self._like(dtype, device), requires_grad=requires_grad)
-
-    def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-        """An unset tensor (``tc.empty``) of shape ``size``, this tensor's dtype and device
-        unless given."""
-        return creation.empty(*size, **self._like(dtype, device), requires_grad=requires_grad)
-
-    def new_full(self, size, fill_value, *, dtype=None, device=None,
-                 requires_grad: bool = False) -> Tensor:
-        """``fill_value`` in shape ``size``, with this tensor's dtype and device unless given."""
-        return creation.full(size, fill_value, **self._like(dtype, device),
-                             requires_grad=requires_grad)
-
-    def new_tensor(self, data, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-        """A copy of ``data`` as a tensor with this tensor's dtype and device unless given."""
-        return creation.tensor(data, **self._like(dtype, device), requires_grad=requires_grad)
-
-    def _like(self, dtype, device) -> dict:
-        return {"dtype": self.dtype if dtype is None else dtype,
-                "device": self.device if device is None else device}
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph (no gradient flows through it); an in-place
@@ -589,7 +484,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 # The ops import Tensor from this module, so they are imported after it is defined; the ones
 # TensorMethods calls only need importing (it reaches them as attributes of ``tinygrad_cnn.ops``).
-from tinygrad_cnn import creation  # noqa: E402 - the factories import Tensor too
 from tinygrad_cnn.ops import (  # noqa: E402, F401
     activation,
     compare,
