@@ -542,3 +542,9 @@ def test_activation_layers_match_function_and_pytorch(name, args, fn):
     assert repr(layer) == repr(theirs)
     np.testing.assert_allclose(layer(tc.Tensor(x)).numpy(), theirs(torch.tensor(x)).numpy(),
                                rtol=1e-12, atol=1e-12)
+
+
+def test_channel_dropouts_refuse_a_bool_probability():
+    for f, x in ((F.dropout1d, tc.ones(1, 2, 3)), (F.dropout2d, tc.ones(1, 2, 3, 3))):
+        with pytest.raises(ValueError, match="probability p must be between 0 and 1, got True"):
+            f(x, True)

@@ -176,10 +176,7 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
     The mask, (N, C, 1) or (C, 1), comes from the library's seeded generator (manual_seed).
     ``inplace`` is accepted for PyTorch compatibility; the result is always a new tensor."""
     op = "dropout1d"
-    if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
-        raise ValueError(f"{op}: probability p must be between 0 and 1, got {p!r}")
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: expected a Tensor input, got {type(input).__name__}")
+    _check_dropout_arguments(op, input, p)
     if input.ndim not in (2, 3):
         raise ValueError(f"{op}: expected a 3-D input (N, C, L) or a 2-D unbatched one (C, L), "
                          f"got shape {input.shape}")
@@ -195,10 +192,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
     read as (N, C, L), as PyTorch does (with its warning). The mask, (N, C, 1, 1), comes from the
     library's seeded generator (manual_seed)."""
     op = "dropout2d"
-    if not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
-        raise ValueError(f"{op}: probability p must be between 0 and 1, got {p!r}")
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: expected a Tensor input, got {type(input).__name__}")
+    _check_dropout_arguments(op, input, p)
     if input.ndim not in (3, 4):
         raise ValueError(f"{op}: expected a 4-D input (N, C, H, W) (or 3-D, read as (N, C, L)), "
                          f"got shape {input.shape}")
@@ -209,6 +203,14 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
     if not training or p == 0.0:
         return input
     return _drop_channels(op, input, p, input.shape[:2] + (1,) * (input.ndim - 2))
+
+
+def _check_dropout_arguments(op: str, input, p) -> None:
+    """A probability in [0, 1] (not a bool) and a Tensor, or an error naming them."""
+    if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: probability p must be between 0 and 1, got {p!r}")
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected a Tensor input, got {type(input).__name__}")
 
 
 def _drop_channels(op: str, input: Tensor, p: float, mask_shape) -> Tensor:
